@@ -1,0 +1,44 @@
+/**
+ * The one registry of stable error codes. Clients and logs key on `code`; the category decides the
+ * HTTP and gRPC status (see `to-http.ts`, `to-grpc.ts`), so a code never picks its own status.
+ */
+export type ErrorCategory =
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
+  | 'RESOURCE_EXHAUSTED'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED'
+  | 'UNIMPLEMENTED'
+  | 'INTERNAL';
+
+export const ERROR_CODES = {
+  INVALID_INPUT: 'INVALID_ARGUMENT',
+  MALFORMED_REQUEST: 'INVALID_ARGUMENT',
+  UNSUPPORTED_DATATYPE: 'INVALID_ARGUMENT',
+  CONFIG_INVALID: 'INVALID_ARGUMENT',
+  MODEL_NOT_FOUND: 'NOT_FOUND',
+  VERSION_NOT_FOUND: 'NOT_FOUND',
+  ROUTE_NOT_FOUND: 'NOT_FOUND',
+  MODEL_NOT_READY: 'UNAVAILABLE',
+  SERVER_SHUTTING_DOWN: 'UNAVAILABLE',
+  INSTANCE_FAILED: 'UNAVAILABLE',
+  QUEUE_FULL: 'RESOURCE_EXHAUSTED',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
+  ALREADY_EXISTS: 'ALREADY_EXISTS',
+  NOT_IMPLEMENTED: 'UNIMPLEMENTED',
+  INFERENCE_FAILED: 'INTERNAL',
+  INTERNAL: 'INTERNAL',
+} as const satisfies Record<string, ErrorCategory>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function categoryOf(code: ErrorCode): ErrorCategory {
+  return ERROR_CODES[code];
+}

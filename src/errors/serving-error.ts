@@ -1,0 +1,30 @@
+import { categoryOf, type ErrorCategory, type ErrorCode } from './codes.js';
+
+/**
+ * An error that is safe to show to a client: its message names what is wrong (which tensor, which
+ * field, what was expected) and its code decides the status on every protocol.
+ *
+ * @example
+ * throw new ServingError('INVALID_INPUT', "input 'x': expected datatype FP32, got INT64");
+ */
+export class ServingError extends Error {
+  readonly code: ErrorCode;
+  readonly category: ErrorCategory;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ServingError';
+    this.code = code;
+    this.category = categoryOf(code);
+  }
+}
+
+export function isServingError(value: unknown): value is ServingError {
+  return value instanceof ServingError;
+}
+
+/** Keeps client-facing errors as they are and hides everything else behind INTERNAL (cause kept). */
+export function toServingError(value: unknown): ServingError {
+  if (value instanceof ServingError) return value;
+  return new ServingError('INTERNAL', 'internal server error', { cause: value });
+}

@@ -1,0 +1,118 @@
+import { ServingError } from '../errors/serving-error.js';
+import {
+  toVersionPolicy,
+  type ModelConfig,
+  type ModelConfigFile,
+  type TensorSpec,
+} from '../config/model-config.js';
+import { datatypeFromOnnx } from '../tensor/datatypes.js';
+import type { EngineSignature, GraphTensor } from '../runtime/engine.js';
+
+export interface AutocompleteDefaults {
+  /** Used when the graph can batch and the config does not say max_batch_size (Triton's default-max-batch-size). */
+  defaultMaxBatchSize: number;
+  /** Cores available to this process; the default instance layout keeps instances × threads ≤ cores. */
+  cores: number;
+}
+
+/** Default instance layout: two single-threaded instances beat one two-threaded one on small CPUs. */
+export function defaultInstanceLayout(
+  cores: number,
+  count?: number,
+  threads?: number,
+): { instanceCount: number; intraOpThreads: number } {
+  const instanceCount = count ?? Math.max(1, Math.min(2, cores));
+  const intraOpThreads = threads ?? Math.max(1, Math.floor(cores / instanceCount));
+  return { instanceCount, intraOpThreads };
+}
+
+/**
+ * Merges a model's config file with what its graph declares, as Triton's autocomplete does: names,
+ * datatypes and dims come from the graph unless the file narrows them; dim 0 is the batch dimension
+ * when every input and output has a variable first dimension. Contradictions are CONFIG_INVALID.
+ */
+export function autocompleteConfig(
+  name: string,
+  file: ModelConfigFile,
+  signature: EngineSignature,
+  defaults: AutocompleteDefaults,
+): ModelConfig {
+  const problems: string[] = [];
+  const all = [...signature.inputs, ...signature.outputs];
+  const canBatch = all.length > 0 && all.every((t) => t.dims.length > 0 && t.dims[0] === -1);
+  let maxBatchSize: number;
+  if (file.max_batch_size === undefined) {
+    maxBatchSize = canBatch ? defaults.defaultMaxBatchSize : 0;
+  } else {
+    maxBatchSize = file.max_batch_size;
+    if (maxBatchSize > 0 && !canBatch) {
+      const fixed = all.find((t) => t.dims.length === 0 || t.dims[0] !== -1);
+      problems.push(
+        `max_batch_size: ${maxBatchSize} needs a variable first dimension on every input and output, but '${fixed?.name}' has shape [${fixed?.dims.join(',')}]`,
+      );
+    }
+  }
+  const batched = maxBatchSize > 0;
+  const inputs = mergeSpecs('input', signature.inputs, file.input, batched, problems);
+  const outputs = mergeSpecs('output', signature.outputs, file.output, batched, problems);
+  if (problems.length > 0) throw new ServingError('CONFIG_INVALID', problems.join('; '));
+  const layout = defaultInstanceLayout(defaults.cores, file.instance_group?.count, file.instance_group?.intra_op_threads);
+  return {
+    name,
+    platform: 'onnxruntime_onnx',
+    maxBatchSize,
+    inputs,
+    outputs,
+    versionPolicy: toVersionPolicy(file.version_policy),
+    ...layout,
+    defaultModelFilename: file.default_model_filename ?? 'model.onnx',
+    parameters: file.parameters ?? {},
+  };
+}
+
+function mergeSpecs(
+  role: 'input' | 'output',
+  graph: GraphTensor[],
+  configured: ModelConfigFile['input'],
+  batched: boolean,
+  problems: string[],
+): TensorSpec[] {
+  const byName = new Map((configured ?? []).map((c, i) => [c.name, { c, i }] as const));
+  for (const [name, { i }] of byName) {
+    if (!graph.some((g) => g.name === name)) {
+      problems.push(`${role}[${i}].name: '${name}' is not an ${role} of the graph (graph ${role}s: ${graph.map((g) => g.name).join(', ')})`);
+    }
+  }
+  const specs: TensorSpec[] = [];
+  for (const g of graph) {
+    const datatype = datatypeFromOnnx(g.onnxType);
+    if (datatype === undefined) {
+      problems.push(`${role} '${g.name}': graph element type '${g.onnxType}' has no Open Inference Protocol datatype`);
+      continue;
+    }
+    const graphDims = batched ? g.dims.slice(1) : g.dims;
+    const entry = byName.get(g.name);
+    if (entry === undefined) {
+      specs.push({ name: g.name, datatype, dims: graphDims });
+      continue;
+    }
+    const { c, i } = entry;
+    const path = `${role}[${i}]`;
+    if (c.data_type !== undefined && c.data_type !== datatype) {
+      problems.push(`${path}.data_type: config says ${c.data_type} but the graph's '${g.name}' is ${datatype}`);
+    }
+    let dims = graphDims;
+    if (c.dims !== undefined) {
+      const compatible =
+        c.dims.length === graphDims.length && c.dims.every((d, k) => graphDims[k] === -1 || d === graphDims[k]);
+      if (compatible) dims = c.dims;
+      else {
+        problems.push(
+          `${path}.dims: [${c.dims.join(',')}] does not fit the graph's '${g.name}' dims [${graphDims.join(',')}]${batched ? ' (batch dimension excluded)' : ''}`,
+        );
+      }
+    }
+    specs.push({ name: g.name, datatype, dims });
+  }
+  return specs;
+}

@@ -1,0 +1,41 @@
+import type { Parameters, Tensor } from './tensor.js';
+
+/** An output the client asked for by name (OIP `outputs[]`). */
+export interface RequestedOutput {
+  name: string;
+  parameters?: Parameters;
+}
+
+/**
+ * The one request every way in decodes into (OIP REST/gRPC, dialects, UI, library, batch jobs).
+ *
+ * @example
+ * const request: InferenceRequest = {
+ *   model: 'digits',
+ *   inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: new Float32Array(64) }],
+ * };
+ */
+export interface InferenceRequest {
+  model: string;
+  /** A version number as a string; the policy's newest ready version when absent. */
+  version?: string;
+  id?: string;
+  parameters?: Parameters;
+  inputs: Tensor[];
+  /** Subset of outputs to return; all of the model's outputs when absent or empty. */
+  outputs?: RequestedOutput[];
+  /**
+   * True when the caller gives up ownership of the inputs' buffers, so they can be moved to the
+   * worker thread instead of copied. The protocol adapters set it for the buffers they decoded;
+   * library callers keep the default (copied) so their arrays stay usable.
+   */
+  transferInputs?: boolean;
+}
+
+export interface InferenceResponse {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  parameters?: Parameters;
+  outputs: Tensor[];
+}
