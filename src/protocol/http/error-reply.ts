@@ -1,0 +1,29 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ServingError, toServingError } from '../../errors/serving-error.js';
+import { httpStatusOf } from '../../errors/to-http.js';
+
+/** Fastify's own 4xx errors (body limit, bad content) translated into registry codes. */
+function fromFastify(error: FastifyError): ServingError | undefined {
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    return new ServingError('PAYLOAD_TOO_LARGE', `request body is larger than the server's limit (${error.message})`);
+  }
+  if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+    return new ServingError('MALFORMED_REQUEST', error.message);
+  }
+  return undefined;
+}
+
+/**
+ * Every HTTP error leaves through here: the OIP body `{"error": message}` plus the registry `code`,
+ * with the status from the one category table. Unknown throwables become INTERNAL, cause logged.
+ */
+export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const serving =
+    error instanceof ServingError ? error : (fromFastify(error as FastifyError) ?? toServingError(error));
+  const status = httpStatusOf(serving.category);
+  if (status >= 500) request.log.error({ err: error, code: serving.code }, serving.message);
+  return reply
+    .code(status)
+    .type('application/json')
+    .send(JSON.stringify({ error: serving.message, code: serving.code }));
+}

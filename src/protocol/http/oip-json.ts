@@ -1,0 +1,66 @@
+import { ServingError } from '../../errors/serving-error.js';
+import { parseParameters, tensorFromJson } from '../../tensor/from-json.js';
+import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
+import { dataToJsonText } from '../../tensor/to-json.js';
+
+const malformed = (message: string): ServingError => new ServingError('MALFORMED_REQUEST', message);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses a request body as JSON, naming the parse error rather than answering a bare 400. */
+export function parseJsonBody(body: Buffer | string | undefined): unknown {
+  const text = typeof body === 'string' ? body : body?.toString('utf8') ?? '';
+  if (text.trim() === '') throw malformed('request body is empty; expected a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw malformed(`request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Decodes an OIP v2 JSON inference request body into the internal request. */
+export function decodeInferRequest(body: unknown, model: string, version?: string): InferenceRequest {
+  if (!isObject(body)) throw malformed('request body must be a JSON object with an "inputs" array');
+  const { id, inputs, outputs, parameters } = body;
+  if (!Array.isArray(inputs) || inputs.length === 0) throw malformed("'inputs' must be a non-empty array of tensors");
+  if (id !== undefined && typeof id !== 'string') throw malformed("'id' must be a string");
+  const request: InferenceRequest = {
+    model,
+    inputs: inputs.map((t) => tensorFromJson(t, 'input')),
+    // Every buffer was allocated by the decoder just now, so it can move to the worker uncopied.
+    transferInputs: true,
+  };
+  if (version !== undefined) request.version = version;
+  if (id !== undefined) request.id = id;
+  const params = parseParameters(parameters, 'request');
+  if (params !== undefined) request.parameters = params;
+  if (outputs !== undefined) request.outputs = decodeRequestedOutputs(outputs);
+  return request;
+}
+
+function decodeRequestedOutputs(outputs: unknown): RequestedOutput[] {
+  if (!Array.isArray(outputs)) throw malformed("'outputs' must be an array of {\"name\": ...} objects");
+  return outputs.map((o, i) => {
+    if (!isObject(o) || typeof o.name !== 'string') throw malformed(`outputs[${i}] must be an object with a string 'name'`);
+    const parameters = parseParameters(o.parameters, `output '${o.name}'`);
+    return parameters ? { name: o.name, parameters } : { name: o.name };
+  });
+}
+
+/**
+ * Writes the OIP v2 JSON response. Built as text so tensor data goes straight from typed arrays
+ * to JSON without an intermediate array (and 64-bit integers stay exact).
+ */
+export function encodeInferResponse(response: InferenceResponse): string {
+  const head: Record<string, unknown> = { model_name: response.model_name, model_version: response.model_version };
+  if (response.id !== undefined) head.id = response.id;
+  if (response.parameters !== undefined) head.parameters = response.parameters;
+  const outputs = response.outputs.map(
+    (t) =>
+      `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}],"data":${dataToJsonText(t.datatype, t.data)}}`,
+  );
+  const headText = JSON.stringify(head);
+  return `${headText.slice(0, -1)},"outputs":[${outputs.join(',')}]}`;
+}

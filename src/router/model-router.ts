@@ -1,0 +1,61 @@
+import { ServingError } from '../errors/serving-error.js';
+import type { ModelRepository, ModelVersion } from '../repository/model-repository.js';
+import type { InferenceRequest, InferenceResponse } from '../tensor/inference.js';
+import { validateRequest } from './validate-request.js';
+
+/** A READY version together with its config, as `resolve` hands it out. */
+export type ReadyVersion = ModelVersion & Required<Pick<ModelVersion, 'config' | 'pool'>>;
+
+/**
+ * Finds the model version a request addresses and sends the request to it. Knows nothing of HTTP
+ * or JSON: every protocol adapter calls the same `infer`.
+ */
+export class ModelRouter {
+  constructor(private readonly repository: ModelRepository) {}
+
+  /** The version a request for (model, version?) goes to: the given one, or the newest READY one. */
+  resolve(model: string, version?: string): ReadyVersion {
+    const entry = this.find(model, version);
+    if (entry.state !== 'READY' || entry.config === undefined || entry.pool === undefined) {
+      throw new ServingError(
+        'MODEL_NOT_READY',
+        `model '${model}' version ${entry.version} is ${entry.state}${entry.reason ? `: ${entry.reason}` : ''}`,
+      );
+    }
+    return entry as ReadyVersion;
+  }
+
+  /**
+   * The version (model, version?) names, whatever its state: the given one, or the newest READY one,
+   * or the newest one when none is READY. Throws NOT_FOUND for unknown models and versions.
+   */
+  find(model: string, version?: string): ModelVersion {
+    const entry = this.repository.get(model);
+    if (entry === undefined) {
+      throw new ServingError('MODEL_NOT_FOUND', `unknown model '${model}'; serving: ${this.repository.names().join(', ') || 'nothing'}`);
+    }
+    if (version !== undefined && version !== '') {
+      const found = /^[1-9][0-9]*$/.test(version) ? entry.versions.get(Number(version)) : undefined;
+      if (found === undefined) {
+        const known = [...entry.versions.keys()].join(', ');
+        throw new ServingError('VERSION_NOT_FOUND', `model '${model}' has no version '${version}'${known ? `; versions: ${known}` : ''}`);
+      }
+      return found;
+    }
+    const versions = [...entry.versions.values()].sort((a, b) => b.version - a.version);
+    const newest = versions.find((v) => v.state === 'READY') ?? versions[0];
+    if (newest === undefined) {
+      throw new ServingError('MODEL_NOT_READY', `model '${model}' is UNAVAILABLE: ${entry.reason ?? 'no version loaded'}`);
+    }
+    return newest;
+  }
+
+  async infer(request: InferenceRequest): Promise<InferenceResponse> {
+    const target = this.resolve(request.model, request.version);
+    const outputNames = validateRequest(target.config, request);
+    const { outputs } = await target.pool.infer(request.inputs, outputNames, request.transferInputs === true);
+    const response: InferenceResponse = { model_name: target.model, model_version: String(target.version), outputs };
+    if (request.id !== undefined) response.id = request.id;
+    return response;
+  }
+}
