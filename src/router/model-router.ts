@@ -53,8 +53,13 @@ export class ModelRouter {
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
     const target = this.resolve(request.model, request.version);
     const outputNames = validateRequest(target.config, request);
-    const { outputs } = await target.pool.infer(request.inputs, outputNames, request.transferInputs === true);
-    const response: InferenceResponse = { model_name: target.model, model_version: String(target.version), outputs };
+    const { outputs, queueNs, computeNs } = await target.pool.infer(request.inputs, outputNames, request.transferInputs === true);
+    const response: InferenceResponse = {
+      model_name: target.model,
+      model_version: String(target.version),
+      outputs,
+      timing: { queueNs, computeNs },
+    };
     if (request.id !== undefined) response.id = request.id;
     return response;
   }

@@ -5,11 +5,17 @@ import { ModelInstance, type InstanceResult } from '../runtime/model-instance.js
 import type { InstanceWorkerData } from '../runtime/worker-messages.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** An instance's answer plus how long the request waited in this pool's queue. */
+export interface PoolResult extends InstanceResult {
+  queueNs: number;
+}
+
 interface Job {
+  enqueuedAt: bigint;
   inputs: Tensor[];
   outputNames: string[];
   transfer: boolean;
-  resolve: (result: InstanceResult) => void;
+  resolve: (result: PoolResult) => void;
   reject: (error: Error) => void;
 }
 
@@ -75,11 +81,11 @@ export class InstancePool {
     return this.queue.length;
   }
 
-  infer(inputs: Tensor[], outputNames: string[], transfer: boolean): Promise<InstanceResult> {
+  infer(inputs: Tensor[], outputNames: string[], transfer: boolean): Promise<PoolResult> {
     if (this.closed) return Promise.reject(new ServingError('MODEL_NOT_READY', 'model is unloading'));
     if (this.instances.length === 0) return Promise.reject(noInstance());
     return new Promise((resolve, reject) => {
-      this.queue.push({ inputs, outputNames, transfer, resolve, reject });
+      this.queue.push({ enqueuedAt: process.hrtime.bigint(), inputs, outputNames, transfer, resolve, reject });
       this.dispatch();
     });
   }
@@ -97,9 +103,10 @@ export class InstancePool {
       const idle = this.instances.find((i) => i.alive && i.inflight === 0);
       if (idle === undefined) return;
       const job = this.queue.shift()!;
+      const queueNs = Number(process.hrtime.bigint() - job.enqueuedAt);
       idle.infer(job.inputs, job.outputNames, job.transfer).then(
         (result) => {
-          job.resolve(result);
+          job.resolve({ ...result, queueNs });
           this.dispatch();
         },
         (error: Error) => {

@@ -38,4 +38,6 @@ export interface InferenceResponse {
   id?: string;
   parameters?: Parameters;
   outputs: Tensor[];
+  /** Where the time went (not part of the OIP body; HTTP sends it as a Server-Timing header). */
+  timing?: { queueNs: number; computeNs: number };
 }

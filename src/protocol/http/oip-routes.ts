@@ -98,6 +98,10 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     router.find(model, version);
     const inferRequest = decodeInferRequest(parseJsonBody(request.body), model, version);
     const response = await router.infer(inferRequest);
+    if (response.timing !== undefined) {
+      const ms = (ns: number) => (ns / 1e6).toFixed(3);
+      reply.header('server-timing', `queue;dur=${ms(response.timing.queueNs)}, compute;dur=${ms(response.timing.computeNs)}`);
+    }
     return reply.type('application/json').send(encodeInferResponse(response));
   };
   app.post('/v2/models/:model/infer', infer);
