@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { CLI, EXAMPLES } from '../helpers/paths.js';
+
+/** Starts `slipway serve` on an ephemeral port and resolves with its URL once the banner is printed. */
+async function startCli(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--http-port', '0', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner after 30 s:\n${output}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
+
+test('slipway serve prints what it serves and where, then answers', async () => {
+  const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${EXAMPLES}/simple`]);
+  try {
+    assert.match(output(), /2\/2 model versions ready/);
+    assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]/);
+    assert.match(output(), /curl http:\/\/127\.0\.0\.1:\d+\/v2\/models\/digits/);
+    assert.deepEqual(await (await fetch(`${url}/v2/health/ready`)).json(), { ready: true });
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('SIGTERM finishes the in-flight request, stops the workers and exits 0', async () => {
+  const { child, url } = await startCli([`${EXAMPLES}/ocr_cls`]);
+  const shape = [64, 3, 48, 1024];
+  const inflight = fetch(`${url}/v2/models/ocr_cls/infer`, {
+    method: 'POST',
+    body: JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape, data: new Array(64 * 3 * 48 * 1024).fill(0) }] }),
+  });
+  // Signal once the request is surely running: the body is parsed and the worker is computing.
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  child.kill('SIGTERM');
+  const reply = await inflight;
+  assert.equal(reply.status, 200);
+  const body = (await reply.json()) as { outputs: Array<{ shape: number[] }> };
+  assert.deepEqual(body.outputs[0]!.shape, [64, 2]);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0);
+  await assert.rejects(fetch(`${url}/v2/health/live`), 'no longer listening');
+});
+
+test('invalid options are reported with the option name and exit code 2', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', EXAMPLES, '--http-port', '99999'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 2);
+  assert.match(stderr, /http_port: /);
+});
