@@ -8,7 +8,7 @@ const datatype = z
   .transform((s) => s.replace(/^TYPE_/, '').replace(/^STRING$/, 'BYTES'))
   .pipe(z.enum(DATATYPES, { error: () => `expected one of ${DATATYPES.join(', ')} (optionally prefixed TYPE_)` }));
 
-const dim = z.number().int().min(-1, 'a dimension is a positive integer or -1 for variable');
+const dim = z.number().int().min(-1, 'a dimension is a non-negative integer, or -1 for variable');
 
 const tensorSpec = z.strictObject({
   name: z.string().min(1),
@@ -38,8 +38,11 @@ export const modelConfigFileSchema = z.strictObject({
   input: z.array(tensorSpec).optional(),
   output: z.array(tensorSpec).optional(),
   version_policy: versionPolicy.optional(),
-  // Triton takes a list of groups; with one engine kind on CPU one group says everything.
-  instance_group: z.union([instanceGroup, z.array(instanceGroup).length(1).transform((a) => a[0]!)]).optional(),
+  // Triton takes a list of groups; with one engine kind on CPU one group says everything. Unwrapping
+  // a one-element list before validation keeps errors pointing at the field (instance_group.count).
+  instance_group: z
+    .preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), instanceGroup)
+    .optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });

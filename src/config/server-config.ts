@@ -46,5 +46,6 @@ export function resolveServerConfig(
   if (!result.success) {
     throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${formatIssues(result.error).join('\n  ')}`);
   }
+  Object.freeze(result.data.models);
   return Object.freeze(result.data);
 }

@@ -77,7 +77,11 @@ function mergeSpecs(
   batched: boolean,
   problems: string[],
 ): TensorSpec[] {
-  const byName = new Map((configured ?? []).map((c, i) => [c.name, { c, i }] as const));
+  const byName = new Map<string, { c: NonNullable<ModelConfigFile['input']>[number]; i: number }>();
+  (configured ?? []).forEach((c, i) => {
+    if (byName.has(c.name)) problems.push(`${role}[${i}].name: '${c.name}' is listed more than once`);
+    else byName.set(c.name, { c, i });
+  });
   for (const [name, { i }] of byName) {
     if (!graph.some((g) => g.name === name)) {
       problems.push(`${role}[${i}].name: '${name}' is not an ${role} of the graph (graph ${role}s: ${graph.map((g) => g.name).join(', ')})`);

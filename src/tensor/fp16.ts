@@ -1,32 +1,34 @@
 // IEEE 754 binary16 <-> number. Node 20 has no Float16Array, so FP16 tensors travel as their raw bits
 // in a Uint16Array (which is also what onnxruntime-node accepts for 'float16').
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
 
-/** Rounds a number to the nearest half (ties to even) and returns its bit pattern. */
+/** Smallest magnitude that rounds to infinity: halfway between 65504 (odd mantissa) and 2^16. */
+export const HALF_OVERFLOW = 65520;
+
+/**
+ * Rounds a number to the nearest half, ties to even, and returns its bit pattern. Rounds straight
+ * from the double: going through float32 first would round twice and miss near-ties.
+ */
 export function toHalfBits(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0); // Inf or NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (half & 1) !== 0)) half++;
-    return sign | half;
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const v = Math.abs(value);
+  if (v >= HALF_OVERFLOW) return sign | 0x7c00;
+  if (v < 2 ** -14) return sign | roundEven(v * 2 ** 24); // subnormal; 0x400 is the smallest normal, as it should be
+  let e = Math.floor(Math.log2(v));
+  if (2 ** e > v) e--; // log2 can be off by one ulp at powers of two
+  else if (2 ** (e + 1) <= v) e++;
+  let mantissa = roundEven(v * 2 ** (10 - e)); // in [1024, 2048]; scaling by a power of two is exact
+  if (mantissa === 2048) {
+    mantissa = 1024;
+    e++;
   }
-  let half = sign | (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (half & 1) !== 0)) half++; // may carry into the exponent, which is correct
-  return half;
+  return sign | ((e + 15) << 10) | (mantissa - 1024);
+}
+
+function roundEven(q: number): number {
+  const floor = Math.floor(q);
+  const rest = q - floor;
+  return rest > 0.5 || (rest === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
 }
 
 export function fromHalfBits(bits: number): number {

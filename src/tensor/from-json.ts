@@ -66,53 +66,49 @@ export function tensorFromJson(value: unknown, role = 'input'): Tensor {
 
 function decodeData(data: unknown, datatype: Datatype, shape: number[], what: string): TensorData {
   const expected = elementCount(shape);
+  // Count before allocating: a hostile shape ([2^40]) with a tiny body must not reserve memory.
+  const actual = Array.isArray(data) ? countAll(data) : 1;
+  if (actual !== expected) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${actual}`);
   const out = allocateData(datatype, expected);
   const write = writerFor(datatype, out, what);
-  let count = 0;
-  // Iterative walk: nested arrays may be deep, and recursion would let a hostile body blow the stack.
-  const stack: unknown[] = [data];
-  const indices: number[] = [0];
   if (!Array.isArray(data)) {
     write(0, data);
-    count = 1;
-  } else {
-    while (stack.length > 0) {
-      const top = stack.length - 1;
-      const array = stack[top] as unknown[];
-      const i = indices[top]!;
-      if (i >= array.length) {
-        stack.pop();
-        indices.pop();
-        continue;
-      }
-      indices[top] = i + 1;
-      const item = array[i];
-      if (Array.isArray(item)) {
-        stack.push(item);
-        indices.push(0);
-        continue;
-      }
-      if (count >= expected) throw countMismatch(what, shape, expected, countAll(data));
-      write(count, item);
-      count++;
-    }
+    return out;
   }
-  if (count !== expected) throw countMismatch(what, shape, expected, count);
+  let count = 0;
+  // Iterative walk: nested arrays may be deep, and recursion would let a hostile body blow the stack.
+  const stack: unknown[][] = [data];
+  const indices: number[] = [0];
+  while (stack.length > 0) {
+    const top = stack.length - 1;
+    const array = stack[top]!;
+    const i = indices[top]!;
+    if (i >= array.length) {
+      stack.pop();
+      indices.pop();
+      continue;
+    }
+    indices[top] = i + 1;
+    const item = array[i];
+    if (Array.isArray(item)) {
+      stack.push(item);
+      indices.push(0);
+      continue;
+    }
+    write(count++, item);
+  }
   return out;
 }
 
-function countMismatch(what: string, shape: number[], expected: number, actual: number): ServingError {
-  return invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${actual}`);
-}
-
-function countAll(data: unknown): number {
-  if (!Array.isArray(data)) return 1;
+/** Leaf count of (possibly nested) data; rows of scalars are counted by length, not walked. */
+function countAll(data: unknown[]): number {
   let n = 0;
   const stack: unknown[] = [data];
   while (stack.length > 0) {
     const item = stack.pop();
-    if (Array.isArray(item)) for (const x of item) stack.push(x);
-    else n++;
+    if (!Array.isArray(item)) n++;
+    else if (!item.some(Array.isArray)) n += item.length;
+    else for (const x of item) stack.push(x);
   }
   return n;
 }

@@ -62,6 +62,17 @@ describe('toHalfBits rounds to nearest, ties to even', () => {
   test('largest subnormal + half an ulp (tie, odd) → smallest normal 0x0400', () => assertHalf(1023.5 * 2 ** -24, 0x0400));
   test('-(1 + 3*2^-11) → 0xbc02 (sign kept through rounding)', () => assertHalf(-(1 + 3 * 2 ** -11), 0xbc02));
 
+  test('the midpoint between every two adjacent finite halves rounds to the even one (both signs)', () => {
+    for (let b = 0; b < 0x7bff; b++) {
+      const mid = (fromHalfBits(b) + fromHalfBits(b + 1)) / 2;
+      const even = b % 2 === 0 ? b : b + 1;
+      const up = toHalfBits(mid);
+      if (up !== even) assert.fail(`midpoint of ${hex(b)} and ${hex(b + 1)} (${mid}) → ${hex(up)}, expected ${hex(even)}`);
+      const down = toHalfBits(-mid);
+      if (down !== (0x8000 | even)) assert.fail(`-(${mid}) → ${hex(down)}, expected ${hex(0x8000 | even)}`);
+    }
+  });
+
   test('agrees with a brute-force nearest-even reference on 20000 float32 values', () => {
     // All positive finite halves in increasing order: bit patterns 0x0000..0x7bff.
     const halves = new Float64Array(0x7c00);
@@ -162,9 +173,9 @@ describe('round trip', () => {
 describe('toHalfBits on doubles that float32 cannot hold', () => {
   // toHalfBits rounds the double to float32 first, then float32 to half. Rounding twice is wrong when
   // the first rounding lands exactly on a half-way point of the second.
-  test('1 + 2^-11 + 2^-40 (just above a tie) → 0x3c01', { todo: 'bug: double rounding via Float32Array gives 0x3c00' }, () =>
+  test('1 + 2^-11 + 2^-40 (just above a tie) → 0x3c01', () =>
     assertHalf(1 + 2 ** -11 + 2 ** -40, 0x3c01));
-  test('1 + 3*2^-11 - 2^-40 (just below a tie) → 0x3c01', { todo: 'bug: double rounding via Float32Array gives 0x3c02' }, () =>
+  test('1 + 3*2^-11 - 2^-40 (just below a tie) → 0x3c01', () =>
     assertHalf(1 + 3 * 2 ** -11 - 2 ** -40, 0x3c01));
   test('doubles that are not near a tie round as expected', () => {
     assertHalf(0.1, 0x2e66);

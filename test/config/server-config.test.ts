@@ -1,0 +1,179 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolveServerConfig } from '../../src/config/server-config.js';
+import { ServingError } from '../../src/errors/serving-error.js';
+
+/** The problem lines of a CONFIG_INVALID error from resolveServerConfig. */
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ServingError, `expected a ServingError, got ${String(error)}`);
+    assert.equal(error.code, 'CONFIG_INVALID');
+    const [head, ...lines] = error.message.split('\n  ');
+    assert.equal(head, 'invalid server options:');
+    return lines;
+  }
+  assert.fail('expected CONFIG_INVALID');
+}
+
+describe('resolveServerConfig: defaults', () => {
+  test('only models given: every other option has its default', () => {
+    const config = resolveServerConfig({ models: ['examples/models'] }, {});
+    assert.deepEqual(
+      { ...config },
+      {
+        models: ['examples/models'],
+        http_port: 8000,
+        host: '127.0.0.1',
+        body_limit_bytes: 128 * 1024 * 1024,
+        log_level: 'info',
+        default_max_batch_size: 64,
+        strict_readiness: false,
+      },
+    );
+  });
+
+  test('the default body limit is at least 64 MiB (a PaddleOCR request fits)', () => {
+    assert.ok(resolveServerConfig({ models: ['m'] }, {}).body_limit_bytes >= 64 * 1024 * 1024);
+  });
+});
+
+describe('resolveServerConfig: environment < flags', () => {
+  const env = {
+    SLIPWAY_HTTP_PORT: '9000',
+    SLIPWAY_HOST: '0.0.0.0',
+    SLIPWAY_BODY_LIMIT_BYTES: '1048576',
+    SLIPWAY_LOG_LEVEL: 'debug',
+    SLIPWAY_DEFAULT_MAX_BATCH_SIZE: '16',
+    SLIPWAY_STRICT_READINESS: '1',
+  };
+
+  test('environment variables set every option, as their typed values', () => {
+    const config = resolveServerConfig({ models: ['m'] }, env);
+    assert.equal(config.http_port, 9000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.body_limit_bytes, 1048576);
+    assert.equal(config.log_level, 'debug');
+    assert.equal(config.default_max_batch_size, 16);
+    assert.equal(config.strict_readiness, true);
+  });
+
+  test('flags win over the environment', () => {
+    const config = resolveServerConfig(
+      { models: ['m'], http_port: '9100', host: '::1', log_level: 'warn', default_max_batch_size: 0, strict_readiness: false },
+      env,
+    );
+    assert.equal(config.http_port, 9100);
+    assert.equal(config.host, '::1');
+    assert.equal(config.log_level, 'warn');
+    assert.equal(config.default_max_batch_size, 0);
+    assert.equal(config.strict_readiness, false);
+    assert.equal(config.body_limit_bytes, 1048576, 'an option without a flag keeps the environment value');
+  });
+
+  test('a flag left undefined does not hide the environment value', () => {
+    assert.equal(resolveServerConfig({ models: ['m'], http_port: undefined }, env).http_port, 9000);
+  });
+
+  test('an empty environment variable is ignored', () => {
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_HTTP_PORT: '' }).http_port, 8000);
+  });
+
+  test('unrelated environment variables are ignored', () => {
+    const config = resolveServerConfig({ models: ['m'] }, { PORT: '1234', HOST: 'example.com', SLIPWAY_UNKNOWN: 'x' });
+    assert.equal(config.http_port, 8000);
+    assert.equal(config.host, '127.0.0.1');
+  });
+
+  test('strict_readiness reads true/false/1/0 from the environment', () => {
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_STRICT_READINESS: 'true' }).strict_readiness, true);
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_STRICT_READINESS: 'false' }).strict_readiness, false);
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_STRICT_READINESS: '0' }).strict_readiness, false);
+  });
+
+  test('process.env is read when no environment is passed', () => {
+    const saved = process.env.SLIPWAY_HOST;
+    process.env.SLIPWAY_HOST = '10.1.2.3';
+    try {
+      assert.equal(resolveServerConfig({ models: ['m'] }).host, '10.1.2.3');
+    } finally {
+      if (saved === undefined) delete process.env.SLIPWAY_HOST;
+      else process.env.SLIPWAY_HOST = saved;
+    }
+  });
+
+  test('port 0 (an ephemeral port) is accepted', () => {
+    assert.equal(resolveServerConfig({ models: ['m'], http_port: 0 }, {}).http_port, 0);
+  });
+});
+
+describe('resolveServerConfig: problems', () => {
+  test('every problem is reported at once, each with its option name', () => {
+    const problems = problemsOf(() =>
+      resolveServerConfig({ models: [], http_port: 70000, log_level: 'loud' }, { SLIPWAY_BODY_LIMIT_BYTES: 'lots' }),
+    );
+    assert.deepEqual(problems, [
+      'models: give at least one model repository, model folder or .onnx file',
+      'http_port: Too big: expected number to be <=65535',
+      'body_limit_bytes: Invalid input: expected number, received NaN',
+      'log_level: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
+    ]);
+  });
+
+  test('negative, empty and unknown values', () => {
+    const problems = problemsOf(() =>
+      resolveServerConfig(
+        { models: ['m'], http_port: -1, host: '', body_limit_bytes: 0, default_max_batch_size: -2, strict_readiness: 'yes' },
+        {},
+      ),
+    );
+    assert.deepEqual(problems, [
+      'http_port: Too small: expected number to be >=0',
+      'host: Too small: expected string to have >=1 characters',
+      'body_limit_bytes: Too small: expected number to be >0',
+      'default_max_batch_size: Too small: expected number to be >=0',
+      'strict_readiness: Invalid input',
+    ]);
+  });
+
+  test('a bad environment value is reported under the option name', () => {
+    assert.deepEqual(problemsOf(() => resolveServerConfig({ models: ['m'] }, { SLIPWAY_HTTP_PORT: 'http' })), [
+      'http_port: Invalid input: expected number, received NaN',
+    ]);
+  });
+
+  test('a non-integer port is refused', () => {
+    assert.deepEqual(problemsOf(() => resolveServerConfig({ models: ['m'], http_port: '80.5' }, {})), [
+      'http_port: Invalid input: expected int, received number',
+    ]);
+  });
+
+  test('missing models is refused', () => {
+    assert.deepEqual(problemsOf(() => resolveServerConfig({}, {})), ['models: Invalid input: expected array, received undefined']);
+  });
+});
+
+describe('resolveServerConfig: the result is frozen', () => {
+  test('the config object cannot be changed', () => {
+    const config = resolveServerConfig({ models: ['m'] }, {});
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { http_port: number }).http_port = 1;
+    }, TypeError);
+    assert.equal(config.http_port, 8000);
+  });
+
+  test('the models list cannot be changed either', () => {
+    const config = resolveServerConfig({ models: ['m'] }, {});
+    assert.ok(Object.isFrozen(config.models));
+  });
+
+  test("the caller's flags object is not frozen or changed", () => {
+    const models = ['m'];
+    const flags = { models, http_port: '8080' };
+    resolveServerConfig(flags, {});
+    assert.equal(Object.isFrozen(flags), false);
+    assert.equal(flags.http_port, '8080');
+  });
+});
