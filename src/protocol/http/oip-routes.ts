@@ -5,12 +5,15 @@ import type { Slipway } from '../../slipway.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
-import { decodeInferRequest, encodeInferResponse, parseJsonBody } from './oip-json.js';
+import { JsonCodec } from './codec/json-codec.js';
+import { parseJsonBody } from './oip-json.js';
 
 export interface OipRoutesOptions {
   slipway: Slipway;
   /** Largest request body accepted, in bytes (413 beyond). Default 128 MiB: real image tensors as JSON are big. */
   bodyLimitBytes?: number;
+  /** Where JSON is decoded and encoded by size; one with default thresholds is made (and closed with the app) when absent. */
+  codec?: JsonCodec;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
@@ -35,6 +38,8 @@ type ModelParams = { model: string; version?: string };
 export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, options) => {
   const { slipway } = options;
   const router = slipway.router;
+  const codec = options.codec ?? new JsonCodec();
+  if (options.codec === undefined) app.addHook('onClose', () => codec.close());
 
   // Bodies are read raw and parsed by us: OIP clients do not all send a JSON content type (curl -d
   // sends form-urlencoded), and our parse errors name the problem.
@@ -96,13 +101,13 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     const { model, version } = request.params;
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
-    const inferRequest = decodeInferRequest(parseJsonBody(request.body), model, version);
+    const inferRequest = await codec.decode(request.body, model, version);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) {
       const ms = (ns: number) => (ns / 1e6).toFixed(3);
       reply.header('server-timing', `queue;dur=${ms(response.timing.queueNs)}, compute;dur=${ms(response.timing.computeNs)}`);
     }
-    return reply.type('application/json').send(encodeInferResponse(response));
+    return reply.type('application/json').send(await codec.encode(response));
   };
   app.post('/v2/models/:model/infer', infer);
   app.post('/v2/models/:model/versions/:version/infer', infer);

@@ -280,6 +280,35 @@ describe('inference', () => {
   });
 });
 
+test('GET /v2/health/live stays prompt while a 32 MB JSON tensor is decoded and its 32 MB answer encoded', async (t) => {
+  const n = 8_000_000;
+  const body = `{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,${n}],"data":[${'0.5,'.repeat(n - 1)}0.25]}]}`;
+  const probes: number[] = [];
+  let done = false;
+  const started = performance.now();
+  // Read the answer as bytes and parse it after the probes: a 32 MB JSON.parse here would stall this
+  // process's own event loop and be blamed on the server.
+  const inference = fetch(`${server.url}/v2/models/identity_fp32/infer`, { method: 'POST', body })
+    .then(async (response) => ({ status: response.status, text: Buffer.from(await response.arrayBuffer()).toString() }))
+    .finally(() => (done = true));
+  while (!done) {
+    const start = performance.now();
+    await (await fetch(`${server.url}/v2/health/live`)).arrayBuffer();
+    probes.push(performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const { status, text } = await inference;
+  assert.equal(status, 200);
+  const output = JSON.parse(text).outputs[0];
+  assert.deepEqual(output.shape, [1, n]);
+  assert.equal(output.data[n - 1], 0.25);
+  assert.equal(output.data[12345], 0.5);
+  const worst = Math.max(...probes);
+  t.diagnostic(`request took ${(performance.now() - started).toFixed(0)} ms; ${probes.length} probes, slowest ${worst.toFixed(1)} ms`);
+  assert.ok(probes.length >= 5, `only ${probes.length} probes`);
+  assert.ok(worst < 200, `a liveness probe took ${worst.toFixed(1)} ms while JSON was decoded/encoded`);
+});
+
 function assertClose(actual: number[], expected: Float32Array, tolerance: number): void {
   assert.equal(actual.length, expected.length);
   for (let i = 0; i < expected.length; i++) {

@@ -1,0 +1,134 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ServingError } from '../../../errors/serving-error.js';
+import type { InferenceRequest, InferenceResponse } from '../../../tensor/inference.js';
+import { transferableBuffers } from '../../../runtime/worker-messages.js';
+import { decodeInferRequest, encodeInferResponse, parseJsonBody } from '../oip-json.js';
+import type { FromCodec, ToCodec } from './codec-messages.js';
+
+const WORKER_URL = new URL('./codec-worker.js', import.meta.url);
+
+export interface JsonCodecOptions {
+  /**
+   * Bodies at least this large are parsed on a codec thread. Below it the ~0.1 ms thread hop costs
+   * more than parsing inline (JSON parses at ~65 MB/s here, so 64 KiB ≈ 1 ms).
+   */
+  decodeThresholdBytes?: number;
+  /** Responses with at least this many elements are written on a codec thread. */
+  encodeThresholdElements?: number;
+  /** Codec threads, started on first use (default: one per core, at most 2). */
+  threads?: number;
+}
+
+interface Slot {
+  worker: Worker;
+  busy: number;
+}
+
+interface Pending {
+  slot: Slot;
+  resolve: (value: FromCodec) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Decides, by size, where OIP JSON is decoded and encoded: small messages inline on the main
+ * thread, large ones on codec threads so the event loop keeps answering (health checks, other
+ * requests) while megabytes of numbers are parsed or printed.
+ */
+export class JsonCodec {
+  private readonly decodeThreshold: number;
+  private readonly encodeThreshold: number;
+  private readonly threads: number;
+  private readonly workers: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+
+  constructor(options: JsonCodecOptions = {}) {
+    this.decodeThreshold = options.decodeThresholdBytes ?? 64 * 1024;
+    this.encodeThreshold = options.encodeThresholdElements ?? 16 * 1024;
+    this.threads = options.threads ?? Math.max(1, Math.min(2, availableParallelism()));
+  }
+
+  async decode(body: Buffer | undefined, model: string, version?: string): Promise<InferenceRequest> {
+    if (body === undefined || body.length < this.decodeThreshold) return decodeInferRequest(parseJsonBody(body), model, version);
+    // Large bodies are concatenated into memory of their own, which can move to the codec thread as
+    // is; a view into shared memory (Node's buffer pool) is copied first.
+    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    const own = whole ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
+    const message: ToCodec = { type: 'decode', id: 0, body: own, model, ...(version !== undefined && { version }) };
+    const reply = await this.call(message, [own.buffer]);
+    if (reply.type !== 'decoded') throw new Error(`codec answered ${reply.type} to decode`);
+    return reply.request;
+  }
+
+  async encode(response: InferenceResponse): Promise<Buffer | string> {
+    let elements = 0;
+    for (const t of response.outputs) elements += t.data.length;
+    if (elements < this.encodeThreshold) return encodeInferResponse(response);
+    // The outputs are not used again here, so their buffers move to the codec thread.
+    const reply = await this.call({ type: 'encode', id: 0, response }, transferableBuffers(response.outputs));
+    if (reply.type !== 'encoded') throw new Error(`codec answered ${reply.type} to encode`);
+    return Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map(({ worker }) => worker.terminate()));
+    for (const p of this.pending.values()) p.reject(new ServingError('SERVER_SHUTTING_DOWN', 'server is shutting down'));
+    this.pending.clear();
+  }
+
+  private call(message: ToCodec, transfer: ArrayBuffer[]): Promise<FromCodec> {
+    const id = this.nextId++;
+    message.id = id;
+    const slot = this.pick();
+    // Idle codec threads must not keep the process alive, busy ones must (a pending decode is work).
+    if (slot.busy++ === 0) slot.worker.ref();
+    return new Promise<FromCodec>((resolve, reject) => {
+      this.pending.set(id, { slot, resolve, reject });
+      slot.worker.postMessage(message, transfer);
+    }).then(
+      (reply) => {
+        if (--slot.busy === 0) slot.worker.unref();
+        if (reply.type === 'failed') throw new ServingError(reply.code, reply.message);
+        return reply;
+      },
+      (error: unknown) => {
+        if (--slot.busy === 0) slot.worker.unref();
+        throw error;
+      },
+    );
+  }
+
+  private pick(): Slot {
+    const idle = this.workers.find((w) => w.busy === 0);
+    if (idle !== undefined) return idle;
+    if (this.workers.length < this.threads) return this.spawn();
+    return this.workers.reduce((a, b) => (b.busy < a.busy ? b : a));
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL);
+    const slot: Slot = { worker, busy: 0 };
+    worker.on('message', (reply: FromCodec) => {
+      const pending = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      pending?.resolve(reply);
+    });
+    const fail = (error: Error): void => {
+      // A dead codec thread fails what it held; the next large message starts a fresh one.
+      const index = this.workers.indexOf(slot);
+      if (index >= 0) this.workers.splice(index, 1);
+      for (const [id, p] of this.pending) {
+        if (p.slot !== slot) continue;
+        p.reject(new ServingError('INTERNAL', `JSON codec thread failed: ${error.message}`, { cause: error }));
+        this.pending.delete(id);
+      }
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
+    worker.unref();
+    this.workers.push(slot);
+    return slot;
+  }
+}

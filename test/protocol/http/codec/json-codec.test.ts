@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { ServingError } from '../../../../src/errors/serving-error.js';
+import { JsonCodec } from '../../../../src/protocol/http/codec/json-codec.js';
+import { encodeInferResponse } from '../../../../src/protocol/http/oip-json.js';
+import type { InferenceResponse } from '../../../../src/tensor/inference.js';
+
+// Thresholds of 0 send everything to the codec thread; huge ones keep everything inline.
+const threaded = new JsonCodec({ decodeThresholdBytes: 0, encodeThresholdElements: 0, threads: 2 });
+const inline = new JsonCodec({ decodeThresholdBytes: Number.MAX_SAFE_INTEGER, encodeThresholdElements: Number.MAX_SAFE_INTEGER });
+after(async () => {
+  await threaded.close();
+  await inline.close();
+});
+
+const body = Buffer.from(
+  JSON.stringify({
+    id: 'x',
+    parameters: { p: 1 },
+    inputs: [
+      { name: 'a', datatype: 'INT64', shape: [2, 2], data: [[1, -2], [3, 9007199254740991]] },
+      { name: 'b', datatype: 'BYTES', shape: [1], data: ['héllo'] },
+      { name: 'c', datatype: 'FP16', shape: [2], data: [0.5, -1] },
+    ],
+    outputs: [{ name: 'o' }],
+  }),
+);
+
+test('a body decoded on a codec thread equals the same body decoded inline', async () => {
+  const a = await threaded.decode(body, 'm', '3');
+  const b = await inline.decode(body, 'm', '3');
+  assert.deepEqual(a, b);
+  assert.ok(a.inputs[0]!.data instanceof BigInt64Array);
+  assert.equal(a.transferInputs, true);
+  assert.equal(a.version, '3');
+});
+
+test('decode errors from a codec thread keep their code and message', async () => {
+  const bad = Buffer.from('{"inputs": [{"name": "a", "datatype": "UINT8", "shape": [1], "data": [300]}]}');
+  await assert.rejects(threaded.decode(bad, 'm'), (error: unknown) => {
+    assert.ok(error instanceof ServingError);
+    assert.equal(error.code, 'INVALID_INPUT');
+    assert.match(error.message, /input 'a': element 0 is 300/);
+    return true;
+  });
+  await assert.rejects(threaded.decode(Buffer.from('{"inputs": ['), 'm'), /not valid JSON/);
+  // The thread survives its errors.
+  assert.equal((await threaded.decode(body, 'm')).id, 'x');
+});
+
+test('a response encoded on a codec thread is byte-identical to the inline encoding', async () => {
+  const response = (): InferenceResponse => ({
+    model_name: 'm',
+    model_version: '1',
+    id: 'r',
+    outputs: [
+      { name: 'f', datatype: 'FP32', shape: [3], data: new Float32Array([0.1, Number.NaN, -3]) },
+      { name: 'u', datatype: 'UINT64', shape: [1], data: new BigUint64Array([2n ** 64n - 1n]) },
+      { name: 's', datatype: 'BYTES', shape: [2], data: ['a"b', '✓'] },
+    ],
+  });
+  const expected = encodeInferResponse(response());
+  assert.equal(String(await threaded.encode(response())), expected);
+  assert.equal(String(await inline.encode(response())), expected);
+  JSON.parse(expected);
+});
+
+test('many concurrent large messages all come back to the right caller', async () => {
+  const bodies = Array.from({ length: 20 }, (_, i) =>
+    Buffer.from(JSON.stringify({ id: String(i), inputs: [{ name: 'x', datatype: 'INT32', shape: [1000], data: new Array(1000).fill(i) }] })),
+  );
+  const decoded = await Promise.all(bodies.map((b) => threaded.decode(b, 'm')));
+  decoded.forEach((request, i) => {
+    assert.equal(request.id, String(i));
+    assert.equal((request.inputs[0]!.data as Int32Array)[999], i);
+  });
+});
