@@ -1,30 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
+import { startCliServer as startCli } from '../helpers/cli-server.js';
 import { CLI, EXAMPLES } from '../helpers/paths.js';
-
-/** Starts `slipway serve` on an ephemeral port and resolves with its URL once the banner is printed. */
-async function startCli(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--http-port', '0', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner after 30 s:\n${output}`)), 30_000);
-    child.stdout!.on('data', () => {
-      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));
-  });
-  return { child, url, output: () => output };
-}
 
 test('slipway serve prints what it serves and where, then answers', async () => {
   const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${EXAMPLES}/simple`]);

@@ -248,65 +248,6 @@ describe('inference', () => {
     assert.equal(reply.status, 200);
     assert.deepEqual(reply.body.outputs[0].shape, [1, 1, 640, 640]);
   });
-
-  test('GET /v2/health/live answers promptly while OCR runs a 1 s+ inference', async (t) => {
-    // Classification over 64 wide crops: a long compute with a tiny answer, so the only thing that
-    // could delay a liveness probe is the inference itself blocking the event loop.
-    const shape = [64, 3, 48, 2048];
-    const body = JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape, data: new Array(64 * 3 * 48 * 2048).fill(0) }] });
-    const probes: Array<{ start: number; ms: number }> = [];
-    let done = false;
-    const inference = post(`${server.url}/v2/models/ocr_cls/infer`, body).then((reply) => {
-      done = true;
-      return { reply, end: performance.now() };
-    });
-    while (!done) {
-      const start = performance.now();
-      const live = await fetch(`${server.url}/v2/health/live`);
-      await live.arrayBuffer();
-      probes.push({ start, ms: performance.now() - start });
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    const { reply, end } = await inference;
-    assert.equal(reply.status, 200);
-    const computeMs = Number(/compute;dur=([\d.]+)/.exec(reply.headers.get('server-timing') ?? '')?.[1]);
-    assert.ok(computeMs >= 500, `inference took ${computeMs} ms; too short to show anything`);
-    // Probes sent while the worker computed (with a margin either side for decode and encode).
-    const during = probes.filter((p) => p.start > end - computeMs + 50 && p.start + p.ms < end - 50);
-    assert.ok(during.length >= 3, `only ${during.length} probes landed during the inference`);
-    const worst = Math.max(...during.map((p) => p.ms));
-    t.diagnostic(`compute ${computeMs.toFixed(0)} ms, ${during.length} probes during it, slowest ${worst.toFixed(1)} ms`);
-    assert.ok(worst < 200, `a liveness probe took ${worst.toFixed(1)} ms during inference`);
-  });
-});
-
-test('GET /v2/health/live stays prompt while a 32 MB JSON tensor is decoded and its 32 MB answer encoded', async (t) => {
-  const n = 8_000_000;
-  const body = `{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[1,${n}],"data":[${'0.5,'.repeat(n - 1)}0.25]}]}`;
-  const probes: number[] = [];
-  let done = false;
-  const started = performance.now();
-  // Read the answer as bytes and parse it after the probes: a 32 MB JSON.parse here would stall this
-  // process's own event loop and be blamed on the server.
-  const inference = fetch(`${server.url}/v2/models/identity_fp32/infer`, { method: 'POST', body })
-    .then(async (response) => ({ status: response.status, text: Buffer.from(await response.arrayBuffer()).toString() }))
-    .finally(() => (done = true));
-  while (!done) {
-    const start = performance.now();
-    await (await fetch(`${server.url}/v2/health/live`)).arrayBuffer();
-    probes.push(performance.now() - start);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const { status, text } = await inference;
-  assert.equal(status, 200);
-  const output = JSON.parse(text).outputs[0];
-  assert.deepEqual(output.shape, [1, n]);
-  assert.equal(output.data[n - 1], 0.25);
-  assert.equal(output.data[12345], 0.5);
-  const worst = Math.max(...probes);
-  t.diagnostic(`request took ${(performance.now() - started).toFixed(0)} ms; ${probes.length} probes, slowest ${worst.toFixed(1)} ms`);
-  assert.ok(probes.length >= 5, `only ${probes.length} probes`);
-  assert.ok(worst < 200, `a liveness probe took ${worst.toFixed(1)} ms while JSON was decoded/encoded`);
 });
 
 function assertClose(actual: number[], expected: Float32Array, tolerance: number): void {

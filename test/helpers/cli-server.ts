@@ -1,0 +1,34 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI } from './paths.js';
+
+export interface CliServer {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+}
+
+/**
+ * Starts `slipway serve` in its own process on an ephemeral port and resolves with its URL once the
+ * banner is printed. Timing checks use this, so the test's own client work never shares the
+ * server's event loop.
+ */
+export async function startCliServer(args: string[]): Promise<CliServer> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--http-port', '0', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no banner after 30 s:\n${output}`)), 30_000);
+    child.stdout!.on('data', () => {
+      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));
+  });
+  return { child, url, output: () => output };
+}
