@@ -1,0 +1,51 @@
+import { execFileSync } from 'node:child_process';
+import pg from 'pg';
+
+/** Where tests find PostgreSQL (override with SLIPWAY_TEST_POSTGRES_URL). */
+export const POSTGRES_URL = process.env.SLIPWAY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * Options for `test()`/`describe()` that skip, loudly, when an external part is missing, and fail
+ * instead under SLIPWAY_REQUIRE_ALL=1 (CI), so a missing install step can never pass silently.
+ *
+ * @example
+ * describe('feedback store on PostgreSQL', await requirePostgres(), () => { ... });
+ */
+export function requirement(available: boolean, what: string): { skip?: string } {
+  if (available) return {};
+  const reason = `${what} is not available`;
+  if (process.env.SLIPWAY_REQUIRE_ALL === '1') {
+    throw new Error(`${reason}, and SLIPWAY_REQUIRE_ALL=1 requires it (install it in .ci/run)`);
+  }
+  process.stderr.write(`\n*** SKIPPING: ${reason}. Set SLIPWAY_REQUIRE_ALL=1 to make this a failure. ***\n\n`);
+  return { skip: reason };
+}
+
+export async function requirePostgres(): Promise<{ skip?: string }> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+  let ok = false;
+  try {
+    await client.connect();
+    await client.query('select 1');
+    ok = true;
+  } catch {
+    ok = false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return requirement(ok, `PostgreSQL at ${POSTGRES_URL}`);
+}
+
+/** True when `command --version` (or the given args) runs. */
+export function hasCommand(command: string, args: string[] = ['--version']): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function requireCommand(command: string, args?: string[]): { skip?: string } {
+  return requirement(hasCommand(command, args), `the '${command}' command`);
+}
