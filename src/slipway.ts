@@ -1,5 +1,6 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
 import { ModelRouter } from './router/model-router.js';
+import { ResponseCache } from './scheduler/response-cache.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import type { InferenceRequest, InferenceResponse } from './tensor/inference.js';
 
@@ -17,6 +18,8 @@ export interface SlipwayOptions {
    * default, so one broken model does not take the healthy ones out of a load balancer.
    */
   strictReadiness?: boolean;
+  /** Bytes the server-wide response cache may hold (default 64 MiB; 0 turns it off). Models opt in with `response_cache { enable: true }`. */
+  responseCacheBytes?: number;
 }
 
 /**
@@ -35,14 +38,17 @@ export interface SlipwayOptions {
  */
 export class Slipway {
   readonly router: ModelRouter;
+  readonly cache: ResponseCache;
   private draining = false;
 
   private constructor(
     readonly repository: ModelRepository,
     readonly logger: Logger,
     private readonly strictReadiness: boolean,
+    cacheBytes: number,
   ) {
-    this.router = new ModelRouter(repository);
+    this.cache = new ResponseCache(cacheBytes);
+    this.router = new ModelRouter(repository, this.cache);
   }
 
   /** Discovers and loads every model; resolves once each is READY or UNAVAILABLE (with its reason). */
@@ -54,7 +60,7 @@ export class Slipway {
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
     });
-    return new Slipway(repository, logger, options.strictReadiness ?? false);
+    return new Slipway(repository, logger, options.strictReadiness ?? false, options.responseCacheBytes ?? 64 * 1024 * 1024);
   }
 
   /**

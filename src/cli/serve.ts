@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { resolveServerConfig, type ServerConfig } from '../config/server-config.js';
+import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
 import { createHttpServer } from '../protocol/http/http-server.js';
@@ -13,29 +14,35 @@ interface ServeFlags {
   logLevel?: string;
   defaultMaxBatchSize?: string;
   strictReadiness?: boolean;
+  responseCacheBytes?: string;
+  config?: string;
 }
 
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve models over the Open Inference Protocol (KServe v2) REST API')
-    .argument('<paths...>', 'model repository folders, model folders or .onnx files')
+    .argument('[paths...]', 'model repository folders, model folders or .onnx files (default: the models of slipway.yaml)')
+    .option('--config <file>', 'project file whose models and server settings to use (default: ./slipway.yaml if present)')
     .option('--http-port <port>', 'HTTP port (env SLIPWAY_HTTP_PORT)', undefined)
     .option('--host <host>', 'address to listen on (env SLIPWAY_HOST)', undefined)
     .option('--body-limit-bytes <n>', 'largest request body in bytes; 413 beyond (env SLIPWAY_BODY_LIMIT_BYTES)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env SLIPWAY_LOG_LEVEL)')
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
+    .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
     .action(async (paths: string[], flags: ServeFlags) => {
+      const project = await findProjectConfig(flags.config);
       const config = resolveServerConfig({
-        models: paths,
+        models: paths.length > 0 ? paths : undefined,
         http_port: flags.httpPort,
         host: flags.host,
         body_limit_bytes: flags.bodyLimitBytes,
         log_level: flags.logLevel,
         default_max_batch_size: flags.defaultMaxBatchSize,
         strict_readiness: flags.strictReadiness,
-      });
+        response_cache_bytes: flags.responseCacheBytes,
+      }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
 }
@@ -49,6 +56,8 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
     strictReadiness: config.strict_readiness,
+    responseCacheBytes: config.response_cache_bytes,
+    ...(config.cores !== undefined && { cores: config.cores }),
   });
   const app = createHttpServer(slipway, { bodyLimitBytes: config.body_limit_bytes });
   await app.listen({ port: config.http_port, host: config.host });

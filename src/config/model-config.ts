@@ -29,6 +29,18 @@ const instanceGroup = z.strictObject({
   kind: z.enum(['KIND_CPU', 'KIND_AUTO']).optional(),
 });
 
+const dynamicBatching = z.strictObject({
+  /** Slipway's addition: batching is on by default for models with a batch dimension; `false` turns it off. */
+  enable: z.boolean().optional(),
+  preferred_batch_size: z.array(z.number().int().positive()).optional(),
+  max_queue_delay_microseconds: z.number().int().min(0).optional(),
+  /** 0 = unbounded, as in Triton; unset = DEFAULT_MAX_QUEUE_SIZE, so overload cannot grow memory without bound. */
+  max_queue_size: z.number().int().min(0).optional(),
+  default_timeout_microseconds: z.number().int().min(0).optional(),
+  priority_levels: z.number().int().min(0).max(1000).optional(),
+  default_priority_level: z.number().int().min(0).optional(),
+});
+
 /** The `config.yaml` beside a model's version folders. Every field is optional: the graph fills the rest. */
 export const modelConfigFileSchema = z.strictObject({
   name: z.string().min(1).optional(),
@@ -43,6 +55,8 @@ export const modelConfigFileSchema = z.strictObject({
   instance_group: z
     .preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), instanceGroup)
     .optional(),
+  dynamic_batching: dynamicBatching.optional(),
+  response_cache: z.strictObject({ enable: z.boolean() }).optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
 });
@@ -61,6 +75,24 @@ export interface TensorSpec {
   dims: number[];
 }
 
+/** Requests a model may hold queued when its config does not say (Triton's default is unbounded). */
+export const DEFAULT_MAX_QUEUE_SIZE = 1024;
+
+/** How a model version's requests are queued and grouped (Triton's dynamic_batching, resolved). */
+export interface SchedulingConfig {
+  /** Concatenate queued requests along dim 0; only for models with max_batch_size > 0. */
+  dynamicBatching: boolean;
+  preferredBatchSizes: number[];
+  maxQueueDelayUs: number;
+  /** 0 = unbounded. */
+  maxQueueSize: number;
+  /** 0 = no deadline unless the request sets `timeout`. */
+  defaultTimeoutUs: number;
+  /** 0 = one level. Otherwise requests carry `priority` 1..N, 1 the highest. */
+  priorityLevels: number;
+  defaultPriorityLevel: number;
+}
+
 /** A model's configuration once the file and the graph are merged: what the server enforces. */
 export interface ModelConfig {
   name: string;
@@ -72,6 +104,8 @@ export interface ModelConfig {
   versionPolicy: VersionPolicy;
   instanceCount: number;
   intraOpThreads: number;
+  scheduling: SchedulingConfig;
+  responseCache: boolean;
   defaultModelFilename: string;
   parameters: Record<string, string | number | boolean>;
 }

@@ -4,7 +4,7 @@ import { formatIssues } from './format-issues.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-/** Server settings: one schema for validation and defaults. Merge order: defaults < environment < flags. */
+/** Server settings: one schema for validation and defaults. Merge order: defaults < slipway.yaml < environment < flags. */
 export const serverConfigSchema = z.strictObject({
   models: z.array(z.string().min(1)).min(1, 'give at least one model repository, model folder or .onnx file'),
   http_port: port.default(8000),
@@ -15,6 +15,9 @@ export const serverConfigSchema = z.strictObject({
   strict_readiness: z
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(false),
+  response_cache_bytes: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  /** Cores to plan instance layouts for; in a container, set it to the CPU limit (default: the machine's). */
+  cores: z.coerce.number().int().positive().optional(),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -27,6 +30,11 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_LOG_LEVEL: 'log_level',
   SLIPWAY_DEFAULT_MAX_BATCH_SIZE: 'default_max_batch_size',
   SLIPWAY_STRICT_READINESS: 'strict_readiness',
+  SLIPWAY_RESPONSE_CACHE_BYTES: 'response_cache_bytes',
+  SLIPWAY_CORES: 'cores',
+  // SageMaker tells a container that accepts bind-to-port (an image label) which port to use; it
+  // comes last so it wins over SLIPWAY_HTTP_PORT, which the image itself sets.
+  SAGEMAKER_BIND_TO_PORT: 'http_port',
 };
 
 /**
@@ -36,8 +44,9 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
 export function resolveServerConfig(
   flags: Partial<Record<keyof ServerConfig, unknown>>,
   env: NodeJS.ProcessEnv = process.env,
+  file: Partial<Record<keyof ServerConfig, unknown>> = {},
 ): Readonly<ServerConfig> {
-  const merged: Record<string, unknown> = {};
+  const merged: Record<string, unknown> = { ...file };
   for (const [variable, key] of Object.entries(ENVIRONMENT)) {
     if (env[variable] !== undefined && env[variable] !== '') merged[key] = env[variable];
   }

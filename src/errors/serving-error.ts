@@ -10,12 +10,15 @@ import { categoryOf, type ErrorCategory, type ErrorCode } from './codes.js';
 export class ServingError extends Error {
   readonly code: ErrorCode;
   readonly category: ErrorCategory;
+  /** For RESOURCE_EXHAUSTED: when the client may try again (HTTP Retry-After). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ServingError';
     this.code = code;
     this.category = categoryOf(code);
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

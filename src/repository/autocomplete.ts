@@ -1,6 +1,8 @@
 import { ServingError } from '../errors/serving-error.js';
 import {
+  DEFAULT_MAX_QUEUE_SIZE,
   toVersionPolicy,
+  type SchedulingConfig,
   type ModelConfig,
   type ModelConfigFile,
   type TensorSpec,
@@ -53,6 +55,7 @@ export function autocompleteConfig(
     }
   }
   const batched = maxBatchSize > 0;
+  const scheduling = resolveScheduling(file.dynamic_batching, maxBatchSize, problems);
   const inputs = mergeSpecs('input', signature.inputs, file.input, batched, problems);
   const outputs = mergeSpecs('output', signature.outputs, file.output, batched, problems);
   if (problems.length > 0) throw new ServingError('CONFIG_INVALID', problems.join('; '));
@@ -65,8 +68,48 @@ export function autocompleteConfig(
     outputs,
     versionPolicy: toVersionPolicy(file.version_policy),
     ...layout,
+    scheduling,
+    responseCache: file.response_cache?.enable ?? false,
     defaultModelFilename: file.default_model_filename ?? 'model.onnx',
     parameters: file.parameters ?? {},
+  };
+}
+
+/**
+ * Triton's autocomplete turns dynamic batching on for models that can batch; so do we, with no
+ * added delay (max_queue_delay 0 batches only what is already waiting, so it costs no latency).
+ */
+function resolveScheduling(
+  file: ModelConfigFile['dynamic_batching'],
+  maxBatchSize: number,
+  problems: string[],
+): SchedulingConfig {
+  const enabled = file?.enable ?? maxBatchSize > 0;
+  if (enabled && maxBatchSize === 0 && file?.enable === true) {
+    problems.push('dynamic_batching.enable: batching needs max_batch_size > 0 (the model has no batch dimension)');
+  }
+  const preferred = [...(file?.preferred_batch_size ?? [])].sort((a, b) => a - b);
+  preferred.forEach((size, i) => {
+    if (maxBatchSize > 0 && size > maxBatchSize) {
+      problems.push(`dynamic_batching.preferred_batch_size.${i}: ${size} exceeds max_batch_size ${maxBatchSize}`);
+    }
+  });
+  const levels = file?.priority_levels ?? 0;
+  const defaultLevel = file?.default_priority_level ?? (levels > 0 ? Math.ceil(levels / 2) : 0);
+  if (levels > 0 && (defaultLevel < 1 || defaultLevel > levels)) {
+    problems.push(`dynamic_batching.default_priority_level: ${defaultLevel} must be within 1..priority_levels (${levels})`);
+  }
+  if (levels === 0 && defaultLevel !== 0) {
+    problems.push('dynamic_batching.default_priority_level: set priority_levels first');
+  }
+  return {
+    dynamicBatching: enabled && maxBatchSize > 0,
+    preferredBatchSizes: preferred,
+    maxQueueDelayUs: file?.max_queue_delay_microseconds ?? 0,
+    maxQueueSize: file?.max_queue_size ?? DEFAULT_MAX_QUEUE_SIZE,
+    defaultTimeoutUs: file?.default_timeout_microseconds ?? 0,
+    priorityLevels: levels,
+    defaultPriorityLevel: defaultLevel,
   };
 }
 

@@ -6,6 +6,8 @@ import { toVersionPolicy, type ModelConfig, type ModelConfigFile } from '../conf
 import { ServingError } from '../errors/serving-error.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { InstancePool } from '../scheduler/instance-pool.js';
+import { ModelScheduler } from '../scheduler/model-scheduler.js';
+import { ModelStats } from '../scheduler/model-stats.js';
 import { autocompleteConfig, defaultInstanceLayout, type AutocompleteDefaults } from './autocomplete.js';
 import { discoverModels, isVersionDirName, type ModelSource } from './discover.js';
 import { selectVersions } from './version-policy.js';
@@ -21,6 +23,7 @@ export interface ModelVersion {
   reason?: string;
   config?: ModelConfig;
   pool?: InstancePool;
+  scheduler?: ModelScheduler;
 }
 
 export interface Model {
@@ -120,7 +123,9 @@ export class ModelRepository {
         if (v.pool === undefined) return;
         v.state = 'UNLOADING';
         const pool = v.pool;
+        v.scheduler?.close();
         v.pool = undefined;
+        v.scheduler = undefined;
         await pool.close();
         v.state = 'UNAVAILABLE';
         v.reason = 'unloaded';
@@ -175,6 +180,7 @@ export class ModelRepository {
       });
       entry.config = autocompleteConfig(model.name, file, pool.signature, this.defaults);
       entry.pool = pool;
+      entry.scheduler = new ModelScheduler(entry.config, pool, new ModelStats(model.name, String(version)));
       entry.state = 'READY';
       const loadMs = Math.round(performance.now() - started);
       this.logger.info(

@@ -1,22 +1,29 @@
 import { ServingError } from '../errors/serving-error.js';
 import type { ModelRepository, ModelVersion } from '../repository/model-repository.js';
+import { ResponseCache } from '../scheduler/response-cache.js';
 import type { InferenceRequest, InferenceResponse } from '../tensor/inference.js';
 import { validateRequest } from './validate-request.js';
 
 /** A READY version together with its config, as `resolve` hands it out. */
-export type ReadyVersion = ModelVersion & Required<Pick<ModelVersion, 'config' | 'pool'>>;
+export type ReadyVersion = ModelVersion & Required<Pick<ModelVersion, 'config' | 'pool' | 'scheduler'>>;
+
+const nsSince = (startMs: number): number => (performance.now() - startMs) * 1e6;
 
 /**
  * Finds the model version a request addresses and sends the request to it. Knows nothing of HTTP
  * or JSON: every protocol adapter calls the same `infer`.
  */
 export class ModelRouter {
-  constructor(private readonly repository: ModelRepository) {}
+  /** @param cache server-wide response cache; models opt in with `response_cache { enable: true }`. */
+  constructor(
+    private readonly repository: ModelRepository,
+    private readonly cache?: ResponseCache,
+  ) {}
 
   /** The version a request for (model, version?) goes to: the given one, or the newest READY one. */
   resolve(model: string, version?: string): ReadyVersion {
     const entry = this.find(model, version);
-    if (entry.state !== 'READY' || entry.config === undefined || entry.pool === undefined) {
+    if (entry.state !== 'READY' || entry.config === undefined || entry.scheduler === undefined) {
       throw new ServingError(
         'MODEL_NOT_READY',
         `model '${model}' version ${entry.version} is ${entry.state}${entry.reason ? `: ${entry.reason}` : ''}`,
@@ -51,16 +58,48 @@ export class ModelRouter {
   }
 
   async infer(request: InferenceRequest): Promise<InferenceResponse> {
+    const startedMs = performance.now();
     const target = this.resolve(request.model, request.version);
     const outputNames = validateRequest(target.config, request);
-    const { outputs, queueNs, computeNs } = await target.pool.infer(request.inputs, outputNames, request.transferInputs === true);
-    const response: InferenceResponse = {
-      model_name: target.model,
-      model_version: String(target.version),
-      outputs,
-      timing: { queueNs, computeNs },
+    const stats = target.scheduler.stats;
+    const batchSize = target.config.maxBatchSize > 0 ? request.inputs[0]!.shape[0]! : 1;
+    const respond = (outputs: InferenceResponse['outputs'], timing: NonNullable<InferenceResponse['timing']>): InferenceResponse => {
+      const response: InferenceResponse = { model_name: target.model, model_version: String(target.version), outputs, timing };
+      if (request.id !== undefined) response.id = request.id;
+      return response;
     };
-    if (request.id !== undefined) response.id = request.id;
-    return response;
+
+    let cacheKey: string | undefined;
+    if (this.cache !== undefined && this.cache.capacityBytes > 0 && target.config.responseCache) {
+      // The key is taken before scheduling: the inputs' buffers may be moved to a worker after.
+      cacheKey = ResponseCache.key(target.model, String(target.version), request.inputs, outputNames);
+      const hit = this.cache.get(cacheKey);
+      const lookupNs = nsSince(startedMs);
+      if (hit !== undefined) {
+        stats.recordCacheHit(batchSize, lookupNs, lookupNs);
+        return respond(hit, { queueNs: 0, computeNs: 0, cacheHit: true });
+      }
+      stats.recordCacheMiss(lookupNs);
+    }
+
+    try {
+      const result = await target.scheduler.infer({
+        inputs: request.inputs,
+        outputNames,
+        transfer: request.transferInputs === true,
+        ...(request.parameters !== undefined && { parameters: request.parameters }),
+      });
+      if (cacheKey !== undefined) this.cache!.set(cacheKey, result.outputs);
+      stats.recordSuccess(batchSize, nsSince(startedMs), {
+        queueNs: result.queueNs,
+        inputNs: result.computeInputNs,
+        inferNs: result.computeInferNs,
+        outputNs: result.computeOutputNs,
+      });
+      return respond(result.outputs, { queueNs: result.queueNs, computeNs: result.computeInferNs, batchSize: result.executedBatchSize });
+    } catch (error) {
+      stats.recordFailure(nsSince(startedMs));
+      throw error;
+    }
   }
 }

@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isServingError } from '../errors/serving-error.js';
 import type { Engine, EngineFactory } from './engine.js';
 import { createOnnxEngine } from './engines/onnx/onnx-engine.js';
-import { transferableBuffers, type FromWorker, type InstanceWorkerData, type ToWorker } from './worker-messages.js';
+import { forTransfer } from '../tensor/transfer.js';
+import type { FromWorker, InstanceWorkerData, ToWorker } from './worker-messages.js';
 
 const ENGINES: Record<InstanceWorkerData['platform'], EngineFactory> = {
   onnxruntime_onnx: createOnnxEngine,
@@ -32,11 +33,14 @@ port.on('message', (message: ToWorker) => {
     void engine.close().finally(() => port.close());
     return;
   }
-  const started = process.hrtime.bigint();
+  // Wall-clock milliseconds (µs precision) so the main thread can split its round trip into
+  // input hop, compute and output hop: both threads share timeOrigin + now(), not now() alone.
+  const startedMs = performance.timeOrigin + performance.now();
   engine.run(message.inputs, message.outputNames).then(
     (outputs) => {
-      const computeNs = Number(process.hrtime.bigint() - started);
-      send({ type: 'result', id: message.id, outputs, computeNs }, transferableBuffers(outputs));
+      const endedMs = performance.timeOrigin + performance.now();
+      const { tensors, transfer } = forTransfer(outputs, true);
+      send({ type: 'result', id: message.id, outputs: tensors, startedMs, endedMs }, transfer);
     },
     (error: unknown) => {
       const code = isServingError(error) ? error.code : 'INFERENCE_FAILED';

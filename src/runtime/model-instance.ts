@@ -2,13 +2,16 @@ import { Worker } from 'node:worker_threads';
 import { ServingError } from '../errors/serving-error.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { EngineSignature } from './engine.js';
-import { transferableBuffers, type FromWorker, type InstanceWorkerData, type ToWorker } from './worker-messages.js';
+import { forTransfer } from '../tensor/transfer.js';
+import type { FromWorker, InstanceWorkerData, ToWorker } from './worker-messages.js';
 
 const WORKER_URL = new URL('./instance-worker.js', import.meta.url);
 
 export interface InstanceResult {
   outputs: Tensor[];
-  computeNs: number;
+  /** When the worker started and finished running the engine (epoch ms, µs precision). */
+  startedMs: number;
+  endedMs: number;
 }
 
 interface Pending {
@@ -81,10 +84,11 @@ export class ModelInstance {
   infer(inputs: Tensor[], outputNames: string[], transfer: boolean): Promise<InstanceResult> {
     if (this.closing) return Promise.reject(new ServingError('INSTANCE_FAILED', 'model instance is shut down'));
     const id = this.nextId++;
-    const message: ToWorker = { type: 'infer', id, inputs, outputNames };
+    const prepared = forTransfer(inputs, transfer);
+    const message: ToWorker = { type: 'infer', id, inputs: prepared.tensors, outputNames };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(message, transfer ? transferableBuffers(inputs) : []);
+      this.worker.postMessage(message, prepared.transfer);
     });
   }
 
@@ -105,7 +109,7 @@ export class ModelInstance {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    if (message.type === 'result') pending.resolve({ outputs: message.outputs, computeNs: message.computeNs });
+    if (message.type === 'result') pending.resolve({ outputs: message.outputs, startedMs: message.startedMs, endedMs: message.endedMs });
     else pending.reject(new ServingError(message.code, message.message));
   }
 

@@ -1,23 +1,8 @@
 import { ServingError } from '../errors/serving-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { EngineSignature } from '../runtime/engine.js';
-import { ModelInstance, type InstanceResult } from '../runtime/model-instance.js';
+import { ModelInstance } from '../runtime/model-instance.js';
 import type { InstanceWorkerData } from '../runtime/worker-messages.js';
-import type { Tensor } from '../tensor/tensor.js';
-
-/** An instance's answer plus how long the request waited in this pool's queue. */
-export interface PoolResult extends InstanceResult {
-  queueNs: number;
-}
-
-interface Job {
-  enqueuedAt: bigint;
-  inputs: Tensor[];
-  outputNames: string[];
-  transfer: boolean;
-  resolve: (result: PoolResult) => void;
-  reject: (error: Error) => void;
-}
 
 export interface InstancePoolOptions {
   worker: InstanceWorkerData;
@@ -29,21 +14,19 @@ export interface InstancePoolOptions {
 
 const MAX_RESTART_DELAY_MS = 30_000;
 
-const noInstance = (): ServingError =>
-  new ServingError('INSTANCE_FAILED', 'no model instance is running (a crashed instance is being restarted)');
-
 /**
- * A model version's instances and the queue in front of them. Each instance runs one request at a
- * time (onnxruntime occupies its thread anyway), so queuing here rather than in the workers lets the
- * next request go to whichever instance frees up first. A crashed instance fails only its own
- * request and is replaced.
+ * A model version's running instances (one worker thread each) and their lifecycle: started
+ * together, a crashed one replaced with backoff. Each instance takes one batch at a time
+ * (onnxruntime occupies its thread anyway), so the scheduler in front keeps the queue and hands the
+ * next batch to whichever instance frees up first.
  */
 export class InstancePool {
   private readonly instances: ModelInstance[] = [];
-  private readonly queue: Job[] = [];
   private closed = false;
   private restartDelayMs: number;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
+  private capacityListener: (() => void) | undefined;
+  private emptyListener: (() => void) | undefined;
 
   private constructor(
     private readonly options: InstancePoolOptions,
@@ -73,48 +56,40 @@ export class InstancePool {
     return first.signature;
   }
 
+  /** Instances running now (fewer than configured while a crashed one restarts). */
   get size(): number {
     return this.instances.length;
   }
 
-  get queueDepth(): number {
-    return this.queue.length;
+  /** Requests running on instances right now. */
+  get inflight(): number {
+    return this.instances.reduce((sum, i) => sum + i.inflight, 0);
   }
 
-  infer(inputs: Tensor[], outputNames: string[], transfer: boolean): Promise<PoolResult> {
-    if (this.closed) return Promise.reject(new ServingError('MODEL_NOT_READY', 'model is unloading'));
-    if (this.instances.length === 0) return Promise.reject(noInstance());
-    return new Promise((resolve, reject) => {
-      this.queue.push({ enqueuedAt: process.hrtime.bigint(), inputs, outputNames, transfer, resolve, reject });
-      this.dispatch();
-    });
+  /** An instance with nothing running, if any. */
+  idleInstance(): ModelInstance | undefined {
+    return this.instances.find((i) => i.alive && i.inflight === 0);
   }
 
-  /** Fails what is still queued, then closes every instance (each finishes the request it is running). */
+  idleCount(): number {
+    return this.instances.filter((i) => i.alive && i.inflight === 0).length;
+  }
+
+  /** Called whenever an instance joins (start, restart); the scheduler re-examines its queue then. */
+  onCapacity(listener: () => void): void {
+    this.capacityListener = listener;
+  }
+
+  /** Called when a crash leaves no instance running, so queued requests are failed rather than left waiting. */
+  onEmpty(listener: () => void): void {
+    this.emptyListener = listener;
+  }
+
+  /** Closes every instance; each finishes the request it is running first. */
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
-    for (const job of this.queue.splice(0)) job.reject(new ServingError('MODEL_NOT_READY', 'model is unloading'));
     await Promise.all(this.instances.splice(0).map((i) => i.close()));
-  }
-
-  private dispatch(): void {
-    while (this.queue.length > 0) {
-      const idle = this.instances.find((i) => i.alive && i.inflight === 0);
-      if (idle === undefined) return;
-      const job = this.queue.shift()!;
-      const queueNs = Number(process.hrtime.bigint() - job.enqueuedAt);
-      idle.infer(job.inputs, job.outputNames, job.transfer).then(
-        (result) => {
-          job.resolve({ ...result, queueNs });
-          this.dispatch();
-        },
-        (error: Error) => {
-          job.reject(error);
-          this.dispatch();
-        },
-      );
-    }
   }
 
   private adopt(instance: ModelInstance): void {
@@ -128,8 +103,7 @@ export class InstancePool {
     const { logger, worker } = this.options;
     logger.error({ event: 'instance_crashed', modelPath: worker.modelPath, err: error }, 'model instance crashed; restarting');
     if (this.closed) return;
-    // Queued requests would otherwise wait on a restart that may never succeed.
-    if (this.instances.length === 0) for (const job of this.queue.splice(0)) job.reject(noInstance());
+    if (this.instances.length === 0) this.emptyListener?.();
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     const timer = setTimeout(() => {
@@ -140,7 +114,7 @@ export class InstancePool {
           this.restartDelayMs = this.options.restartDelayMs ?? 1000;
           this.adopt(instance);
           logger.info({ event: 'instance_restarted', modelPath: worker.modelPath }, 'model instance restarted');
-          this.dispatch();
+          this.capacityListener?.();
         },
         (restartError: Error) => this.replace(dead, restartError),
       );

@@ -39,5 +39,5 @@ export interface InferenceResponse {
   parameters?: Parameters;
   outputs: Tensor[];
   /** Where the time went (not part of the OIP body; HTTP sends it as a Server-Timing header). */
-  timing?: { queueNs: number; computeNs: number };
+  timing?: { queueNs: number; computeNs: number; cacheHit?: boolean; batchSize?: number };
 }

@@ -30,6 +30,7 @@ describe('resolveServerConfig: defaults', () => {
         log_level: 'info',
         default_max_batch_size: 64,
         strict_readiness: false,
+        response_cache_bytes: 64 * 1024 * 1024,
       },
     );
   });

@@ -45,6 +45,16 @@ describe('autocompleteConfig: batch detection', () => {
       versionPolicy: { kind: 'latest', numVersions: 1 },
       instanceCount: 2,
       intraOpThreads: 1,
+      scheduling: {
+        dynamicBatching: true,
+        preferredBatchSizes: [],
+        maxQueueDelayUs: 0,
+        maxQueueSize: 1024,
+        defaultTimeoutUs: 0,
+        priorityLevels: 0,
+        defaultPriorityLevel: 0,
+      },
+      responseCache: false,
       defaultModelFilename: 'model.onnx',
       parameters: {},
     });

@@ -22,6 +22,16 @@ const BATCHED: ModelConfig = {
   versionPolicy: { kind: 'latest', numVersions: 1 },
   instanceCount: 1,
   intraOpThreads: 1,
+  scheduling: {
+    dynamicBatching: false,
+    preferredBatchSizes: [],
+    maxQueueDelayUs: 0,
+    maxQueueSize: 0,
+    defaultTimeoutUs: 0,
+    priorityLevels: 0,
+    defaultPriorityLevel: 0,
+  },
+  responseCache: false,
   defaultModelFilename: 'model.onnx',
   parameters: {},
 };

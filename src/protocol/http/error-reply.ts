@@ -22,6 +22,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     error instanceof ServingError ? error : (fromFastify(error as FastifyError) ?? toServingError(error));
   const status = httpStatusOf(serving.category);
   if (status >= 500) request.log.error({ err: error, code: serving.code }, serving.message);
+  if (serving.retryAfterSeconds !== undefined) reply.header('retry-after', String(serving.retryAfterSeconds));
   return reply
     .code(status)
     .type('application/json')

@@ -2,11 +2,14 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { fullShape } from '../../config/model-config.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Slipway } from '../../slipway.js';
+import type { InferenceResponse } from '../../tensor/inference.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
 import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
+import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER } from './binary-tensors.js';
+import { registerStatsRoutes } from './stats-routes.js';
 
 export interface OipRoutesOptions {
   slipway: Slipway;
@@ -19,7 +22,7 @@ export interface OipRoutesOptions {
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
 
 /** Extensions of the protocol this server implements (reported by `GET /v2`). */
-export const EXTENSIONS = ['model_configuration'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'binary_tensor_data'];
 
 type ModelParams = { model: string; version?: string };
 
@@ -95,22 +98,27 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   app.get('/v2/models/:model/versions/:version/config', config);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply: FastifyReply) => {
-    if (request.headers['inference-header-content-length'] !== undefined) {
-      throw new ServingError('NOT_IMPLEMENTED', 'binary tensor data (Inference-Header-Content-Length) is not supported yet; send JSON tensors');
-    }
     const { model, version } = request.params;
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
-    const inferRequest = await codec.decode(request.body, model, version);
+    const headerLength = request.headers[HEADER_LENGTH_HEADER];
+    const inferRequest =
+      headerLength !== undefined
+        ? decodeBinaryInferRequest(request.body, headerLength, model, version)
+        : await codec.decode(request.body, model, version);
+    const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
-    if (response.timing !== undefined) {
-      const ms = (ns: number) => (ns / 1e6).toFixed(3);
-      reply.header('server-timing', `queue;dur=${ms(response.timing.queueNs)}, compute;dur=${ms(response.timing.computeNs)}`);
+    if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
+    if (binaryOutput !== undefined) {
+      const { headerLength: length, body } = encodeBinaryInferResponse(response, binaryOutput);
+      return reply.header(HEADER_LENGTH_HEADER, length).type('application/octet-stream').send(body);
     }
     return reply.type('application/json').send(await codec.encode(response));
   };
   app.post('/v2/models/:model/infer', infer);
   app.post('/v2/models/:model/versions/:version/infer', infer);
+
+  registerStatsRoutes(app, slipway);
 
   app.post('/v2/repository/index', async (request: FastifyRequest<{ Body: Buffer | undefined }>) => {
     const body = request.body !== undefined && request.body.length > 0 ? parseJsonBody(request.body) : {};
@@ -119,6 +127,15 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     return readyOnly ? rows.filter((r) => r.state === 'READY') : rows;
   });
 };
+
+/** `Server-Timing` (shown by browsers' devtools): queue and compute time, cache hits, batch size. */
+function serverTiming(timing: NonNullable<InferenceResponse['timing']>): string {
+  const ms = (ns: number) => (ns / 1e6).toFixed(3);
+  const parts = [`queue;dur=${ms(timing.queueNs)}`, `compute;dur=${ms(timing.computeNs)}`];
+  if (timing.cacheHit === true) parts.push('cache;desc=hit');
+  if (timing.batchSize !== undefined) parts.push(`batch;desc=${timing.batchSize}`);
+  return parts.join(', ');
+}
 
 /** Registers the 404 reply for unknown routes in OIP error form (the host app keeps its own when mounting). */
 export function setOipNotFound(app: FastifyInstance): void {

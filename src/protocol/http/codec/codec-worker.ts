@@ -2,7 +2,7 @@
 // so a 40 MB tensor costs the main thread a message, not half a second of JSON.
 import { parentPort } from 'node:worker_threads';
 import { toServingError } from '../../../errors/serving-error.js';
-import { transferableBuffers } from '../../../runtime/worker-messages.js';
+import { forTransfer } from '../../../tensor/transfer.js';
 import { decodeInferRequest, encodeInferResponse, parseJsonBody } from '../oip-json.js';
 import type { FromCodec, ToCodec } from './codec-messages.js';
 
@@ -14,8 +14,9 @@ port.on('message', (message: ToCodec) => {
     if (message.type === 'decode') {
       const body = Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength);
       const request = decodeInferRequest(parseJsonBody(body), message.model, message.version);
-      const reply: FromCodec = { type: 'decoded', id: message.id, request };
-      port.postMessage(reply, transferableBuffers(request.inputs));
+      const { tensors, transfer } = forTransfer(request.inputs, true);
+      const reply: FromCodec = { type: 'decoded', id: message.id, request: { ...request, inputs: tensors } };
+      port.postMessage(reply, transfer);
     } else {
       const body = Buffer.from(encodeInferResponse(message.response));
       const reply: FromCodec = { type: 'encoded', id: message.id, body };

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ServingError } from '../../../errors/serving-error.js';
 import type { InferenceRequest, InferenceResponse } from '../../../tensor/inference.js';
-import { transferableBuffers } from '../../../runtime/worker-messages.js';
+import { forTransfer } from '../../../tensor/transfer.js';
 import { decodeInferRequest, encodeInferResponse, parseJsonBody } from '../oip-json.js';
 import type { FromCodec, ToCodec } from './codec-messages.js';
 
@@ -67,8 +67,10 @@ export class JsonCodec {
     let elements = 0;
     for (const t of response.outputs) elements += t.data.length;
     if (elements < this.encodeThreshold) return encodeInferResponse(response);
-    // The outputs are not used again here, so their buffers move to the codec thread.
-    const reply = await this.call({ type: 'encode', id: 0, response }, transferableBuffers(response.outputs));
+    // The outputs are not used again here, so their buffers move to the codec thread (batch slices
+    // are compacted first, so no thread ever receives a whole batch's buffer per request).
+    const { tensors, transfer } = forTransfer(response.outputs, true);
+    const reply = await this.call({ type: 'encode', id: 0, response: { ...response, outputs: tensors } }, transfer);
     if (reply.type !== 'encoded') throw new Error(`codec answered ${reply.type} to encode`);
     return Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
   }

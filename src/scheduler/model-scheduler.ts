@@ -1,0 +1,138 @@
+import type { ModelConfig } from '../config/model-config.js';
+import { ServingError } from '../errors/serving-error.js';
+import type { Parameters, Tensor } from '../tensor/tensor.js';
+import { concatInputs, sliceOutputs } from './batch-assembly.js';
+import { systemClock, type Clock } from './clock.js';
+import { DynamicBatcher, type BatchedResult, type QueuedRequest } from './dynamic-batcher.js';
+import type { InstancePool } from './instance-pool.js';
+import type { ModelStats } from './model-stats.js';
+
+export interface ScheduleRequest {
+  inputs: Tensor[];
+  outputNames: string[];
+  /** OIP parameters; `timeout` (µs) and `priority` are read here. */
+  parameters?: Parameters;
+  transfer: boolean;
+}
+
+/**
+ * One model version's scheduler: the dynamic batcher's queue in front of the instance pool, with
+ * the batch assembly (concat along dim 0, output views per request) and the statistics.
+ */
+export class ModelScheduler {
+  private readonly batcher: DynamicBatcher;
+
+  constructor(
+    private readonly config: ModelConfig,
+    private readonly pool: InstancePool,
+    readonly stats: ModelStats,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.batcher = new DynamicBatcher(
+      { ...config.scheduling, maxBatchSize: config.maxBatchSize, model: config.name },
+      { idleCount: () => pool.idleCount(), execute: (batch, now) => this.execute(batch, now) },
+      clock,
+    );
+    pool.onCapacity(() => this.batcher.schedule());
+    pool.onEmpty(() => this.batcher.failQueued(new ServingError('INSTANCE_FAILED', `every instance of model '${config.name}' crashed; restarting`)));
+  }
+
+  /** Requests waiting in the queue. */
+  get queueDepth(): number {
+    return this.batcher.depth;
+  }
+
+  get inflight(): number {
+    return this.pool.inflight;
+  }
+
+  infer(request: ScheduleRequest): Promise<BatchedResult> {
+    if (this.pool.size === 0) {
+      return Promise.reject(new ServingError('INSTANCE_FAILED', `no instance of model '${this.config.name}' is running (a crashed one is restarting)`));
+    }
+    const now = this.clock.nowUs();
+    const timeoutUs = timeoutOf(request.parameters, this.config.scheduling.defaultTimeoutUs);
+    const priority = this.batcher.priorityOf(numberParameter(request.parameters, 'priority'));
+    const batched = this.config.maxBatchSize > 0;
+    return this.batcher.enqueue({
+      inputs: request.inputs,
+      outputNames: request.outputNames,
+      batchSize: batched ? request.inputs[0]!.shape[0]! : 1,
+      groupKey: batched ? groupKey(request.inputs, request.outputNames) : '',
+      priority,
+      enqueuedUs: now,
+      deadlineUs: timeoutUs > 0 ? now + timeoutUs : Number.POSITIVE_INFINITY,
+      transfer: request.transfer,
+    });
+  }
+
+  close(): void {
+    this.batcher.close();
+  }
+
+  private execute(batch: QueuedRequest[], dequeuedUs: number): void {
+    const instance = this.pool.idleInstance()!;
+    const startedMs = performance.timeOrigin + performance.now();
+    const single = batch.length === 1;
+    const inputs = single ? batch[0]!.inputs : concatInputs(batch);
+    const rows = batch.reduce((sum, r) => sum + r.batchSize, 0);
+    instance.infer(inputs, batch[0]!.outputNames, single ? batch[0]!.transfer : true).then(
+      (result) => {
+        let perRequest: Tensor[][];
+        try {
+          perRequest = single ? [result.outputs] : sliceOutputs(checkRows(result.outputs, rows, this.config.name), batch.map((r) => r.batchSize));
+        } catch (error) {
+          for (const item of batch) item.reject(error as Error);
+          return;
+        }
+        const endMs = performance.timeOrigin + performance.now();
+        const inputNs = (result.startedMs - startedMs) * 1e6;
+        const inferNs = (result.endedMs - result.startedMs) * 1e6;
+        const outputNs = (endMs - result.endedMs) * 1e6;
+        this.stats.recordExecution(rows, inputNs, inferNs, outputNs);
+        batch.forEach((item, i) => {
+          item.resolve({
+            outputs: perRequest[i]!,
+            queueNs: (dequeuedUs - item.enqueuedUs) * 1000,
+            computeInputNs: inputNs,
+            computeInferNs: inferNs,
+            computeOutputNs: outputNs,
+            executedBatchSize: rows,
+          });
+        });
+      },
+      (error: Error) => {
+        for (const item of batch) item.reject(error);
+      },
+    ).finally(() => this.batcher.schedule());
+  }
+}
+
+function checkRows(outputs: Tensor[], rows: number, model: string): Tensor[] {
+  for (const o of outputs) {
+    if (o.shape[0] !== rows) {
+      throw new ServingError('INFERENCE_FAILED', `model '${model}' returned output '${o.name}' with ${o.shape[0]} rows for a batch of ${rows}; it cannot be batched (set dynamic_batching.enable: false)`);
+    }
+  }
+  return outputs;
+}
+
+/** Inputs group when their datatypes and non-batch dims match and the same outputs are asked for. */
+function groupKey(inputs: Tensor[], outputNames: string[]): string {
+  const parts = inputs.map((t) => `${t.name}:${t.datatype}:${t.shape.slice(1).join('x')}`).sort();
+  return `${parts.join('|')}>${outputNames.join(',')}`;
+}
+
+function numberParameter(parameters: Parameters | undefined, name: string): number | undefined {
+  const value = parameters?.[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ServingError('INVALID_INPUT', `parameter '${name}' must be a non-negative number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function timeoutOf(parameters: Parameters | undefined, defaultUs: number): number {
+  const requested = numberParameter(parameters, 'timeout');
+  return requested === undefined || requested === 0 ? defaultUs : requested;
+}
