@@ -269,3 +269,45 @@ describe('defaultInstanceLayout', () => {
     assert.equal(config.intraOpThreads, 8);
   });
 });
+
+describe('autocompleteConfig: dynamic_batching', () => {
+  test('on by default for batchable graphs, off for graphs without a batch dimension', () => {
+    assert.equal(autocompleteConfig('m', {}, BATCHABLE, DEFAULTS).scheduling.dynamicBatching, true);
+    assert.equal(autocompleteConfig('m', {}, FIXED, DEFAULTS).scheduling.dynamicBatching, false);
+    assert.equal(autocompleteConfig('m', { dynamic_batching: { enable: false } }, BATCHABLE, DEFAULTS).scheduling.dynamicBatching, false);
+  });
+
+  test('Triton knobs resolve with sorted preferred sizes and a middle default priority', () => {
+    const s = autocompleteConfig(
+      'm',
+      { dynamic_batching: { preferred_batch_size: [8, 4], max_queue_delay_microseconds: 100, max_queue_size: 7, default_timeout_microseconds: 5, priority_levels: 4 } },
+      BATCHABLE,
+      DEFAULTS,
+    ).scheduling;
+    assert.deepEqual(s, {
+      dynamicBatching: true,
+      preferredBatchSizes: [4, 8],
+      maxQueueDelayUs: 100,
+      maxQueueSize: 7,
+      defaultTimeoutUs: 5,
+      priorityLevels: 4,
+      defaultPriorityLevel: 2,
+    });
+  });
+
+  test('contradictions name the field', () => {
+    assertConfigInvalid(
+      () => autocompleteConfig('m', { dynamic_batching: { preferred_batch_size: [4, 64] } }, BATCHABLE, DEFAULTS),
+      /dynamic_batching\.preferred_batch_size\.1: 64 exceeds max_batch_size 32/,
+    );
+    assertConfigInvalid(
+      () => autocompleteConfig('m', { dynamic_batching: { priority_levels: 2, default_priority_level: 3 } }, BATCHABLE, DEFAULTS),
+      /dynamic_batching\.default_priority_level: 3 must be within 1\.\.priority_levels \(2\)/,
+    );
+    assertConfigInvalid(
+      () => autocompleteConfig('m', { dynamic_batching: { enable: true } }, FIXED, DEFAULTS),
+      /dynamic_batching\.enable: batching needs max_batch_size > 0/,
+    );
+  });
+});
+
