@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isServingError } from '../errors/serving-error.js';
 import { SLIPWAY_VERSION } from '../version.js';
+import { registerBench } from './bench.js';
 import { registerServe } from './serve.js';
 
 const program = new Command()
@@ -9,6 +10,7 @@ const program = new Command()
   .description('Turn a trained ONNX model into an ML-powered product.')
   .version(SLIPWAY_VERSION);
 registerServe(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);
