@@ -1,131 +1,247 @@
-// Baseline benchmark for the OIP REST path. The server runs in its own process (never on the load
-// generator's event loop); every figure is measured in one run so the ratios are meaningful on a
-// noisy machine. Usage: npm run bench [-- --seconds 3]
-import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+// The serving benchmark of issue 3, every scenario measured in ONE run on this machine and written
+// to bench/RESULTS.md as ratios beside the absolute numbers. Every server runs in its own process;
+// the load generator (undici, closed loop) runs here. Usage: npm run bench [-- --seconds 5]
+//   (a) engine limit: decode + onnxruntime + encode in-process, best of 1 session × 2 threads and
+//       2 worker threads × 1 thread, at the best batch size
+//   (b) Slipway, default config (dynamic batching on)   (c) Slipway, batching off
+//   (d) naive: Fastify + session.run on the main thread  (e) HTTP floor: canned answer, same size
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
-import { Slipway } from '../src/slipway.js';
+import { Worker } from 'node:worker_threads';
+import { request } from 'undici';
+import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop.js';
+import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
+import { engineLoop, type EngineWorkerData } from './engine-worker.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 3);
-const samples = JSON.parse(await readFile(`${ROOT}examples/models/digits/samples.json`, 'utf8')) as Array<{ image: number[][][] }>;
-const image = samples[0]!.image.flat(2);
-const body = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: image }] });
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const SECONDS = arg('--seconds', 5);
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-interface Result {
-  scenario: string;
-  concurrency: number;
-  requests: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? Number.NaN;
-}
-
-/** Closed loop: `concurrency` callers, each sending its next request when the previous one answers. */
-async function closedLoop(scenario: string, concurrency: number, call: () => Promise<void>): Promise<Result> {
-  const latencies: number[] = [];
-  const end = performance.now() + seconds * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        await call();
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+async function startServer(script: string, args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
+  });
   return {
-    scenario,
-    concurrency,
-    requests: latencies.length,
-    perSecond: latencies.length / elapsed,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
   };
 }
 
-async function startServer(): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, [`${ROOT}dist/src/cli/main.js`, 'serve', `${ROOT}examples/models/digits`, '--http-port', '0', '--log-level', 'warn'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /on (http:\/\/[^\s]+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${out}`)));
-  });
-  return { url, stop: () => child.kill('SIGTERM') };
+const slipwayServer = (repo: string) => startServer(`${ROOT}dist/src/cli/main.js`, ['serve', repo, '--http-port', '0', '--log-level', 'error']);
+
+/** A one-model repository using the example's weights with the given config.yaml. */
+async function repoWith(model: string, config: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
+  await mkdir(join(dir, model, '1'), { recursive: true });
+  await symlink(join(ROOT, 'examples/models', model, '1/model.onnx'), join(dir, model, '1/model.onnx'));
+  await writeFile(join(dir, model, 'config.yaml'), config);
+  return dir;
 }
 
-const results: Result[] = [];
-
-// 1. Engine limit: onnxruntime called directly, batch 1, one thread, no queue, no protocol.
-const session = await ort.InferenceSession.create(`${ROOT}examples/models/digits/1/model.onnx`, { intraOpNumThreads: 1 });
-const tensor = new ort.Tensor('float32', Float32Array.from(image), [1, 1, 8, 8]);
-results.push(await closedLoop('onnxruntime direct (1 thread, engine limit)', 1, async () => void (await session.run({ image: tensor }))));
-await session.release();
-
-// 2. Library API: worker-thread instances, no HTTP.
-const slipway = await Slipway.open({ models: `${ROOT}examples/models/digits` });
-for (const concurrency of [1, 8]) {
-  results.push(
-    await closedLoop('library infer() (worker threads)', concurrency, async () => {
-      await slipway.infer({ model: 'digits', inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: Float32Array.from(image) }] });
-    }),
-  );
-}
-await slipway.close();
-
-// 3. OIP REST over loopback, server in its own process.
-const server = await startServer();
-try {
-  // The HTTP stack's own ceiling with this load generator: a route that does no inference.
-  results.push(
-    await closedLoop('GET /v2/health/live (HTTP ceiling)', 32, async () => {
-      await (await fetch(`${server.url}/v2/health/live`)).arrayBuffer();
-    }),
-  );
-  for (const concurrency of [1, 8, 32]) {
-    results.push(
-      await closedLoop('OIP REST JSON (separate process)', concurrency, async () => {
-        const response = await fetch(`${server.url}/v2/models/digits/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-        if (response.status !== 200) throw new Error(`status ${response.status}`);
-        await response.arrayBuffer();
-      }),
+async function engineLimit(modelPath: string, body: Buffer, batches: number[]): Promise<{ perSecond: number; how: string }> {
+  let best = { perSecond: 0, how: '' };
+  const durationMs = Math.max(1000, SECONDS * 400);
+  for (const batch of batches) {
+    const data: EngineWorkerData = { modelPath, body, batch, threads: 2, durationMs };
+    const one = await engineLoop(data);
+    if (one > best.perSecond) best = { perSecond: one, how: `1 session × 2 threads, batch ${batch}` };
+    const two = await Promise.all(
+      [0, 1].map(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { ...data, threads: 1 } });
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          }),
+      ),
     );
+    const sum = two[0]! + two[1]!;
+    if (sum > best.perSecond) best = { perSecond: sum, how: `2 threads × 1 session, batch ${batch}` };
   }
-} finally {
-  server.stop();
+  return best;
 }
 
-const engine = results[0]!.perSecond;
-const table = [
-  '| scenario | concurrency | requests | req/s | × engine limit | p50 ms | p99 ms |',
-  '|---|---|---|---|---|---|---|',
-  ...results.map(
-    (r) =>
-      `| ${r.scenario} | ${r.concurrency} | ${r.requests} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / engine).toFixed(2)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} |`,
-  ),
+async function load(url: string, model: string, body: Buffer, concurrency: number): Promise<ClosedLoopResult> {
+  const result = await runClosedLoop(
+    { method: 'POST', path: `/v2/models/${model}/infer`, body, headers: { 'content-type': 'application/json' } },
+    { url, concurrency, durationMs: SECONDS * 1000 },
+  );
+  if (result.errors > 0) throw new Error(`${url}: ${result.errors} errors, first: ${result.firstError}`);
+  return result;
+}
+
+/** Liveness probes, one after another, while `work` runs. */
+async function probeLive(url: string, work: Promise<unknown>): Promise<number[]> {
+  let done = false;
+  void work.finally(() => (done = true));
+  const latencies: number[] = [];
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  while (!done) {
+    const t = performance.now();
+    const response = await request(`${url}/v2/health/live`);
+    await response.body.dump();
+    latencies.push(performance.now() - t);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return latencies;
+}
+
+interface Row {
+  scenario: string;
+  concurrency: number | '';
+  perSecond: number;
+  p50?: number;
+  p99?: number;
+  note?: string;
+}
+
+async function benchModel(model: string, body: Buffer, clients: number[], engineBatches: number[]): Promise<{ rows: Row[]; extra: Record<string, number> }> {
+  const rows: Row[] = [];
+  const extra: Record<string, number> = {};
+  const modelPath = join(ROOT, 'examples/models', model, '1/model.onnx');
+  const push = (scenario: string, r: ClosedLoopResult) =>
+    rows.push({ scenario, concurrency: r.concurrency, perSecond: r.perSecond, p50: r.latency.p50Ms, p99: r.latency.p99Ms });
+  process.stderr.write(`${model}: (a) engine limit\n`);
+  const engine = await engineLimit(modelPath, body, engineBatches);
+  rows.push({ scenario: '(a) engine limit (in-process decode+run+encode)', concurrency: '', perSecond: engine.perSecond, note: engine.how });
+
+  process.stderr.write(`${model}: (b) Slipway\n`);
+  const repoB = await repoWith(model, '# defaults: dynamic batching on, 2 instances × 1 thread on 2 cores\n');
+  const b = await slipwayServer(repoB);
+  const canned = await (await request(`${b.url}/v2/models/${model}/infer`, { method: 'POST', body })).body.arrayBuffer();
+  for (const c of clients) {
+    if (c === Math.max(...clients)) {
+      const run = load(b.url, model, body, c);
+      const live = await probeLive(b.url, run);
+      push('(b) Slipway (batching on)', await run);
+      extra.liveP99Ms = summarizeLatencies(live).p99Ms;
+      extra.liveProbes = live.length;
+    } else push('(b) Slipway (batching on)', await load(b.url, model, body, c));
+  }
+  await b.stop();
+
+  process.stderr.write(`${model}: (c) Slipway, batching off\n`);
+  const repoC = await repoWith(model, 'dynamic_batching: { enable: false }\n');
+  const c = await slipwayServer(repoC);
+  push('(c) Slipway (batching off)', await load(c.url, model, body, Math.max(...clients)));
+  await c.stop();
+
+  if (model === 'digits') {
+    process.stderr.write(`${model}: cache hits\n`);
+    const repoCache = await repoWith(model, 'response_cache: { enable: true }\n');
+    const cache = await slipwayServer(repoCache);
+    push('Slipway, every request a cache hit', await load(cache.url, model, body, Math.max(...clients)));
+    await cache.stop();
+    await rm(repoCache, { recursive: true, force: true });
+  }
+
+  process.stderr.write(`${model}: (d) naive server\n`);
+  const d = await startServer(`${ROOT}dist/bench/servers/naive-server.js`, [modelPath]);
+  push('(d) naive: Fastify + session.run on the main thread', await load(d.url, model, body, Math.max(...clients)));
+  await d.stop();
+
+  process.stderr.write(`${model}: (e) HTTP floor\n`);
+  const cannedFile = join(tmpdir(), `slipway-bench-${model}-response.json`);
+  await writeFile(cannedFile, Buffer.from(canned));
+  const e = await startServer(`${ROOT}dist/bench/servers/floor-server.js`, [cannedFile]);
+  push('(e) HTTP floor: bare Fastify, canned answer of the same size', await load(e.url, model, body, Math.max(...clients)));
+  await e.stop();
+  await Promise.all([repoB, repoC].map((dir) => rm(dir, { recursive: true, force: true })));
+  extra.responseBytes = canned.byteLength;
+  return { rows, extra };
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined ? '' : n.toFixed(digits));
+function table(rows: Row[]): string {
+  return [
+    '| scenario | clients | infer/s | p50 ms | p99 ms | note |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.scenario} | ${r.concurrency} | ${fmt(r.perSecond)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.note ?? ''} |`),
+  ].join('\n');
+}
+
+function ratio(rows: Row[], scenario: string, against: string, clients?: number): number {
+  const find = (prefix: string) => rows.find((r) => r.scenario.startsWith(prefix) && (clients === undefined || r.concurrency === '' || r.concurrency === clients))!;
+  return find(scenario).perSecond / find(against).perSecond;
+}
+
+const samples = JSON.parse(await readFile(join(ROOT, 'examples/models/digits/samples.json'), 'utf8')) as Array<{ image: number[][][] }>;
+const digitsBody = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: samples[3]!.image }] }));
+let seed = 7;
+const recData = Array.from({ length: 3 * 48 * 320 }, () => {
+  seed = (seed * 1103515245 + 12345) % 2 ** 31;
+  return Math.round((seed / 2 ** 30 - 1) * 1000) / 1000;
+});
+const recBody = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: recData }] }));
+
+const digits = await benchModel('digits', digitsBody, [8, 64], [1, 8, 32, 64]);
+const rec = await benchModel('ocr_rec', recBody, [8], [1, 4, 8]);
+
+const d = digits.rows;
+const r = rec.rows;
+const b8 = d.find((x) => x.scenario.startsWith('(b)') && x.concurrency === 8)!;
+const rb8 = r.find((x) => x.scenario.startsWith('(b)') && x.concurrency === 8)!;
+const checks = [
+  ['compute-bound (ocr_rec), 8 clients: Slipway ÷ (a) engine limit', ratio(r, '(b)', '(a)', 8), 0.9],
+  ['compute-bound (ocr_rec), 8 clients: Slipway ÷ (d) naive', ratio(r, '(b)', '(d)', 8), 1.5],
+  ['digits, 64 clients: Slipway ÷ (e) HTTP floor', ratio(d, '(b)', '(e)', 64), 0.8],
+  ['digits, 64 clients: Slipway ÷ (d) naive', ratio(d, '(b)', '(d)', 64), 2.5],
+  ['digits, 64 clients: batching on ÷ batching off', ratio(d, '(b)', '(c)', 64), 2],
+  ['digits, 8 clients: p99 ÷ p50', b8.p99! / b8.p50!, -2.5],
+  ['ocr_rec, 8 clients: p99 ÷ p50', rb8.p99! / rb8.p50!, -2.5],
+  ['digits, 64 clients: /v2/health/live p99 ms under full load', digits.extra.liveP99Ms!, -20],
+  ['digits, 64 clients: cache-hit path ÷ (e) HTTP floor', ratio(d, 'Slipway, every', '(e)', 64), 0.8],
+] as const;
+const verdict = (value: number, target: number) => (target >= 0 ? value >= target : value <= -target) ? 'met' : 'MISSED';
+const summary = [
+  '| target | measured | goal | |',
+  '|---|---|---|---|',
+  ...checks.map(([what, value, target]) => `| ${what} | ${value.toFixed(2)} | ${target >= 0 ? '≥' : '≤'} ${Math.abs(target)} | ${verdict(value, target)} |`),
 ].join('\n');
-const header = `Digits model, batch 1, ${seconds} s per row, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`;
-console.log(`${header}\n\n${table}`);
-const resultsPath = `${ROOT}bench/RESULTS.md`;
-const previous = await readFile(resultsPath, 'utf8').catch(() => '');
-const marker = '<!-- bench:oip-rest -->';
-const section = `${marker}\n${header}\n\n${table}\n${marker}`;
-const next = previous.includes(marker)
-  ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), section)
-  : `${previous || '# Benchmark results\n\nReproduce with `npm run bench`. Ratios matter more than absolute numbers on shared machines.\n'}\n## OIP REST baseline\n\n${section}\n`;
-await writeFile(resultsPath, next);
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, ${SECONDS} s per point`;
+const section = `## Serving: Slipway against the engine limit, a naive server and the HTTP floor
+
+${machine}. Reproduce with \`npm run bench\`.
+
+${summary}
+
+### digits CNN (overhead-bound; response ${digits.extra.responseBytes} bytes)
+
+${table(d)}
+
+Liveness under the 64-client load: ${digits.extra.liveProbes} probes, p99 ${fmt(digits.extra.liveP99Ms, 2)} ms.
+
+### PaddleOCR recognition, input [1,3,48,320] (compute-bound; response ${(rec.extra.responseBytes! / 1e6).toFixed(1)} MB of JSON)
+
+${table(r)}
+`;
+console.log(section);
+const resultsPath = join(ROOT, 'bench/RESULTS.md');
+const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
+const marker = '<!-- bench:serving -->';
+const block = `${marker}\n${section}${marker}`;
+await writeFile(
+  resultsPath,
+  previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`,
+);
+process.exit(0);
