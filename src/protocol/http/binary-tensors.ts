@@ -1,0 +1,161 @@
+// Triton's binary tensor data extension for OIP REST: a JSON header of `Inference-Header-Content-Length`
+// bytes, then each binary tensor's raw bytes in order. Inputs mark themselves with the parameter
+// `binary_data_size`; outputs are asked for with `binary_data` (per output) or `binary_data_output`
+// (per request), and come back the same way.
+import { ServingError } from '../../errors/serving-error.js';
+import { tensorDataFromBinary, tensorDataToBinary } from '../../tensor/binary.js';
+import { parseDatatype, parseParameters, parseShape, tensorFromJson } from '../../tensor/from-json.js';
+import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
+import type { Parameters, Tensor } from '../../tensor/tensor.js';
+import { dataToJsonText } from '../../tensor/to-json.js';
+import { parseJsonBody } from './oip-json.js';
+import { checkBody, inferRequestSchema } from './openapi/schemas.js';
+
+/** The header naming the JSON part's length, in requests and in responses (Node lower-cases it). */
+export const HEADER_LENGTH_HEADER = 'inference-header-content-length';
+
+const malformed = (message: string): ServingError => new ServingError('MALFORMED_REQUEST', message);
+const invalid = (message: string): ServingError => new ServingError('INVALID_INPUT', message);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks the `Inference-Header-Content-Length` value against the body it describes. */
+export function parseHeaderLength(value: string | string[] | undefined, bodyBytes: number): number {
+  const text = Array.isArray(value) ? value[0] : value;
+  if (text === undefined || !/^\d+$/.test(text.trim())) {
+    throw malformed(`Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(value)}`);
+  }
+  const length = Number(text.trim());
+  if (length === 0) throw malformed('Inference-Header-Content-Length is 0; the JSON inference header must come first in the body');
+  if (length > bodyBytes) {
+    throw malformed(`Inference-Header-Content-Length is ${length} but the body has only ${bodyBytes} bytes`);
+  }
+  return length;
+}
+
+/**
+ * Decodes a binary-data inference request: the JSON header is parsed (it is small: only tensors sent
+ * as JSON have data in it) and each binary input becomes a view of the body, or an aligned copy.
+ */
+export function decodeBinaryInferRequest(
+  body: Buffer | undefined,
+  headerLengthValue: string | string[] | undefined,
+  model: string,
+  version?: string,
+): InferenceRequest {
+  const bytes = body ?? Buffer.alloc(0);
+  const headerLength = parseHeaderLength(headerLengthValue, bytes.byteLength);
+  const header = parseJsonBody(bytes.subarray(0, headerLength));
+  if (!isObject(header)) throw malformed('the inference header must be a JSON object with an "inputs" array');
+  checkBody(inferRequestSchema, header, 'inference header');
+  const { id, inputs, outputs, parameters } = header;
+  if (!Array.isArray(inputs) || inputs.length === 0) throw malformed("'inputs' must be a non-empty array of tensors");
+  if (id !== undefined && typeof id !== 'string') throw malformed("'id' must be a string");
+
+  let offset = headerLength;
+  const tensors = inputs.map((input: unknown): Tensor => {
+    if (!isObject(input) || !isObject(input.parameters) || input.parameters.binary_data_size === undefined) {
+      return tensorFromJson(input, 'input');
+    }
+    if (typeof input.name !== 'string' || input.name === '') throw invalid("input is missing a string 'name'");
+    const what = `input '${input.name}'`;
+    const size = input.parameters.binary_data_size;
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+      throw invalid(`${what}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+    }
+    if (input.data !== undefined) throw invalid(`${what}: has both 'data' and binary_data_size; send its data one way`);
+    const datatype = parseDatatype(input.datatype, what);
+    const shape = parseShape(input.shape, what);
+    const remaining = bytes.byteLength - offset;
+    if (size > remaining) {
+      throw invalid(
+        `${what}: binary_data_size is ${size} but only ${remaining} bytes of binary data remain in the body (truncated body, or a wrong size)`,
+      );
+    }
+    const data = tensorDataFromBinary(datatype, shape, bytes.subarray(offset, offset + size), what);
+    offset += size;
+    const { binary_data_size: _size, ...rest } = parseParameters(input.parameters, what) ?? {};
+    const tensor: Tensor = { name: input.name, datatype, shape, data };
+    if (Object.keys(rest).length > 0) tensor.parameters = rest;
+    return tensor;
+  });
+  if (offset !== bytes.byteLength) {
+    throw invalid(
+      `the body has ${bytes.byteLength - offset} bytes after the last binary input; the inputs' binary_data_size values add up to ${offset - headerLength} of the ${bytes.byteLength - headerLength} binary bytes`,
+    );
+  }
+
+  const request: InferenceRequest = { model, inputs: tensors, transferInputs: true };
+  if (version !== undefined) request.version = version;
+  if (id !== undefined) request.id = id;
+  const params = parseParameters(parameters, 'request');
+  if (params !== undefined) request.parameters = params;
+  if (outputs !== undefined) request.outputs = decodeRequestedOutputs(outputs);
+  return request;
+}
+
+function decodeRequestedOutputs(outputs: unknown): RequestedOutput[] {
+  if (!Array.isArray(outputs)) throw malformed("'outputs' must be an array of {\"name\": ...} objects");
+  return outputs.map((o: unknown, i) => {
+    if (!isObject(o) || typeof o.name !== 'string') throw malformed(`outputs[${i}] must be an object with a string 'name'`);
+    const parameters = parseParameters(o.parameters, `output '${o.name}'`);
+    return parameters ? { name: o.name, parameters } : { name: o.name };
+  });
+}
+
+function flag(parameters: Parameters | undefined, key: string, what: string): boolean | undefined {
+  const value = parameters?.[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') throw invalid(`${what}: parameter '${key}' must be true or false, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * Which outputs the client wants as binary data, or undefined when all go back as JSON. The
+ * request's `binary_data_output` is the default; an output's own `binary_data` overrides it.
+ */
+export function binaryOutputSelector(request: InferenceRequest): ((name: string) => boolean) | undefined {
+  const fallback = flag(request.parameters, 'binary_data_output', 'request') ?? false;
+  const perOutput = new Map<string, boolean>();
+  for (const o of request.outputs ?? []) {
+    const own = flag(o.parameters, 'binary_data', `output '${o.name}'`);
+    if (own !== undefined) perOutput.set(o.name, own);
+  }
+  if (!fallback && ![...perOutput.values()].some(Boolean)) return undefined;
+  return (name) => perOutput.get(name) ?? fallback;
+}
+
+/** Checks the binary-output parameters up front, so a bad one fails before the model runs. */
+export function checkBinaryOutputParameters(request: InferenceRequest): void {
+  binaryOutputSelector(request);
+}
+
+/**
+ * Encodes a response with some outputs as binary data: the JSON header (binary outputs carry
+ * `binary_data_size` instead of `data`) followed by their raw bytes in output order.
+ */
+export function encodeBinaryInferResponse(
+  response: InferenceResponse,
+  isBinary: (name: string) => boolean,
+): { headerLength: number; body: Buffer } {
+  const tails: Uint8Array[] = [];
+  const outputs = response.outputs.map((t) => {
+    const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}]`;
+    const params = t.parameters ?? {};
+    if (!isBinary(t.name)) {
+      const extra = Object.keys(params).length > 0 ? `,"parameters":${JSON.stringify(params)}` : '';
+      return `${head}${extra},"data":${dataToJsonText(t.datatype, t.data)}}`;
+    }
+    const raw = tensorDataToBinary(t.datatype, t.data);
+    tails.push(raw);
+    return `${head},"parameters":${JSON.stringify({ ...params, binary_data_size: raw.byteLength })}}`;
+  });
+  const top: Record<string, unknown> = { model_name: response.model_name, model_version: response.model_version };
+  if (response.id !== undefined) top.id = response.id;
+  if (response.parameters !== undefined) top.parameters = response.parameters;
+  const headerText = `${JSON.stringify(top).slice(0, -1)},"outputs":[${outputs.join(',')}]}`;
+  const header = Buffer.from(headerText, 'utf8');
+  return { headerLength: header.byteLength, body: Buffer.concat([header, ...tails]) };
+}
