@@ -1,0 +1,219 @@
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { ServingError, toServingError } from '../../errors/serving-error.js';
+import { grpcStatusOf } from '../../errors/to-grpc.js';
+import type { Slipway } from '../../slipway.js';
+import { SLIPWAY_VERSION } from '../../version.js';
+import { AdminGuard } from '../admin-token.js';
+import { EXTENSIONS } from '../http/oip-routes.js';
+import { modelMetadata, modelReadiness } from '../model-metadata.js';
+import { decodeGrpcInferRequest, encodeGrpcInferResponse, usesRawContents } from './grpc-tensors.js';
+import { loadServices, type WireInferRequest, type WireParameter } from './proto.js';
+
+export interface GrpcServerOptions {
+  /** Enables RepositoryModelLoad/Unload for callers sending `authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** Largest request message in bytes (RESOURCE_EXHAUSTED beyond). Default 128 MiB, as the HTTP body limit. */
+  maxMessageBytes?: number;
+}
+
+const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
+
+interface NamedRequest {
+  name?: string;
+  version?: string;
+}
+
+interface RepositoryRequest {
+  model_name?: string;
+  parameters?: Record<string, WireParameter>;
+}
+
+/**
+ * The Open Inference Protocol over gRPC (`inference.GRPCInferenceService`, with Triton's repository
+ * rpcs) and the standard `grpc.health.v1.Health` service, for a loaded Slipway. Every rpc decodes
+ * into the same internal request as REST and calls the same router.
+ *
+ * @example
+ * const grpc = new GrpcServer(slipway, { adminToken: process.env.SLIPWAY_ADMIN_TOKEN });
+ * const port = await grpc.listen('127.0.0.1', 8001);
+ * // … later
+ * await grpc.close();
+ */
+export class GrpcServer {
+  private readonly server: Server;
+  private readonly guard: AdminGuard;
+  private readonly watchers = new Set<() => void>();
+
+  constructor(
+    private readonly slipway: Slipway,
+    options: GrpcServerOptions = {},
+  ) {
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.server = new Server({
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': -1,
+    });
+    this.guard = new AdminGuard(options.adminToken);
+    const { inference, health } = loadServices();
+    this.server.addService(inference.service, this.inferenceImplementation());
+    this.server.addService(health.service, this.healthImplementation());
+  }
+
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number> {
+    const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+    });
+  }
+
+  /**
+   * Stops accepting calls and lets running ones finish; after `graceMs` the rest are cancelled.
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    for (const stop of this.watchers) stop();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      timer.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private unary<Req, Res>(rpc: string, handler: (request: Req, metadata: Metadata) => Promise<Res> | Res) {
+    return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+      const started = performance.now();
+      const log = this.slipway.logger;
+      Promise.resolve()
+        .then(() => handler(call.request, call.metadata))
+        .then(
+          (response) => {
+            log.info({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 }, 'grpc');
+            callback(null, response);
+          },
+          (error: unknown) => {
+            const serving = toServingError(error);
+            const code = grpcStatusOf(serving.category);
+            const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+            if (code === GrpcStatus.INTERNAL) log.error({ rpc, err: error, code: serving.code }, serving.message);
+            log.info({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs }, 'grpc');
+            const metadata = new Metadata();
+            metadata.set('slipway-code', serving.code);
+            callback({ code, details: serving.message, metadata });
+          },
+        );
+    };
+  }
+
+  private inferenceImplementation(): UntypedServiceImplementation {
+    const slipway = this.slipway;
+    return {
+      ServerLive: this.unary('ServerLive', () => ({ live: true })),
+      ServerReady: this.unary('ServerReady', () => ({ ready: slipway.notReadyReason() === undefined })),
+      ModelReady: this.unary('ModelReady', (request: NamedRequest) => ({
+        ready: modelReadiness(slipway, requireName(request.name, 'name'), request.version || undefined).ready,
+      })),
+      ServerMetadata: this.unary('ServerMetadata', () => ({ name: 'slipway', version: SLIPWAY_VERSION, extensions: EXTENSIONS })),
+      ModelMetadata: this.unary('ModelMetadata', (request: NamedRequest) =>
+        modelMetadata(slipway, requireName(request.name, 'name'), request.version || undefined),
+      ),
+      ModelInfer: this.unary('ModelInfer', async (request: WireInferRequest) => {
+        const decoded = decodeGrpcInferRequest(request);
+        const response = await slipway.router.infer(decoded);
+        return encodeGrpcInferResponse(response, usesRawContents(request));
+      }),
+      RepositoryIndex: this.unary('RepositoryIndex', (request: { ready?: boolean }) => {
+        const rows = slipway.index();
+        return { models: request.ready === true ? rows.filter((r) => r.state === 'READY') : rows };
+      }),
+      RepositoryModelLoad: this.unary('RepositoryModelLoad', async (request: RepositoryRequest, metadata: Metadata) => {
+        this.guard.check(authorization(metadata));
+        const name = requireName(request.model_name, 'model_name');
+        const overrides = Object.keys(request.parameters ?? {});
+        if (overrides.length > 0) {
+          throw new ServingError(
+            'NOT_IMPLEMENTED',
+            `load parameters (${overrides.join(', ')}) are not supported: Slipway loads '${name}' from its repository folder; copy the files there, then load`,
+          );
+        }
+        await slipway.loadModel(name);
+        return {};
+      }),
+      RepositoryModelUnload: this.unary('RepositoryModelUnload', async (request: RepositoryRequest, metadata: Metadata) => {
+        this.guard.check(authorization(metadata));
+        await slipway.unloadModel(requireName(request.model_name, 'model_name'));
+        return {};
+      }),
+    };
+  }
+
+  private healthImplementation(): UntypedServiceImplementation {
+    const statusOf = (service: string): 'SERVING' | 'NOT_SERVING' | undefined => {
+      if (service === '' || service === INFERENCE_SERVICE) return this.slipway.notReadyReason() === undefined ? 'SERVING' : 'NOT_SERVING';
+      if (this.slipway.repository.get(service) === undefined) return undefined;
+      try {
+        return modelReadiness(this.slipway, service).ready ? 'SERVING' : 'NOT_SERVING';
+      } catch {
+        return 'NOT_SERVING';
+      }
+    };
+    return {
+      Check: this.unary('Health.Check', (request: { service?: string }) => {
+        const service = request.service ?? '';
+        const status = statusOf(service);
+        // The health spec answers NOT_FOUND for a service the server does not know.
+        if (status === undefined) throw new ServingError('MODEL_NOT_FOUND', `unknown service '${service}': ask for '', '${INFERENCE_SERVICE}' or a model name`);
+        return { status };
+      }),
+      // Streams the status now and on every change, until the client cancels (the spec's Watch).
+      Watch: (call: ServerWritableStream<{ service?: string }, { status: string }>) => {
+        const service = call.request.service ?? '';
+        let last: string | undefined;
+        const send = (): void => {
+          const status = statusOf(service) ?? 'SERVICE_UNKNOWN';
+          if (status !== last) {
+            last = status;
+            call.write({ status });
+          }
+        };
+        send();
+        const timer = setInterval(send, 1000);
+        timer.unref();
+        const stop = (): void => {
+          clearInterval(timer);
+          this.watchers.delete(stop);
+          call.end();
+        };
+        this.watchers.add(stop);
+        call.on('cancelled', stop);
+      },
+    };
+  }
+}
+
+function requireName(value: string | undefined, field: string): string {
+  if (value === undefined || value === '') {
+    throw new ServingError('MALFORMED_REQUEST', `'${field}' is required`);
+  }
+  return value;
+}
+
+function authorization(metadata: Metadata): string | undefined {
+  const value = metadata.get('authorization')[0];
+  return typeof value === 'string' ? value : value?.toString('utf8');
+}
