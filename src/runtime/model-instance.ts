@@ -92,6 +92,14 @@ export class ModelInstance {
     });
   }
 
+  /**
+   * Ends the worker abruptly, exactly as a crash would (in-flight requests fail with
+   * INSTANCE_FAILED and the pool restarts it): for chaos drills and the tests that prove recovery.
+   */
+  kill(): Promise<number> {
+    return this.worker.terminate();
+  }
+
   /** Asks the worker to release its session and exit; terminates it if it has not within the grace period. */
   async close(graceMs = 5000): Promise<void> {
     if (this.closing) return;

@@ -10,6 +10,8 @@ export interface InstancePoolOptions {
   logger: Logger;
   /** First restart delay after a crash; doubles per consecutive failure up to 30 s. */
   restartDelayMs?: number;
+  /** Called after a crashed instance was replaced (for metrics). */
+  onRestart?: () => void;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -66,6 +68,11 @@ export class InstancePool {
     return this.instances.reduce((sum, i) => sum + i.inflight, 0);
   }
 
+  /** The running instances (read-only view; for diagnostics and chaos drills). */
+  get running(): readonly ModelInstance[] {
+    return this.instances;
+  }
+
   /** An instance with nothing running, if any. */
   idleInstance(): ModelInstance | undefined {
     return this.instances.find((i) => i.alive && i.inflight === 0);
@@ -114,6 +121,7 @@ export class InstancePool {
           this.restartDelayMs = this.options.restartDelayMs ?? 1000;
           this.adopt(instance);
           logger.info({ event: 'instance_restarted', modelPath: worker.modelPath }, 'model instance restarted');
+          this.options.onRestart?.();
           this.capacityListener?.();
         },
         (restartError: Error) => this.replace(dead, restartError),

@@ -1,3 +1,5 @@
+import type { ModelMetrics } from '../observability/metrics.js';
+
 /** A Triton statistic: how many times, and how many nanoseconds in all. */
 export interface StatDuration {
   count: number;
@@ -63,9 +65,11 @@ export class ModelStats {
   };
   private readonly batches = new Map<number, BatchStats>();
 
+  /** @param metrics Prometheus hooks for the same events, when metrics are on. */
   constructor(
     readonly name: string,
     readonly version: string,
+    private readonly metrics?: ModelMetrics,
   ) {}
 
   /** A request answered by running the model. */
@@ -77,6 +81,7 @@ export class ModelStats {
     add(this.inference.compute_output, parts.outputNs);
     this.inferenceCount += batchSize;
     this.lastInference = Date.now();
+    this.metrics?.queued(parts.queueNs / 1e9);
   }
 
   /** A request answered from the response cache. */
@@ -85,10 +90,12 @@ export class ModelStats {
     add(this.inference.success, totalNs);
     this.inferenceCount += batchSize;
     this.lastInference = Date.now();
+    this.metrics?.cacheHit();
   }
 
   recordCacheMiss(lookupNs: number): void {
     add(this.inference.cache_miss, lookupNs);
+    this.metrics?.cacheMiss();
   }
 
   recordFailure(totalNs: number): void {
@@ -98,6 +105,7 @@ export class ModelStats {
   /** One execution of the model on a batch of `batchSize` rows. */
   recordExecution(batchSize: number, inputNs: number, inferNs: number, outputNs: number): void {
     this.executionCount++;
+    this.metrics?.executed(batchSize, inferNs / 1e9);
     let stats = this.batches.get(batchSize);
     if (stats === undefined) {
       stats = { batch_size: batchSize, compute_input: zero(), compute_infer: zero(), compute_output: zero() };

@@ -1,0 +1,144 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Where a request came in: bounded, so it can be a label. */
+export type Protocol = 'http' | 'grpc' | 'library' | 'ui' | 'batch' | (string & {});
+
+/** Per model version hooks the scheduler calls; bound to that version's label values once. */
+export interface ModelMetrics {
+  queued(seconds: number): void;
+  executed(rows: number, computeSeconds: number): void;
+  cacheHit(): void;
+  cacheMiss(): void;
+}
+
+/** A model version's state for the gauges, read at scrape time. */
+export interface ModelGaugeSource {
+  model: string;
+  version: string;
+  state: string;
+  loadSeconds?: number;
+  queueDepth: number;
+  inflight: number;
+  instances: number;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const STATES = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'] as const;
+
+/**
+ * Slipway's Prometheus metrics on a registry of its own (so an app embedding Slipway keeps its own
+ * default registry untouched). Label values are bounded: model and version names come from the
+ * repository (unknown models are labelled `unknown`), outcomes from the error-code registry.
+ *
+ * @example
+ * const metrics = new Metrics();
+ * metrics.recordRequest({ model: 'digits', version: '1', protocol: 'http', outcome: 'success', seconds: 0.002 });
+ * const text = await metrics.registry.metrics();
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'model' | 'version' | 'protocol' | 'outcome'>;
+  private readonly requestDuration: Histogram<'model' | 'version' | 'protocol'>;
+  private readonly queueDuration: Histogram<'model' | 'version'>;
+  private readonly computeDuration: Histogram<'model' | 'version'>;
+  private readonly batchSize: Histogram<'model' | 'version'>;
+  private readonly busy: Counter<'model' | 'version'>;
+  private readonly cacheHits: Counter<'model' | 'version'>;
+  private readonly cacheMisses: Counter<'model' | 'version'>;
+  private readonly restarts: Counter<'model' | 'version'>;
+  private readonly droppedPredictions: Counter<'reason'>;
+  private readonly loggedPredictions: Counter;
+  private sources: Array<() => ModelGaugeSource[]> = [];
+  private cacheBytesSource: (() => number) | undefined;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    // Process and event-loop metrics under their standard names (process_*, nodejs_*), which
+    // dashboards and alerts everywhere already know; nodejs_eventloop_lag_* is the event-loop lag.
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+    const mv = ['model', 'version'] as const;
+    this.requests = new Counter({ name: 'slipway_requests_total', help: 'Inference requests by outcome (success or error code)', labelNames: ['model', 'version', 'protocol', 'outcome'], registers });
+    this.requestDuration = new Histogram({ name: 'slipway_request_duration_seconds', help: 'Inference request latency, received to answered', labelNames: ['model', 'version', 'protocol'], buckets: LATENCY_BUCKETS, registers });
+    this.queueDuration = new Histogram({ name: 'slipway_queue_duration_seconds', help: 'Time a request waited in the model queue', labelNames: mv, buckets: LATENCY_BUCKETS, registers });
+    this.computeDuration = new Histogram({ name: 'slipway_compute_duration_seconds', help: 'Model execution time per batch (onnxruntime run)', labelNames: mv, buckets: LATENCY_BUCKETS, registers });
+    this.batchSize = new Histogram({ name: 'slipway_batch_size', help: 'Rows per model execution', labelNames: mv, buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers });
+    this.busy = new Counter({ name: 'slipway_instance_busy_seconds_total', help: 'Seconds model instances spent executing', labelNames: mv, registers });
+    this.cacheHits = new Counter({ name: 'slipway_cache_hits_total', help: 'Response cache hits', labelNames: mv, registers });
+    this.cacheMisses = new Counter({ name: 'slipway_cache_misses_total', help: 'Response cache misses', labelNames: mv, registers });
+    this.restarts = new Counter({ name: 'slipway_instance_restarts_total', help: 'Model instances restarted after a crash', labelNames: mv, registers });
+    this.droppedPredictions = new Counter({ name: 'slipway_prediction_log_dropped_total', help: 'Sampled predictions not logged (store full or failing)', labelNames: ['reason'], registers });
+    this.loggedPredictions = new Counter({ name: 'slipway_prediction_log_written_total', help: 'Sampled predictions written to the prediction log', registers });
+
+    const sources = () => this.sources.flatMap((s) => s());
+    new Gauge({ name: 'slipway_queue_depth', help: 'Requests waiting in the model queue', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const s of sources()) this.set({ model: s.model, version: s.version }, s.queueDepth);
+    } });
+    new Gauge({ name: 'slipway_inflight_requests', help: 'Requests running on model instances', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const s of sources()) this.set({ model: s.model, version: s.version }, s.inflight);
+    } });
+    new Gauge({ name: 'slipway_instances', help: 'Model instances running', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const s of sources()) this.set({ model: s.model, version: s.version }, s.instances);
+    } });
+    new Gauge({ name: 'slipway_model_state', help: '1 for the state each model version is in', labelNames: ['model', 'version', 'state'], registers, collect() {
+      this.reset();
+      for (const s of sources()) for (const state of STATES) this.set({ model: s.model, version: s.version, state }, s.state === state ? 1 : 0);
+    } });
+    new Gauge({ name: 'slipway_model_load_duration_seconds', help: 'How long the model version took to load', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const s of sources()) if (s.loadSeconds !== undefined) this.set({ model: s.model, version: s.version }, s.loadSeconds);
+    } });
+    const cacheBytes = () => this.cacheBytesSource?.() ?? 0;
+    new Gauge({ name: 'slipway_cache_bytes', help: 'Bytes held by the response cache', registers, collect() {
+      this.set(cacheBytes());
+    } });
+  }
+
+  /** Adds a source of per-version gauge values (queue depth, state, …), read at each scrape. */
+  addModelSource(source: () => ModelGaugeSource[]): void {
+    this.sources.push(source);
+  }
+
+  setCacheBytesSource(source: () => number): void {
+    this.cacheBytesSource = source;
+  }
+
+  recordRequest(r: { model: string; version: string; protocol: Protocol; outcome: string; seconds: number }): void {
+    this.requests.inc({ model: r.model, version: r.version, protocol: r.protocol, outcome: r.outcome });
+    this.requestDuration.observe({ model: r.model, version: r.version, protocol: r.protocol }, r.seconds);
+  }
+
+  instanceRestarted(model: string, version: string): void {
+    this.restarts.inc({ model, version });
+  }
+
+  predictionLogged(count = 1): void {
+    this.loggedPredictions.inc(count);
+  }
+
+  predictionDropped(reason: 'queue_full' | 'store_error', count = 1): void {
+    this.droppedPredictions.inc({ reason }, count);
+  }
+
+  forModel(model: string, version: string): ModelMetrics {
+    const labels = { model, version };
+    const queue = this.queueDuration.labels(labels);
+    const compute = this.computeDuration.labels(labels);
+    const batch = this.batchSize.labels(labels);
+    const busy = this.busy.labels(labels);
+    const hits = this.cacheHits.labels(labels);
+    const misses = this.cacheMisses.labels(labels);
+    return {
+      queued: (seconds) => queue.observe(seconds),
+      executed: (rows, seconds) => {
+        compute.observe(seconds);
+        batch.observe(rows);
+        busy.inc(seconds);
+      },
+      cacheHit: () => hits.inc(),
+      cacheMiss: () => misses.inc(),
+    };
+  }
+}

@@ -1,0 +1,28 @@
+import type { FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../../errors/codes.js';
+
+/** What a route learned about a request, for the one log line and the metrics written when it ends. */
+export interface InferenceNote {
+  model: string;
+  version: string;
+  batchSize?: number;
+}
+
+const inferences = new WeakMap<FastifyRequest, InferenceNote>();
+const errors = new WeakMap<FastifyRequest, ErrorCode>();
+
+export function noteInference(request: FastifyRequest, note: InferenceNote): void {
+  inferences.set(request, note);
+}
+
+export function inferenceOf(request: FastifyRequest): InferenceNote | undefined {
+  return inferences.get(request);
+}
+
+export function noteError(request: FastifyRequest, code: ErrorCode): void {
+  errors.set(request, code);
+}
+
+export function errorCodeOf(request: FastifyRequest): ErrorCode | undefined {
+  return errors.get(request);
+}

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
+import { tempRepository } from '../helpers/temp-repository.js';
+import { startTestServer } from '../helpers/test-server.js';
+
+test('a killed worker fails its in-flight request with 503 (not a hang), is restarted, and it shows in logs and metrics', async () => {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    }),
+  );
+  const repo = await tempRepository({ ocr_cls: { config: 'instance_group: { count: 1 }\n' } });
+  const server = await startTestServer({ models: repo.dir, logger });
+  try {
+    const count = 64 * 3 * 48 * 1024;
+    const body = `{"inputs":[{"name":"x","datatype":"FP32","shape":[64,3,48,1024],"data":[${'0,'.repeat(count - 1)}0]}]}`;
+    const inflight = fetch(`${server.url}/v2/models/ocr_cls/infer`, { method: 'POST', body });
+    const version = server.slipway.repository.get('ocr_cls')!.versions.get(1)!;
+    // Kill the instance once the request is running on it.
+    for (let i = 0; i < 200 && version.scheduler!.inflight === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(version.scheduler!.inflight, 1, 'the request reached the instance');
+    await version.pool!.running[0]!.kill();
+    const reply = await inflight;
+    assert.equal(reply.status, 503);
+    assert.match(((await reply.json()) as { error: string }).error, /model instance failed/);
+
+    // Restarted after the backoff: the same request then succeeds.
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (version.pool!.size === 0) continue;
+      status = (await fetch(`${server.url}/v2/models/ocr_cls/infer`, { method: 'POST', body })).status;
+    }
+    assert.equal(status, 200);
+    assert.ok(lines.some((l) => l.event === 'instance_crashed'), 'crash logged');
+    assert.ok(lines.some((l) => l.event === 'instance_restarted'), 'restart logged');
+    const metrics = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
+    assert.equal(sample(metrics, 'slipway_instance_restarts_total', { model: 'ocr_cls', version: '1' }), 1);
+    assert.equal(sample(metrics, 'slipway_requests_total', { model: 'ocr_cls', outcome: 'INSTANCE_FAILED' }), 1);
+  } finally {
+    await server.close();
+    await repo.remove();
+  }
+});
