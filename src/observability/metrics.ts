@@ -18,6 +18,8 @@ export interface ModelGaugeSource {
   state: string;
   loadSeconds?: number;
   queueDepth: number;
+  /** max_queue_size; 0 = unbounded (no capacity sample then). */
+  queueCapacity: number;
   inflight: number;
   instances: number;
 }
@@ -50,6 +52,7 @@ export class Metrics {
   private readonly loggedPredictions: Counter;
   private sources: Array<() => ModelGaugeSource[]> = [];
   private cacheBytesSource: (() => number) | undefined;
+  private batchRunSource: (() => Promise<Array<{ table: string; finishedAt: Date }>>) | undefined;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -70,9 +73,18 @@ export class Metrics {
     this.loggedPredictions = new Counter({ name: 'slipway_prediction_log_written_total', help: 'Sampled predictions written to the prediction log', registers });
 
     const sources = () => this.sources.flatMap((s) => s());
+    const batchRuns = async () => (this.batchRunSource === undefined ? [] : this.batchRunSource().catch(() => []));
     new Gauge({ name: 'slipway_queue_depth', help: 'Requests waiting in the model queue', labelNames: mv, registers, collect() {
       this.reset();
       for (const s of sources()) this.set({ model: s.model, version: s.version }, s.queueDepth);
+    } });
+    new Gauge({ name: 'slipway_queue_capacity', help: 'max_queue_size of the model queue (absent when unbounded)', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const s of sources()) if (s.queueCapacity > 0) this.set({ model: s.model, version: s.version }, s.queueCapacity);
+    } });
+    new Gauge({ name: 'slipway_batch_last_success_timestamp_seconds', help: 'When the newest successful batch prediction run into each table finished', labelNames: ['table'], registers, collect: async function (this: Gauge<'table'>) {
+      this.reset();
+      for (const { table, finishedAt } of await batchRuns()) this.set({ table }, finishedAt.getTime() / 1000);
     } });
     new Gauge({ name: 'slipway_inflight_requests', help: 'Requests running on model instances', labelNames: mv, registers, collect() {
       this.reset();
@@ -99,6 +111,11 @@ export class Metrics {
   /** Adds a source of per-version gauge values (queue depth, state, …), read at each scrape. */
   addModelSource(source: () => ModelGaugeSource[]): void {
     this.sources.push(source);
+  }
+
+  /** Where the newest successful batch run per output table is read from (for staleness alerts). */
+  setBatchRunSource(source: () => Promise<Array<{ table: string; finishedAt: Date }>>): void {
+    this.batchRunSource = source;
   }
 
   setCacheBytesSource(source: () => number): void {
