@@ -20,14 +20,14 @@ export const inputTensorSchema = z
     parameters: parametersSchema.optional().meta({ description: 'binary_data_size: this tensor is in the binary part of the body (binary tensor data extension).' }),
     data: z.unknown().optional().meta({ description: 'Values, flat or nested row-major. Absent when the tensor is sent as binary data.' }),
   })
-  .meta({ id: 'InferInputTensor' });
+  ;
 
 export const requestedOutputSchema = z
   .object({
     name: z.string().min(1),
     parameters: parametersSchema.optional().meta({ description: 'binary_data: true returns this output as binary data.' }),
   })
-  .meta({ id: 'InferRequestedOutputTensor' });
+  ;
 
 export const inferRequestSchema = z
   .object({
@@ -37,13 +37,12 @@ export const inferRequestSchema = z
     outputs: z.array(requestedOutputSchema).optional(),
   })
   .meta({
-    id: 'InferRequest',
     example: { inputs: [{ name: 'INPUT0', datatype: 'INT32', shape: [1, 16], data: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16] }, { name: 'INPUT1', datatype: 'INT32', shape: [1, 16], data: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1] }] },
   });
 
 export const outputTensorSchema = z
   .object({ name: z.string(), datatype, shape, parameters: parametersSchema.optional(), data: z.array(z.unknown()).optional() })
-  .meta({ id: 'InferOutputTensor' });
+  ;
 
 export const inferResponseSchema = z
   .object({
@@ -53,33 +52,33 @@ export const inferResponseSchema = z
     parameters: parametersSchema.optional(),
     outputs: z.array(outputTensorSchema),
   })
-  .meta({ id: 'InferResponse' });
+  ;
 
 export const errorSchema = z
   .object({ error: z.string().meta({ description: 'What is wrong, naming the tensor, field or column.' }), code: z.string().meta({ description: 'Stable error code.' }) })
-  .meta({ id: 'Error' });
+  ;
 
-export const liveSchema = z.object({ live: z.boolean() }).meta({ id: 'ServerLive' });
-export const readySchema = z.object({ ready: z.boolean(), error: z.string().optional() }).meta({ id: 'ServerReady' });
-export const modelReadySchema = z.object({ name: z.string(), ready: z.boolean(), error: z.string().optional() }).meta({ id: 'ModelReady' });
-export const serverMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) }).meta({ id: 'ServerMetadata' });
+export const liveSchema = z.object({ live: z.boolean() });
+export const readySchema = z.object({ ready: z.boolean(), error: z.string().optional() });
+export const modelReadySchema = z.object({ name: z.string(), ready: z.boolean(), error: z.string().optional() });
+export const serverMetadataSchema = z.object({ name: z.string(), version: z.string(), extensions: z.array(z.string()) });
 
-const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) }).meta({ id: 'TensorMetadata' });
+const tensorMetadata = z.object({ name: z.string(), datatype: z.string(), shape: z.array(z.number().int()) });
 export const modelMetadataSchema = z
   .object({ name: z.string(), versions: z.array(z.string()), platform: z.string(), inputs: z.array(tensorMetadata), outputs: z.array(tensorMetadata) })
-  .meta({ id: 'ModelMetadata' });
+  ;
 
-export const modelConfigSchema = z.record(z.string(), z.unknown()).meta({ id: 'ModelConfig', description: "The resolved model configuration in Triton's JSON form." });
+export const modelConfigSchema = z.record(z.string(), z.unknown()).meta({ description: "The resolved model configuration in Triton's JSON form." });
 
 export const repositoryIndexRequestSchema = z
   .object({ ready: z.boolean().optional().meta({ description: 'Only models ready for inference.' }) })
-  .meta({ id: 'RepositoryIndexRequest' });
+  ;
 export const repositoryIndexResponseSchema = z
   .array(z.object({ name: z.string(), version: z.string().optional(), state: z.enum(['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE']), reason: z.string() }))
-  .meta({ id: 'RepositoryIndex' });
+  ;
 export const repositoryLoadRequestSchema = z
   .object({ parameters: z.record(z.string(), z.unknown()).optional() })
-  .meta({ id: 'RepositoryLoadRequest', description: 'Optional. Load takes no parameters (the model comes from the repository folder); unload accepts unload_dependents.' });
+  .meta({ description: 'Optional. Load takes no parameters (the model comes from the repository folder); unload accepts unload_dependents.' });
 
 export const tfPredictRequestSchema = z
   .object({
@@ -87,20 +86,20 @@ export const tfPredictRequestSchema = z
     instances: z.array(z.unknown()).optional().meta({ description: 'Row format: one entry per batch row; a value, or an object naming the inputs. {"b64": …} for binary strings.' }),
     inputs: z.unknown().optional().meta({ description: 'Columnar format: the whole tensor, or an object of input name → tensor.' }),
   })
-  .meta({ id: 'TfPredictRequest', example: { instances: [1.0, 2.0, 5.0] } });
+  .meta({ example: { instances: [1.0, 2.0, 5.0] } });
 export const tfPredictResponseSchema = z
   .object({ predictions: z.array(z.unknown()).optional(), outputs: z.unknown().optional() })
-  .meta({ id: 'TfPredictResponse', example: { predictions: [2.5, 3.0, 4.5] } });
+  .meta({ example: { predictions: [2.5, 3.0, 4.5] } });
 export const tfStatusSchema = z
   .object({ model_version_status: z.array(z.object({ version: z.string(), state: z.string(), status: z.object({ error_code: z.string(), error_message: z.string() }) })) })
-  .meta({ id: 'TfModelStatus' });
+  ;
 
 export const azureScoreRequestSchema = z
   .object({
     data: z.unknown().optional().meta({ description: 'Rows for the model (a list), or an object of input name → values.' }),
     input_data: z.unknown().optional().meta({ description: 'MLflow style: a list of rows, a pandas "split" object {columns, index, data}, or input name → values.' }),
   })
-  .meta({ id: 'AzureScoreRequest', example: { data: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]] } });
+  .meta({ example: { data: [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]] } });
 
 /** Checks a parsed body against a schema, answering 400 with every problem and its path. */
 export function checkBody<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
