@@ -10,7 +10,12 @@ import { CLI, EXAMPLES } from '../helpers/paths.js';
 
 /** Starts `slipway serve ARGS` in `cwd` and resolves with the URL its banner prints. */
 async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // gRPC on a free port: its default 8001 may be taken by anything else running here.
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    cwd,
+    env: { ...process.env, SLIPWAY_GRPC_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -40,7 +45,9 @@ describe('slipway serve with a slipway.yaml', () => {
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'slipway-serve-project-'));
     await mkdir(join(dir, 'project/models'), { recursive: true });
-    await cp(join(EXAMPLES, 'digits'), join(dir, 'project/models/digits'), { recursive: true, dereference: true });
+    // The graph only: the example's handler imports 'slipway', which a project outside this package lacks.
+    await cp(join(EXAMPLES, 'digits/1'), join(dir, 'project/models/digits/1'), { recursive: true, dereference: true });
+    await cp(join(EXAMPLES, 'digits/config.yaml'), join(dir, 'project/models/digits/config.yaml'));
     filePort = await freePort();
     await writeFile(
       join(dir, 'project/slipway.yaml'),
