@@ -6,7 +6,7 @@
 //   (b) Slipway, default config (dynamic batching on)   (c) Slipway, batching off
 //   (d) naive: Fastify + session.run on the main thread  (e) HTTP floor: canned answer, same size
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,28 +25,44 @@ const SECONDS = arg('--seconds', 5);
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
+/**
+ * Starts a server process and waits for the URL it prints. Its stdout goes to a file, as a
+ * production log would go to a collector: the load generator must not spend CPU draining it.
+ */
 async function startServer(script: string, args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const logPath = join(tmpdir(), `slipway-bench-${process.pid}-${children.length}.log`);
+  const log = await open(logPath, 'w');
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', log.fd, 'inherit'] });
   children.push(child);
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}: ${out}`)));
-  });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  let url: string | undefined;
+  for (let i = 0; i < 600 && url === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const out = await readFile(logPath, 'utf8');
+    url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+    if (url === undefined && exited) throw new Error(`${script} exited: ${out}`);
+  }
+  await log.close();
+  if (url === undefined) throw new Error(`${script} printed no URL in 30 s`);
   return {
     url,
     stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
+      if (!exited) {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+      await rm(logPath, { force: true });
     },
   };
 }
 
-const slipwayServer = (repo: string) => startServer(`${ROOT}dist/src/cli/main.js`, ['serve', repo, '--http-port', '0', '--log-level', 'error']);
+/** Slipway as deployed: metrics on, one JSON log line per request (to a file); or with both off. */
+const slipwayServer = (repo: string, observability: 'on' | 'off' = 'on') =>
+  startServer(`${ROOT}dist/src/cli/main.js`, [
+    'serve', repo, '--http-port', '0', '--grpc-port', '0',
+    ...(observability === 'on' ? ['--log-level', 'info'] : ['--log-level', 'error', '--no-metrics']),
+  ]);
 
 /** A one-model repository using the example's weights with the given config.yaml. */
 async function repoWith(model: string, config: string): Promise<string> {
@@ -139,6 +155,13 @@ async function benchModel(model: string, body: Buffer, clients: number[], engine
   }
   await b.stop();
 
+  if (model === 'digits') {
+    process.stderr.write(`${model}: Slipway with metrics and request logs off\n`);
+    const quiet = await slipwayServer(repoB, 'off');
+    push('Slipway (batching on), metrics and logs off', await load(quiet.url, model, body, Math.max(...clients)));
+    await quiet.stop();
+  }
+
   process.stderr.write(`${model}: (c) Slipway, batching off\n`);
   const repoC = await repoWith(model, 'dynamic_batching: { enable: false }\n');
   const c = await slipwayServer(repoC);
@@ -210,6 +233,7 @@ const checks = [
   ['ocr_rec, 8 clients: p99 ÷ p50', rb8.p99! / rb8.p50!, -2.5],
   ['digits, 64 clients: /v2/health/live p99 ms under full load', digits.extra.liveP99Ms!, -20],
   ['digits, 64 clients: cache-hit path ÷ (e) HTTP floor', ratio(d, 'Slipway, every', '(e)', 64), 0.8],
+  ['digits, 64 clients: metrics + request logs on ÷ off', ratio(d, '(b)', 'Slipway (batching on), metrics', 64), 0.95],
 ] as const;
 const verdict = (value: number, target: number) => (target >= 0 ? value >= target : value <= -target) ? 'met' : 'MISSED';
 const summary = [
