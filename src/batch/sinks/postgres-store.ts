@@ -43,7 +43,8 @@ export function redactUrl(url: string): string {
 
 /**
  * PostgreSQL through pg. A `schema` query parameter on the URL (`postgres://…/db?schema=ml`) puts
- * every table, `slipway_runs` included, in that schema (created when missing).
+ * every table, `slipway_runs` included, in that schema (created when missing), and `--query` text
+ * resolves unqualified names there first.
  */
 export class PostgresStore implements BatchStore {
   readonly dialect = 'postgres';
@@ -66,6 +67,13 @@ export class PostgresStore implements BatchStore {
     const pool = new pg.Pool({ connectionString: parsed.toString(), max: 3, connectionTimeoutMillis: 10_000 });
     // An idle client losing its connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
+    // --query text names tables without a schema: resolve them in the job's schema first. (A client
+    // runs its queries in order, so this SET precedes whatever the pool hands the client out for.)
+    if (schema !== undefined && schema !== '') {
+      pool.on('connect', (client) => {
+        client.query(`SET search_path TO ${quoteIdent(schema)}, public`).catch(() => undefined);
+      });
+    }
     try {
       const client = await pool.connect();
       client.release();
