@@ -99,7 +99,7 @@ const rows: Row[] = [];
 const repo = await repository();
 const server = await startServer(repo);
 const { inference } = loadServices();
-const grpcClient = new inference(server.grpc, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 });
+const grpcClient = new inference(server.grpc, credentials.createInsecure(), { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1, 'grpc-node.flow_control_window': 16 * 1024 * 1024 });
 
 const digitsImage = Float32Array.from(
   (JSON.parse(await readFile(join(ROOT, 'examples/models/digits/samples.json'), 'utf8')) as Array<{ image: number[][][] }>)[0]!.image.flat(2),

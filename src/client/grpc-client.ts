@@ -45,7 +45,12 @@ export class SlipwayGrpcClient {
     private readonly options: GrpcClientOptions = {},
   ) {
     const { inference, health } = loadServices();
-    const channelOptions = { 'grpc.max_receive_message_length': options.maxMessageBytes ?? 256 * 1024 * 1024, 'grpc.max_send_message_length': -1 };
+    const channelOptions = {
+      'grpc.max_receive_message_length': options.maxMessageBytes ?? 256 * 1024 * 1024,
+      'grpc.max_send_message_length': -1,
+      // HTTP/2's default 64 KiB window makes a megabyte answer wait on a dozen window updates.
+      'grpc-node.flow_control_window': 8 * 1024 * 1024,
+    };
     const creds = options.credentials ?? grpcCredentials.createInsecure();
     this.client = new inference(address, creds, channelOptions);
     this.health = new health(address, creds, channelOptions);
