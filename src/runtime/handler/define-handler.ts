@@ -1,0 +1,115 @@
+import type { z } from 'zod';
+import type { Datatype, TensorData } from '../../tensor/datatypes.js';
+import type { Parameters, Tensor } from '../../tensor/tensor.js';
+
+/** A tensor handed to `ctx.infer`; the datatype may be left out when the typed array says it. */
+export interface TensorInput {
+  datatype?: Datatype;
+  shape: number[];
+  data: TensorData;
+}
+
+/** Inputs for `ctx.infer`: keyed by input name, or a list of named tensors. */
+export type ModelInputs = Record<string, TensorInput> | Tensor[];
+
+/** A model's outputs, keyed by output name. */
+export type ModelOutputs = Record<string, Tensor>;
+
+export interface InferOptions {
+  /** A version number as a string; the newest READY version when absent. */
+  version?: string;
+  /** Outputs to compute; all of the model's outputs when absent. */
+  outputs?: string[];
+  /** OIP request parameters (`priority`, `timeout`, …). */
+  parameters?: Parameters;
+}
+
+/** What a handler can reach, in `setup` and in every request. */
+export interface HandlerContext {
+  /** The name of the model this handler belongs to. */
+  readonly model: string;
+  /** The model's folder (where `handler.ts` and its data files live). */
+  readonly dir: string;
+  /** True when the folder also holds a graph (`<version>/model.onnx`) that `ctx.infer(ctx.model, …)` runs. */
+  readonly hasGraph: boolean;
+  /** `parameters` from the model's `config.yaml`. */
+  readonly parameters: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Runs any model in the repository through the same router and scheduler as every client
+   * request, so dynamic batching and the response cache apply. Input buffers are moved to the
+   * model (they become unusable here); outputs are yours.
+   */
+  infer(model: string, inputs: ModelInputs, options?: InferOptions): Promise<ModelOutputs>;
+}
+
+/** The context of one request. */
+export interface PredictContext<State> extends HandlerContext {
+  /** What `setup` returned (once per worker). */
+  readonly state: State;
+  /** Aborted when the request times out; pass it to anything that can be cancelled. */
+  readonly signal: AbortSignal;
+  /** The HTTP request id (`x-request-id`), for logs. */
+  readonly requestId: string | undefined;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+interface HandlerBase<In extends z.ZodType, Out extends z.ZodType, State> {
+  /** One line shown with the model's description (and, later, in the UI and the OpenAPI document). */
+  description?: string;
+  /** Validates (and transforms) the request body; `file()` and `image()` fields accept uploads. */
+  input: In;
+  /** Validates what the handler returns before it is sent: a mismatch is a handler bug (500). */
+  output: Out;
+  /** Runs once per worker before it takes requests; its result is `ctx.state`. */
+  setup?: (ctx: HandlerContext) => MaybePromise<State>;
+}
+
+/** A handler that does the whole prediction itself, calling whichever models it needs. */
+export interface PredictHandler<In extends z.ZodType, Out extends z.ZodType, State> extends HandlerBase<In, Out, State> {
+  predict(input: z.output<In>, ctx: PredictContext<State>): MaybePromise<z.input<Out>>;
+}
+
+/** A handler around its own model's graph: input → tensors → the graph → output. */
+export interface GraphHandler<In extends z.ZodType, Out extends z.ZodType, State> extends HandlerBase<In, Out, State> {
+  /** Builds the graph's input tensors. */
+  preprocess(input: z.output<In>, ctx: PredictContext<State>): MaybePromise<ModelInputs>;
+  /** Turns the graph's outputs into the response; `input` is the validated request. */
+  postprocess(outputs: ModelOutputs, ctx: PredictContext<State>, input: z.output<In>): MaybePromise<z.input<Out>>;
+}
+
+export type HandlerDefinition<In extends z.ZodType = z.ZodType, Out extends z.ZodType = z.ZodType, State = unknown> =
+  | PredictHandler<In, Out, State>
+  | GraphHandler<In, Out, State>;
+
+/**
+ * Declares a model's handler: the TypeScript around a graph (decoding, resizing, tokenising,
+ * decoding the output) or a pipeline over several models. Export it as the default export of
+ * `handler.ts` (or `.js`) in the model's folder; Slipway transpiles it at load time and runs it in
+ * worker threads, serving it at `POST /api/models/{model}/predict`.
+ *
+ * @example
+ * // models/digits/handler.ts
+ * import { defineHandler, image, z } from 'slipway';
+ *
+ * export default defineHandler({
+ *   input: z.object({ image: image({ channels: 1 }) }),
+ *   output: z.object({ label: z.number().int(), probabilities: z.array(z.number()) }),
+ *   preprocess: ({ image }) => ({ image: { shape: [1, 1, 8, 8], data: toDigitsPixels(image) } }),
+ *   postprocess: ({ probabilities }) => {
+ *     const p = Array.from(probabilities!.data as Float32Array);
+ *     return { label: p.indexOf(Math.max(...p)), probabilities: p };
+ *   },
+ * });
+ */
+export function defineHandler<In extends z.ZodType, Out extends z.ZodType, State = undefined>(
+  definition: PredictHandler<In, Out, State>,
+): PredictHandler<In, Out, State>;
+export function defineHandler<In extends z.ZodType, Out extends z.ZodType, State = undefined>(
+  definition: GraphHandler<In, Out, State>,
+): GraphHandler<In, Out, State>;
+export function defineHandler<In extends z.ZodType, Out extends z.ZodType, State>(
+  definition: HandlerDefinition<In, Out, State>,
+): HandlerDefinition<In, Out, State> {
+  return definition;
+}

@@ -1,0 +1,57 @@
+import type { ErrorCode } from '../../errors/codes.js';
+import type { Parameters, Tensor } from '../../tensor/tensor.js';
+import type { UploadedFile } from './file-schema.js';
+
+/** What a handler worker is started with. */
+export interface HandlerWorkerData {
+  model: string;
+  /** Absolute path of handler.ts / handler.js. */
+  file: string;
+  dir: string;
+  hasGraph: boolean;
+  parameters: Record<string, string | number | boolean>;
+}
+
+/** A request body as the HTTP layer hands it over; the worker turns it into the schema's input. */
+export type PredictPayload =
+  | { kind: 'json'; body: Uint8Array }
+  | { kind: 'multipart'; fields: Array<{ name: string; value: string }>; files: Array<{ name: string; file: UploadedFile }> }
+  /** A raw upload (`content-type: image/png`, …) for the schema's one file field. */
+  | { kind: 'file'; field: string; file: UploadedFile };
+
+/** What the main thread knows of a loaded handler (the schemas drive validation docs, OpenAPI and the UI). */
+export interface HandlerDescription {
+  description?: string;
+  /** `predict`: the handler calls models itself; `graph`: preprocess → the model's graph → postprocess. */
+  mode: 'predict' | 'graph';
+  /** JSON Schema (draft 2020-12) of the request body. */
+  inputSchema: Record<string, unknown>;
+  outputSchema: Record<string, unknown>;
+  /** Top-level input fields that take uploaded files. */
+  fileFields: string[];
+}
+
+/** A model call a handler makes through `ctx.infer`. */
+export interface HandlerInferRequest {
+  model: string;
+  version?: string;
+  inputs: Tensor[];
+  outputs?: string[];
+  parameters?: Parameters;
+}
+
+export type ToHandlerWorker =
+  | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string }
+  | { type: 'cancel'; id: number }
+  | { type: 'infer-result'; callId: number; outputs: Tensor[] }
+  | { type: 'infer-error'; callId: number; code: ErrorCode; message: string }
+  | { type: 'ping'; seq: number }
+  | { type: 'close' };
+
+export type FromHandlerWorker =
+  | { type: 'ready'; description: HandlerDescription }
+  | { type: 'load-error'; message: string }
+  | { type: 'result'; id: number; body: Uint8Array }
+  | { type: 'error'; id: number; code: ErrorCode; message: string; stack?: string }
+  | { type: 'infer'; callId: number; request: HandlerInferRequest }
+  | { type: 'pong'; seq: number };
