@@ -316,6 +316,10 @@ export function storedPrediction(row: Record<string, unknown>, keyColumn: string
 class SqliteRunWriter implements RunWriter {
   private open = false;
   private readonly inserts = new Map<number, Database.Statement>();
+  private readonly insertOne: Database.Statement;
+  private readonly savepoint: Database.Statement;
+  private readonly release: Database.Statement;
+  private readonly rollbackTo: Database.Statement;
   private readonly insertReject: Database.Statement;
   private readonly progress: Database.Statement;
   private readonly columnList: string;
@@ -330,6 +334,10 @@ class SqliteRunWriter implements RunWriter {
   ) {
     this.columnList = [layout.keyColumn, 'run_id', 'model_version', 'predicted_at', ...layout.columns.map((c) => c.name)].map(quoteIdent).join(', ');
     this.width = 4 + layout.columns.length;
+    this.insertOne = this.insertStatement(1);
+    this.savepoint = db.prepare('SAVEPOINT slipway_chunk');
+    this.release = db.prepare('RELEASE slipway_chunk');
+    this.rollbackTo = db.prepare('ROLLBACK TO slipway_chunk');
     this.insertReject = db.prepare(
       `INSERT INTO ${quoteIdent(rejectsTable(layout.table))} (run_id, position, location, "key", reason, raw, rejected_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
@@ -341,8 +349,8 @@ class SqliteRunWriter implements RunWriter {
   private insertStatement(rows: number): Database.Statement {
     const one = `(${Array.from({ length: this.width }, () => '?').join(', ')})`;
     return this.db.prepare(
-      `INSERT INTO ${quoteIdent(this.layout.table)} (${this.columnList}) VALUES ${Array.from({ length: rows }, () => one).join(', ')} ON CONFLICT DO NOTHING RETURNING ${quoteIdent(this.layout.keyColumn)}`,
-    ).pluck();
+      `INSERT INTO ${quoteIdent(this.layout.table)} (${this.columnList}) VALUES ${Array.from({ length: rows }, () => one).join(', ')} ON CONFLICT DO NOTHING`,
+    );
   }
 
   private begin(): void {
@@ -381,18 +389,21 @@ class SqliteRunWriter implements RunWriter {
       statement = this.insertStatement(n);
       this.inserts.set(n, statement);
     }
-    const inserted = statement.all(params) as string[];
-    if (inserted.length === n) return [];
-    // Some key was already predicted in this run (a duplicate key in the input). Rows are inserted in
-    // order, so the first occurrence of a key in the chunk is the one kept: count the returned keys off.
-    const left = new Map<string, number>();
-    for (const key of inserted) left.set(key, (left.get(key) ?? 0) + 1);
+    // RETURNING would say which rows went in, but costs more than the insert itself; a savepoint
+    // lets the rare chunk with a duplicate key be redone row by row instead.
+    this.savepoint.run();
+    if (statement.run(params).changes === n) {
+      this.release.run();
+      return [];
+    }
+    // Some key was already predicted in this run (a duplicate key in the input): find which, in order,
+    // so the first row with a key is the one kept.
+    this.rollbackTo.run();
     const duplicates: number[] = [];
-    batch.keys.forEach((key, r) => {
-      const k = left.get(key) ?? 0;
-      if (k > 0) left.set(key, k - 1);
-      else duplicates.push(r);
-    });
+    for (let r = 0; r < n; r++) {
+      if (this.insertOne.run(params.slice(r * this.width, (r + 1) * this.width)).changes === 0) duplicates.push(r);
+    }
+    this.release.run();
     return duplicates;
   }
 

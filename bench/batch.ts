@@ -1,0 +1,178 @@
+// Batch prediction throughput: 100k rows of the digits model, CSV -> SQLite, against the engine limit
+// measured in the same run (onnxruntime called directly at the same batch size, one thread, input
+// already in memory, no I/O). The job runs as a real `slipway batch run` in its own process; its
+// rows/s covers reading, parsing, inference and committing (not process start or model load).
+// Usage: npm run bench:batch [-- --rows 100000 --rounds 3]
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseCsv } from 'csv-parse';
+import { createReadStream } from 'node:fs';
+import * as ort from 'onnxruntime-node';
+import pg from 'pg';
+import { CsvSource } from '../src/batch/sources/csv-source.js';
+import { expandInputFiles } from '../src/batch/sources/input-files.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const arg = (name: string, fallback: number): number => {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(process.argv[at + 1]) : fallback;
+};
+const ROWS = arg('rows', 100_000);
+const ROUNDS = arg('rounds', 3);
+const BATCH = 64; // the digits model's max_batch_size, which the job uses by default
+
+interface Sample {
+  image: number[][][];
+}
+const samples = JSON.parse(await readFile(join(ROOT, 'examples/models/digits/samples.json'), 'utf8')) as Sample[];
+
+// A deterministic generator: sample i % 10 plus noise, two decimals, like real sensor data.
+let seed = 12345;
+const random = (): number => {
+  seed = (seed * 1103515245 + 12345) % 2147483648;
+  return seed / 2147483648;
+};
+const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-batch-'));
+const csvPath = join(dir, 'digits.csv');
+const pixels = new Float32Array(ROWS * 64);
+{
+  const lines = [`id,${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')}`];
+  for (let r = 0; r < ROWS; r++) {
+    const image = samples[r % samples.length]!.image.flat(2);
+    const values = image.map((v) => Math.round(Math.min(16, Math.max(0, v + (random() - 0.5) * 2)) * 100) / 100);
+    values.forEach((v, i) => (pixels[r * 64 + i] = v));
+    lines.push(`${r},${values.join(',')}`);
+  }
+  await writeFile(csvPath, `${lines.join('\n')}\n`);
+}
+
+/** onnxruntime alone: every batch of 64 rows through one session, one thread, tensors prebuilt. */
+async function engineLimit(): Promise<number> {
+  const session = await ort.InferenceSession.create(join(ROOT, 'examples/models/digits/1/model.onnx'), { intraOpNumThreads: 1 });
+  const tensors: ort.Tensor[] = [];
+  for (let start = 0; start < ROWS; start += BATCH) {
+    const n = Math.min(BATCH, ROWS - start);
+    tensors.push(new ort.Tensor('float32', pixels.slice(start * 64, (start + n) * 64), [n, 1, 8, 8]));
+  }
+  for (const t of tensors.slice(0, 50)) await session.run({ image: t }); // warm up
+  const t0 = performance.now();
+  for (const t of tensors) await session.run({ image: t });
+  const seconds = (performance.now() - t0) / 1000;
+  await session.release();
+  return ROWS / seconds;
+}
+
+/** csv-parse alone (strings, no numbers): why Slipway tokenizes CSV itself. */
+async function csvParseOnly(): Promise<number> {
+  const t0 = performance.now();
+  let n = 0;
+  for await (const record of createReadStream(csvPath).pipe(parseCsv({ from_line: 2 }))) n += (record as string[]).length > 0 ? 1 : 0;
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** Slipway's CSV source alone: tokenizing and parsing every number, no model, no database. */
+async function tokenizerOnly(): Promise<number> {
+  const source = await CsvSource.open(await expandInputFiles([csvPath]));
+  source.bind(source.columns.slice(1));
+  const slots = Array.from({ length: 64 }, (_, i) => i);
+  const target = new Float32Array(64);
+  const t0 = performance.now();
+  let n = 0;
+  for await (const block of source.blocks({ position: 0 })) {
+    for (let i = 0; i < block.size; i++) {
+      block.row(i).fillNumbers!(slots, target, 0);
+      n++;
+    }
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+interface JobResult {
+  rowsPerSecond: number;
+  wallSeconds: number;
+  rowsPredicted: number;
+}
+
+/** `slipway batch run` in its own process; its JSON summary reports the job's own rows/s. */
+async function batchJob(output: string, table: string): Promise<JobResult> {
+  const t0 = performance.now();
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/src/cli/main.js'), 'batch', 'run', '--models', join(ROOT, 'examples/models/digits'), '--model', 'digits', '--input', csvPath, '--output', output, '--table', table, '--key', 'id', '--progress', 'none', '--json'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`batch run exited with ${code}: ${out}`);
+  const summary = JSON.parse(out) as { rowsPerSecond: number; rowsPredicted: number };
+  if (summary.rowsPredicted !== ROWS) throw new Error(`expected ${ROWS} rows, got ${summary.rowsPredicted}`);
+  return { rowsPerSecond: summary.rowsPerSecond, wallSeconds: (performance.now() - t0) / 1000, rowsPredicted: summary.rowsPredicted };
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+
+const engine: number[] = [];
+const sqlite: JobResult[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  engine.push(await engineLimit());
+  sqlite.push(await batchJob(`sqlite:${join(dir, `round${round}.db`)}`, 'digits_predictions'));
+}
+const csvParse = await csvParseOnly();
+const tokenizer = await tokenizerOnly();
+
+let postgres: JobResult | undefined;
+const pgUrl = process.env.SLIPWAY_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const client = new pg.Client({ connectionString: pgUrl, connectionTimeoutMillis: 2000 });
+try {
+  await client.connect();
+  const schema = `slipway_bench_${process.pid}`;
+  const url = new URL(pgUrl);
+  url.searchParams.set('schema', schema);
+  try {
+    postgres = await batchJob(url.toString(), 'digits_predictions');
+  } finally {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  }
+} catch (error) {
+  console.error(`PostgreSQL row skipped: ${(error as Error).message}`);
+} finally {
+  await client.end().catch(() => undefined);
+}
+await rm(dir, { recursive: true, force: true });
+
+const limit = median(engine);
+const job = median(sqlite.map((r) => r.rowsPerSecond));
+const ratio = job / limit;
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const section = `
+## Batch prediction (\`npm run bench:batch\`)
+
+Digits model, ${fmt(ROWS)} CSV rows (64 pixel columns + id, ${fmt(ROWS * 341 / 1e6, 0)} MB), batch ${BATCH}, ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}. Medians of ${ROUNDS} rounds; engine and job alternate so both see the same machine.
+
+| target | measured | goal | |
+|---|---|---|---|
+| CSV → SQLite rows/s ÷ engine limit | ${fmt(ratio, 2)} | ≥ 0.85 | ${ratio >= 0.85 ? 'met' : 'MISSED'} |
+
+| what | rows/s | × engine limit |
+|---|---|---|
+| onnxruntime direct, batch ${BATCH}, 1 thread, tensors prebuilt (engine limit) | ${fmt(limit)} | 1.00 |
+| \`slipway batch run\` CSV → SQLite (read, parse, infer on 2 instances, commit) | ${fmt(job)} | ${fmt(ratio, 2)} |
+${postgres === undefined ? '' : `| \`slipway batch run\` CSV → PostgreSQL (one run) | ${fmt(postgres.rowsPerSecond)} | ${fmt(postgres.rowsPerSecond / limit, 2)} |\n`}| CSV source alone: Slipway's tokenizer + number parsing | ${fmt(tokenizer)} | ${fmt(tokenizer / limit, 2)} |
+| csv-parse alone (strings only, no numbers) | ${fmt(csvParse)} | ${fmt(csvParse / limit, 2)} |
+
+Rounds (engine / job rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(sqlite[i]!.rowsPerSecond)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
+`;
+console.log(section);
+const resultsPath = join(ROOT, 'bench/RESULTS.md');
+const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
+const marker = '<!-- bench:batch -->';
+const block = `${marker}\n${section}${marker}`;
+await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+process.exit(0);
