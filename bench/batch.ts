@@ -13,6 +13,7 @@ import { createReadStream } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import pg from 'pg';
 import { CsvSource } from '../src/batch/sources/csv-source.js';
+import { Slipway } from '../src/slipway.js';
 import { expandInputFiles } from '../src/batch/sources/input-files.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,6 +63,23 @@ async function engineLimit(): Promise<number> {
   for (const t of tensors) await session.run({ image: t });
   const seconds = (performance.now() - t0) / 1000;
   await session.release();
+  return ROWS / seconds;
+}
+
+/** The library's infer() alone: the same 64-row requests from memory, 4 in flight (what the job can at best get from the model). */
+async function libraryInfer(): Promise<number> {
+  const slipway = await Slipway.open({ models: join(ROOT, 'examples/models/digits') });
+  const chunks: Float32Array[] = [];
+  for (let start = 0; start < ROWS; start += BATCH) chunks.push(pixels.slice(start * 64, Math.min(ROWS, start + BATCH) * 64));
+  const request = (data: Float32Array) => slipway.infer({ model: 'digits', inputs: [{ name: 'image', datatype: 'FP32', shape: [data.length / 64, 1, 8, 8], data }] });
+  for (const c of chunks.slice(0, 50)) await request(c);
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    while (next < chunks.length) await request(chunks[next++]!);
+  }));
+  const seconds = (performance.now() - t0) / 1000;
+  await slipway.close();
   return ROWS / seconds;
 }
 
@@ -119,9 +137,11 @@ const median = (values: number[]): number => {
 };
 
 const engine: number[] = [];
+const library: number[] = [];
 const sqlite: JobResult[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   engine.push(await engineLimit());
+  library.push(await libraryInfer());
   sqlite.push(await batchJob(`sqlite:${join(dir, `round${round}.db`)}`, 'digits_predictions'));
 }
 const csvParse = await csvParseOnly();
@@ -163,11 +183,12 @@ Digits model, ${fmt(ROWS)} CSV rows (64 pixel columns + id, ${fmt(ROWS * 341 / 1
 | what | rows/s | × engine limit |
 |---|---|---|
 | onnxruntime direct, batch ${BATCH}, 1 thread, tensors prebuilt (engine limit) | ${fmt(limit)} | 1.00 |
+| library \`infer()\` alone: the same 64-row requests from memory, 4 in flight, 2 instances (the job's ceiling) | ${fmt(median(library))} | ${fmt(median(library) / limit, 2)} |
 | \`slipway batch run\` CSV → SQLite (read, parse, infer on 2 instances, commit) | ${fmt(job)} | ${fmt(ratio, 2)} |
 ${postgres === undefined ? '' : `| \`slipway batch run\` CSV → PostgreSQL (one run) | ${fmt(postgres.rowsPerSecond)} | ${fmt(postgres.rowsPerSecond / limit, 2)} |\n`}| CSV source alone: Slipway's tokenizer + number parsing | ${fmt(tokenizer)} | ${fmt(tokenizer / limit, 2)} |
 | csv-parse alone (strings only, no numbers) | ${fmt(csvParse)} | ${fmt(csvParse / limit, 2)} |
 
-Rounds (engine / job rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(sqlite[i]!.rowsPerSecond)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
+Rounds (engine / library / job rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(library[i]!)} / ${fmt(sqlite[i]!.rowsPerSecond)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
 `;
 console.log(section);
 const resultsPath = join(ROOT, 'bench/RESULTS.md');

@@ -1,9 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, digitsJsonl, runCli, tempDir, writeText } from '../helpers/batch-data.js';
+import { CLI } from '../helpers/paths.js';
 
 // End to end through the CLI, on SQLite: the same commands a user types.
 
@@ -305,5 +308,59 @@ describe('slipway batch status and schedule --emit', () => {
     const bad = await runCli(['batch', 'schedule', '--cron', '61 * * * *', '--emit', 'kubernetes', '--model', 'digits', '--input', 'x.csv']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--cron '61 \* \* \* \*'/);
+  });
+});
+
+describe('slipway batch run: ownership and graceful stops', () => {
+  test('a run whose owner is alive is not run twice; --takeover takes it over', async () => {
+    const csv = await writeText(join(dir, 'owned.csv'), digitsCsv(30));
+    const db = join(dir, 'owned.db');
+    const args = ['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--run-id', 'owned-1', '--progress', 'none'];
+    // Let a run be created and killed right away, then pretend this (live) test process owns it.
+    const killed = await runCli(args, { env: { SLIPWAY_BATCH_FAILPOINT: 'after-start' } });
+    assert.equal(killed.signal, 'SIGKILL');
+    const writer = new Database(db);
+    writer.prepare('UPDATE slipway_runs SET owner = ?, heartbeat_at = ?').run(`${hostname()}:${process.pid}:test`, new Date().toISOString());
+    writer.close();
+    const refused = await runCli(args);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /run 'owned-1' is being run by .*:\d+:test \(heartbeat \d+ s ago\); pass --takeover if that process is gone/);
+    const auto = await runCli(args.filter((a, i) => a !== '--run-id' && args[i - 1] !== '--run-id'));
+    assert.equal(auto.code, 2);
+    assert.match(auto.stderr, /of job 'digits_predictions' is still running .* a job never runs twice at once/);
+    const taken = await runCli([...args, '--takeover']);
+    assert.equal(taken.code, 0, taken.stderr);
+    assert.match(taken.stdout, /run owned-1 succeeded: 30 rows read, 30 predicted/);
+  });
+
+  test('SIGTERM commits what is done and marks the run interrupted; the next run resumes it', async () => {
+    const csv = await writeText(join(dir, 'term.csv'), digitsCsv(20_000, { seed: 5 }));
+    const db = join(dir, 'term.db');
+    const args = ['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--batch-size', '2', '--inflight', '1', '--progress', 'lines', '--progress-interval', '20ms'];
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    // Stop it once it reports progress (a line per 20 ms), well before 20,000 rows in pairs are done.
+    await new Promise<void>((resolve) => child.stderr.on('data', (c: Buffer) => / rows \(/.test(c.toString()) && resolve()));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    assert.equal(code, 130, stdout);
+    assert.match(stdout, /interrupted: [\d,]+ rows read/);
+    assert.match(stdout, /run the same command again to resume/);
+    let sqlite = open(db);
+    const run = sqlite.prepare('SELECT status, rows_read, rows_predicted FROM slipway_runs').get() as { status: string; rows_read: number; rows_predicted: number };
+    assert.equal(run.status, 'interrupted');
+    assert.ok(run.rows_read > 0 && run.rows_read < 20_000);
+    assert.equal((sqlite.prepare('SELECT count(*) AS n FROM digits_predictions').get() as { n: number }).n, run.rows_predicted);
+    sqlite.close();
+    const status = await runCli(['batch', 'status', '--output', `sqlite:${db}`]);
+    assert.equal(status.code, 3, 'an interrupted run that nobody resumed is a failure to monitoring');
+    const resumed = await runCli(args.slice(0, -6).concat(['--progress', 'none']));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`resumed at row ${run.rows_read.toLocaleString('en-US')}`));
+    sqlite = open(db);
+    assert.equal((sqlite.prepare('SELECT count(*) AS n FROM digits_predictions').get() as { n: number }).n, 20_000);
+    assert.deepEqual(sqlite.prepare('SELECT count(*) AS n FROM slipway_runs').get(), { n: 1 });
+    sqlite.close();
   });
 });
