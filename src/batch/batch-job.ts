@@ -57,6 +57,11 @@ export interface BatchJobOptions {
   maxRejects?: number;
   /** Fail the run at the end when more than this fraction (0..1) of its rows were rejected. */
   maxRejectFraction?: number;
+  /**
+   * After a successful run, keep only the newest this many predictions of each key it wrote (and the
+   * rejects of the newest this many runs); every run's rows are kept when absent.
+   */
+  keepRuns?: number;
   /** Rows per request (default and maximum: the model's max_batch_size). */
   batchSize?: number;
   /** Requests in flight at once (default: two per instance). */
@@ -502,7 +507,7 @@ async function execute(
                 sqlRun = 1;
               }
             }
-            if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) reason = `key column '${plan.keyColumn}' is empty`;
+            if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) reason = `key column '${plan.keyColumn}' is missing or empty`;
             else if (typeof raw === 'object' && !(raw instanceof Date)) reason = `key column '${plan.keyColumn}' holds ${Array.isArray(raw) ? 'an array' : 'an object'}, not a value`;
             else key = raw instanceof Date ? raw.toISOString() : String(raw);
           }
@@ -552,6 +557,15 @@ async function execute(
     progress.stop();
   }
   const elapsedMs = performance.now() - startedAt;
+  if (status === 'succeeded' && options.keepRuns !== undefined) {
+    // Housekeeping, outside the exactly-once path: a failure here leaves older rows, never loses new ones.
+    try {
+      const deleted = await store.prune(layout, run.id, options.keepRuns);
+      logger.info({ event: 'batch_pruned', runId: run.id, deleted }, `deleted ${deleted} predictions older than the newest ${options.keepRuns} run(s)`);
+    } catch (error) {
+      logger.warn({ event: 'batch_prune_failed', err: error }, `could not delete older predictions: ${(error as Error).message}`);
+    }
+  }
   const lostOwnership = failure !== undefined && isServingError(failure) && failure.code === 'RUN_CONFLICT';
   if (lostOwnership) throw failure!;
   await store.finishRun(run.id, owner, status, failure?.message);

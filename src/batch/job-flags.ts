@@ -24,6 +24,7 @@ export interface BatchRunFlags {
   resume?: boolean;
   takeover?: boolean;
   maxRejects?: string;
+  keepRuns?: string;
   batchSize?: string;
   inflight?: string;
   commitRows?: string;
@@ -63,6 +64,7 @@ const flagsSchema = z.object({
     .string()
     .regex(/^(\d+|\d+(\.\d+)?%)$/, 'expected a count (100) or a percentage of the rows read (5%)')
     .optional(),
+  keepRuns: positiveInt.optional(),
   batchSize: positiveInt.optional(),
   inflight: positiveInt.max(256).optional(),
   commitRows: positiveInt.optional(),
@@ -84,6 +86,7 @@ const FLAG_NAMES: Record<string, string> = {
   outputColumn: '--output-column',
   runId: '--run-id',
   maxRejects: '--max-rejects',
+  keepRuns: '--keep-runs',
   batchSize: '--batch-size',
   commitRows: '--commit-rows',
   progressInterval: '--progress-interval',
@@ -135,6 +138,7 @@ export function parseRunFlags(flags: BatchRunFlags): { options: Omit<BatchJobOpt
       resume: f.resume,
       takeover: f.takeover,
       ...(rejects !== undefined && (rejects.endsWith('%') ? { maxRejectFraction: Number(rejects.slice(0, -1)) / 100 } : { maxRejects: Number(rejects) })),
+      ...(f.keepRuns !== undefined && { keepRuns: f.keepRuns }),
       ...(f.batchSize !== undefined && { batchSize: f.batchSize }),
       ...(f.inflight !== undefined && { inflight: f.inflight }),
       ...(f.commitRows !== undefined && { commitRows: f.commitRows }),
@@ -164,6 +168,7 @@ export function runFlagsToArgs(flags: BatchRunFlags): string[] {
   one('--mapping', flags.mapping);
   one('--job', flags.job);
   one('--max-rejects', flags.maxRejects);
+  one('--keep-runs', flags.keepRuns);
   one('--batch-size', flags.batchSize);
   one('--inflight', flags.inflight);
   one('--commit-rows', flags.commitRows);

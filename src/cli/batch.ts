@@ -35,6 +35,7 @@ function addRunOptions(command: Command): Command {
     .option('--no-resume', "start a new run even if the job's last run was interrupted")
     .option('--takeover', 'take a run over even if its owner still looks alive')
     .option('--max-rejects <n|p%>', 'fail the run beyond this many rejected rows (or this share of the rows)')
+    .option('--keep-runs <n>', "after a success, keep each key's newest n predictions (default: keep every run's)")
     .option('--batch-size <n>', "rows per request (default: the model's max_batch_size)")
     .option('--inflight <n>', 'requests in flight at once (default: 2 per model instance)')
     .option('--commit-rows <n>', 'commit at least every n rows (default 10000; and at least every second)')

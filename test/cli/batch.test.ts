@@ -94,7 +94,7 @@ describe('slipway batch run (SQLite)', () => {
     assert.match(rejects[0]!.location, /bad\.csv:5$/);
     assert.match(rejects[0]!.raw, /^k3,x,1,1/);
     assert.match(rejects[1]!.reason, /the row has 4 fields but the header has 65/);
-    assert.match(rejects[2]!.reason, /key column 'id' is empty/);
+    assert.match(rejects[2]!.reason, /key column 'id' is missing or empty/);
     assert.equal(rejects[3]!.key, 'k0');
     assert.match(rejects[3]!.reason, /key 'k0' appears more than once in the input; the first row with it was kept/);
     const predicted = sqlite.prepare('SELECT count(*) AS n FROM digits_predictions').get() as { n: number };
@@ -185,6 +185,33 @@ describe('slipway batch run (SQLite)', () => {
     const other = await runCli([...args.slice(0, -2), '--output-column', 'x=argmax(probabilities)']);
     assert.equal(other.code, 2);
     assert.match(other.stderr, /run 'nightly-1' was started with other options: outputs was/);
+  });
+});
+
+describe('slipway batch run --keep-runs', () => {
+  test("keeps each key's newest predictions; keys a run did not see keep theirs", async () => {
+    const full = await writeText(join(dir, 'keep-full.csv'), digitsCsv(30, { bad: new Map([[29, 'k29,x']]) }));
+    const part = await writeText(join(dir, 'keep-part.csv'), digitsCsv(10, { seed: 99 }));
+    const db = join(dir, 'keep.db');
+    const run = (csv: string) =>
+      runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--keep-runs', '1', '--progress', 'none']);
+    assert.equal((await run(full)).code, 0);
+    assert.equal((await run(full)).code, 0);
+    let sqlite = open(db);
+    const runs = sqlite.prepare('SELECT id FROM slipway_runs ORDER BY started_at').all() as Array<{ id: string }>;
+    assert.equal(runs.length, 2);
+    assert.deepEqual(sqlite.prepare('SELECT run_id, count(*) AS n FROM digits_predictions GROUP BY run_id').all(), [{ run_id: runs[1]!.id, n: 29 }]);
+    assert.deepEqual(sqlite.prepare('SELECT run_id FROM digits_predictions_rejects').all(), [{ run_id: runs[1]!.id }]);
+    sqlite.close();
+    assert.equal((await run(part)).code, 0);
+    sqlite = open(db);
+    const latest = (sqlite.prepare('SELECT id FROM slipway_runs ORDER BY started_at DESC LIMIT 1').get() as { id: string }).id;
+    assert.deepEqual(sqlite.prepare('SELECT run_id, count(*) AS n FROM digits_predictions GROUP BY run_id ORDER BY n').all(), [
+      { run_id: latest, n: 10 },
+      { run_id: runs[1]!.id, n: 19 },
+    ]);
+    assert.deepEqual(sqlite.prepare('SELECT count(*) AS n FROM digits_predictions_rejects').get(), { n: 0 }, 'only the newest run’s rejects are kept, and it had none');
+    sqlite.close();
   });
 });
 

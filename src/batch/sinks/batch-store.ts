@@ -132,6 +132,11 @@ export interface BatchStore {
   countQuery(sql: string): Promise<number>;
   /** One page of a query, ordered by its key column, from `after` (keyset pagination). */
   queryPage(sql: string, keyColumn: string, after: { key: string | number; inclusive: boolean } | undefined, limit: number): Promise<QueryPage>;
+  /**
+   * Keeps the newest `keepRuns` predictions of each key the run wrote (older runs' rows for those keys
+   * are deleted), and the rejects of the table's newest `keepRuns` runs. Returns the rows deleted.
+   */
+  prune(layout: TableLayout, runId: string, keepRuns: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -285,6 +285,35 @@ export class PostgresStore implements BatchStore {
     return { rows: result.rows };
   }
 
+  async prune(layout: TableLayout, runId: string, keepRuns: number): Promise<number> {
+    const table = this.name(layout.table);
+    const key = quoteIdent(layout.keyColumn);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const deleted = await client.query(
+        `DELETE FROM ${table} WHERE (${key}, run_id) IN (
+           SELECT k, r FROM (
+             SELECT ${key} AS k, run_id AS r, row_number() OVER (PARTITION BY ${key} ORDER BY predicted_at DESC, run_id DESC) AS n
+             FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE run_id = $1)
+           ) ranked WHERE n > $2)`,
+        [runId, keepRuns],
+      );
+      await client.query(
+        `DELETE FROM ${this.name(rejectsTable(layout.table))} WHERE run_id NOT IN (
+           SELECT id FROM ${this.runs_} WHERE table_name = $1 ORDER BY started_at DESC, id DESC LIMIT $2)`,
+        [layout.table, keepRuns],
+      );
+      await client.query('COMMIT');
+      return deleted.rowCount ?? 0;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

@@ -267,6 +267,29 @@ export class SqliteStore implements BatchStore {
     }
   }
 
+  async prune(layout: TableLayout, runId: string, keepRuns: number): Promise<number> {
+    const table = quoteIdent(layout.table);
+    const key = quoteIdent(layout.keyColumn);
+    return this.db.transaction(() => {
+      const deleted = this.db
+        .prepare(
+          `DELETE FROM ${table} WHERE (${key}, run_id) IN (
+             SELECT k, r FROM (
+               SELECT ${key} AS k, run_id AS r, row_number() OVER (PARTITION BY ${key} ORDER BY predicted_at DESC, run_id DESC) AS n
+               FROM ${table} WHERE ${key} IN (SELECT ${key} FROM ${table} WHERE run_id = ?)
+             ) WHERE n > ?)`,
+        )
+        .run(runId, keepRuns).changes;
+      this.db
+        .prepare(
+          `DELETE FROM ${quoteIdent(rejectsTable(layout.table))} WHERE run_id NOT IN (
+             SELECT id FROM ${RUNS} WHERE table_name = ? ORDER BY started_at DESC, id DESC LIMIT ?)`,
+        )
+        .run(layout.table, keepRuns);
+      return deleted;
+    }).immediate();
+  }
+
   async close(): Promise<void> {
     this.reader?.close();
     this.db.close();

@@ -113,6 +113,17 @@ describe('batch jobs on PostgreSQL', await requirePostgres(), () => {
     });
   }
 
+  test('--keep-runs 1 keeps only the newest prediction of each key', async () => {
+    const { schema, url } = newSchema();
+    const csv = await writeText(join(dir, 'pg-keep.csv'), digitsCsv(40));
+    const args = ['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', csv, '--output', url, '--key', 'id', '--keep-runs', '1', '--progress', 'none'];
+    assert.equal((await runCli(args)).code, 0);
+    assert.equal((await runCli(args)).code, 0);
+    assert.equal(await count(`SELECT count(*) AS n FROM "${schema}".slipway_runs`), 2);
+    assert.equal(await count(`SELECT count(*) AS n FROM "${schema}".digits_predictions`), 40);
+    assert.equal(await count(`SELECT count(DISTINCT run_id) AS n FROM "${schema}".digits_predictions`), 1);
+  });
+
   test('status reads PostgreSQL: fresh, then failed', async () => {
     const { url } = newSchema();
     const csv = await writeText(join(dir, 'pg-status.csv'), digitsCsv(10));
