@@ -171,6 +171,16 @@ describe('slipway batch run (SQLite)', () => {
     assert.match(noKey.stderr, /--query needs --key/);
   });
 
+  test('an input with no rows is a successful run of zero rows (a schedule with nothing new must not fail)', async () => {
+    const empty = await writeText(join(dir, 'empty.jsonl'), '\n');
+    const headerOnly = await writeText(join(dir, 'header.csv'), `id,${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')}\n`);
+    for (const input of [empty, headerOnly]) {
+      const result = await runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', input, '--output', `sqlite:${join(dir, 'empty.db')}`, '--key', 'id', '--progress', 'none', '--no-resume']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /succeeded: 0 rows read, 0 predicted, 0 rejected/);
+    }
+  });
+
   test('a finished run id is not redone, and a changed input refuses to resume', async () => {
     const csv = await writeText(join(dir, 'rerun.csv'), digitsCsv(40));
     const db = join(dir, 'rerun.db');

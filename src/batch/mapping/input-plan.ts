@@ -94,7 +94,8 @@ export function planInputs(
     const mapped = explicit.get(spec.name);
     if (mapped !== undefined) {
       fields = mapped.specs.flatMap((s) => expandFieldSpec(s, columns, mapped.splitCommas, `--map ${spec.name}`));
-    } else if (columns.includes(spec.name)) {
+    } else if (columns.includes(spec.name) || columns.length === 0) {
+      // No columns known means a JSONL input without a single record: nothing to map, nothing to refuse.
       fields = [spec.name];
     } else if (config.inputs.length === 1 && nonKey.length > 0) {
       fields = nonKey;
