@@ -415,13 +415,6 @@ async function execute(
     progress.update({ rows: counts.read - resumedFrom, rejected: counts.rejected, done: source.progressDone(), total, unit, elapsedMs: performance.now() - startedAt });
   };
 
-  const commit = async (): Promise<void> => {
-    await writer.commit({ checkpoint, rowsRead: counts.read, rowsPredicted: counts.predicted, rowsRejected: counts.rejected });
-    uncommittedRows = 0;
-    lastCommit = performance.now();
-    failpoint('mid-batch');
-  };
-
   /** Infers a chunk, retrying transient failures; a chunk the model refuses is split to find the rows at fault. */
   const predict = async (done: PendingChunk): Promise<{ rows: number[]; values: unknown[][] }> => {
     const all = done.keys.map((_, r) => r);
@@ -449,35 +442,62 @@ async function execute(
     return { rows, values };
   };
 
-  /** Writes the oldest chunk once its answer is in; commits every commitRows rows or commitIntervalMs. */
-  const completeHead = async (): Promise<void> => {
-    const done = queue.shift()!;
-    if (done.inputs !== undefined) {
-      const { rows, values } = await predict(done);
-      const keys = rows.map((r) => done.keys[r]!);
-      const duplicates = await writer.insert({ keys, values }, new Date());
-      counts.predicted += keys.length - duplicates.length;
+  // Predictions wait here until enough rows make one insert worth its round trip (PostgreSQL). They are
+  // always written before a commit, so a checkpoint never covers rows outside its transaction.
+  let buffer = emptyBuffer(plan.outputs.length);
+  const flush = async (): Promise<void> => {
+    const pending = buffer;
+    buffer = emptyBuffer(plan.outputs.length);
+    if (pending.keys.length > 0) {
+      const duplicates = await writer.insert({ keys: pending.keys, values: pending.values }, new Date());
+      counts.predicted += pending.keys.length - duplicates.length;
       for (const d of duplicates) {
-        const r = rows[d]!;
-        done.rejects.push({
-          position: done.positions[r]!,
-          location: done.locations[r]!,
-          key: done.keys[r]!,
-          reason: `key '${done.keys[r]}' appears more than once in the input; the first row with it was kept`,
+        pending.rejects.push({
+          position: pending.positions[d]!,
+          location: pending.locations[d]!,
+          key: pending.keys[d]!,
+          reason: `key '${pending.keys[d]}' appears more than once in the input; the first row with it was kept`,
           raw: '',
         });
       }
     }
-    await writer.reject(done.rejects);
-    counts.rejected += done.rejects.length;
+    await writer.reject(pending.rejects);
+    counts.rejected += pending.rejects.length;
+  };
+
+  const commit = async (): Promise<void> => {
+    await flush();
+    await writer.commit({ checkpoint, rowsRead: counts.read, rowsPredicted: counts.predicted, rowsRejected: counts.rejected });
+    uncommittedRows = 0;
+    lastCommit = performance.now();
+    failpoint('mid-batch');
+  };
+
+  /** Takes the oldest chunk once its answer is in; commits every commitRows rows or commitIntervalMs. */
+  const completeHead = async (): Promise<void> => {
+    const done = queue.shift()!;
+    if (done.inputs !== undefined) {
+      const { rows, values } = await predict(done);
+      for (const r of rows) {
+        buffer.keys.push(done.keys[r]!);
+        buffer.positions.push(done.positions[r]!);
+        buffer.locations.push(done.locations[r]!);
+      }
+      values.forEach((column, c) => {
+        const target = buffer.values[c]!;
+        for (const v of column) target.push(v);
+      });
+    }
+    for (const reject of done.rejects) buffer.rejects.push(reject);
     counts.read += done.end - done.start;
     checkpoint = done.checkpoint;
     uncommittedRows += done.end - done.start;
-    if (options.maxRejects !== undefined && counts.rejected > options.maxRejects) {
+    if (options.maxRejects !== undefined && counts.rejected + buffer.rejects.length > options.maxRejects) {
       await commit();
       throw new ServingError('INVALID_INPUT', `${counts.rejected} rows were rejected, more than --max-rejects ${options.maxRejects}; the reasons are in table ${layout.table}_rejects`);
     }
     if (uncommittedRows >= commitRows || performance.now() - lastCommit >= commitIntervalMs) await commit();
+    else if (buffer.keys.length >= WRITE_ROWS) await flush();
     snapshot();
   };
 
@@ -577,6 +597,21 @@ async function execute(
   }
   logger.info({ event: 'batch_run_finished', runId: run.id, status, rows: summary.rowsRead }, `batch run ${run.id} ${status}`);
   return summary;
+}
+
+/** Rows per insert: large enough that a PostgreSQL round trip is shared by many rows. */
+const WRITE_ROWS = 1024;
+
+interface WriteBuffer {
+  keys: string[];
+  values: unknown[][];
+  positions: number[];
+  locations: string[];
+  rejects: RejectRow[];
+}
+
+function emptyBuffer(columns: number): WriteBuffer {
+  return { keys: [], values: Array.from({ length: columns }, () => []), positions: [], locations: [], rejects: [] };
 }
 
 function emptyChunk(start: number): PendingChunk {

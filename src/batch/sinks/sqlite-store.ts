@@ -33,6 +33,7 @@ const SQL_TYPES: Record<ColumnSpec['type'], string> = {
 const sqlType = (c: ColumnSpec): string => SQL_TYPES[c.type];
 const iso = (d: Date | undefined): string | null => (d === undefined ? null : d.toISOString());
 const RUNS = quoteIdent(RUNS_TABLE);
+const STATEMENT_ROWS = 64;
 
 /** Strips a trailing semicolon so a query can be wrapped as a subquery. */
 export function subquery(sql: string): string {
@@ -386,6 +387,18 @@ class SqliteRunWriter implements RunWriter {
     const n = batch.keys.length;
     if (n === 0) return [];
     this.begin();
+    // Statements of at most STATEMENT_ROWS rows: SQLite caps a statement's parameters, and a few
+    // statement sizes keep the prepared-statement cache small.
+    const perStatement = Math.max(1, Math.min(STATEMENT_ROWS, Math.floor(32_000 / this.width)));
+    if (n > perStatement) {
+      const duplicates: number[] = [];
+      for (let start = 0; start < n; start += perStatement) {
+        const count = Math.min(perStatement, n - start);
+        const part: PredictionBatch = { keys: batch.keys.slice(start, start + count), values: batch.values.map((v) => v.slice(start, start + count)) };
+        for (const d of await this.insert(part, predictedAt)) duplicates.push(start + d);
+      }
+      return duplicates;
+    }
     const at = predictedAt.toISOString();
     const params: unknown[] = new Array(n * this.width);
     let p = 0;
@@ -395,17 +408,6 @@ class SqliteRunWriter implements RunWriter {
       params[p++] = this.modelVersion;
       params[p++] = at;
       for (const column of batch.values) params[p++] = sqliteValue(column[r]);
-    }
-    // SQLite caps a statement at 32766 parameters.
-    const perStatement = Math.max(1, Math.floor(32_000 / this.width));
-    if (n > perStatement) {
-      const duplicates: number[] = [];
-      for (let start = 0; start < n; start += perStatement) {
-        const count = Math.min(perStatement, n - start);
-        const part: PredictionBatch = { keys: batch.keys.slice(start, start + count), values: batch.values.map((v) => v.slice(start, start + count)) };
-        for (const d of await this.insert(part, predictedAt)) duplicates.push(start + d);
-      }
-      return duplicates;
     }
     let statement = this.inserts.get(n);
     if (statement === undefined) {
