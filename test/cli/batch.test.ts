@@ -2,7 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, digitsJsonl, runCli, tempDir, writeText } from '../helpers/batch-data.js';
@@ -73,6 +75,30 @@ describe('slipway batch run (SQLite)', () => {
       assert.equal(Math.fround(Math.max(...probs)), Math.fround(row.confidence));
     }
     sqlite.close();
+  });
+
+  test('globs over several files (gzipped and tab-separated too) are read in path order, each row once', async () => {
+    const parts = join(dir, 'parts');
+    await mkdir(parts);
+    const csv = digitsCsv(90).split('\n');
+    const header = csv[0]!;
+    await writeFile(join(parts, 'a.csv'), [header, ...csv.slice(1, 31)].join('\n') + '\n');
+    await writeFile(join(parts, 'b.csv.gz'), gzipSync([header, ...csv.slice(31, 61)].join('\n') + '\n'));
+    const tsv = [header, ...csv.slice(61, 91)].map((l) => l.replaceAll(',', '\t')).join('\n');
+    await writeFile(join(dir, 'c.tsv'), tsv);
+    const db = join(dir, 'glob.db');
+    const result = await runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', join(parts, '*.csv*'), '--output', `sqlite:${db}`, '--key', 'id', '--progress', 'none']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /60 rows read, 60 predicted/);
+    const mixed = await runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', join(dir, 'c.tsv'), '--output', `sqlite:${db}`, '--key', 'id', '--table', 'tsv', '--progress', 'none']);
+    assert.equal(mixed.code, 0, mixed.stderr);
+    assert.match(mixed.stdout, /30 rows read, 30 predicted/);
+    const sqlite = open(db);
+    const ids = (sqlite.prepare('SELECT id FROM digits_predictions').all() as Array<{ id: string }>).map((r) => r.id).sort();
+    assert.deepEqual(ids, Array.from({ length: 60 }, (_, i) => `k${i}`).sort());
+    sqlite.close();
+    const none = await runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', join(parts, '*.parquet'), '--output', `sqlite:${db}`]);
+    assert.match(none.stderr, /--input '.*\*\.parquet' matches no file/);
   });
 
   test('bad rows go to the rejects table with the reason; the job goes on', async () => {

@@ -14,8 +14,6 @@ export interface Checkpoint {
   rowsAtLastKey?: number;
 }
 
-export const START: Checkpoint = Object.freeze({ position: 0 });
-
 /**
  * One row of a block. For speed it is a view that the block re-points (`RowBlock.row(i)`): read what
  * you need before asking for the next row. Field slots are the indices `bind` handed out.
