@@ -29,6 +29,10 @@ export const DEFAULT_MAX_IMAGE_PIXELS = 40_000_000;
 const DEFAULT_FORMATS: readonly ImageFormat[] = ['png', 'jpeg', 'webp'];
 const FORMAT_NAMES: Record<ImageFormat, string> = { png: 'PNG', jpeg: 'JPEG', webp: 'WebP' };
 
+function formatPixels(pixels: number): string {
+  return pixels >= 1e6 ? `${(pixels / 1e6).toFixed(1)} megapixels` : `${pixels.toLocaleString('en-US')} pixels`;
+}
+
 function formatList(formats: readonly ImageFormat[]): string {
   const names = formats.map((f) => FORMAT_NAMES[f]);
   return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
@@ -66,7 +70,7 @@ export async function decodeImage(input: UploadedFile | Uint8Array, options: Dec
   if (width * height > maxPixels) {
     throw new ServingError(
       'PAYLOAD_TOO_LARGE',
-      `image is ${width}×${height} (${(width * height / 1e6).toFixed(1)} megapixels), more than the limit of ${(maxPixels / 1e6).toFixed(1)} megapixels`,
+      `image is ${width}×${height} (${formatPixels(width * height)}), more than the limit of ${formatPixels(maxPixels)}`,
     );
   }
   try {

@@ -1,0 +1,224 @@
+import multipart from '@fastify/multipart';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { HandlerConfig } from '../../config/handler-config.js';
+import { ServingError } from '../../errors/serving-error.js';
+import type { Model } from '../../repository/model-repository.js';
+import type { ModelHandler } from '../../repository/model-handler.js';
+import type { UploadedFile } from '../../runtime/handler/file-schema.js';
+import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
+import type { PredictPayload } from '../../runtime/handler/handler-messages.js';
+import type { Slipway } from '../../slipway.js';
+import { sendError } from './error-reply.js';
+import { DEFAULT_BODY_LIMIT_BYTES } from './oip-routes.js';
+
+export interface PredictRoutesOptions {
+  slipway: Slipway;
+  /** Largest JSON or raw-upload body, in bytes (413 beyond). Multipart uploads are bounded per file by `handler.max_file_bytes`. */
+  bodyLimitBytes?: number;
+}
+
+type ModelParams = { model: string };
+
+// A text part may hold a JSON document (a list of options, say); larger than this is refused.
+const MAX_FIELD_BYTES = 1024 * 1024;
+const MAX_FIELDS = 256;
+
+/** Bodies read as JSON: what JSON clients send, and what `curl -d` sends without a content type. */
+function isJsonType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType === '') return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === 'application/x-www-form-urlencoded';
+}
+
+function modelKind(model: Model): 'pipeline' | 'graph' {
+  return model.versions.size === 0 && model.handler !== undefined ? 'pipeline' : 'graph';
+}
+
+function modelState(model: Model): string {
+  if (modelKind(model) === 'pipeline') return model.handler!.state;
+  const states = [...model.versions.values()].map((v) => v.state);
+  if (states.includes('READY')) return 'READY';
+  if (states.includes('LOADING')) return 'LOADING';
+  return states[0] ?? 'UNAVAILABLE';
+}
+
+function readyHandler(slipway: Slipway, name: string): { handler: ModelHandler; pool: HandlerPool } {
+  const model = slipway.repository.get(name);
+  if (model === undefined) {
+    throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; serving: ${slipway.repository.names().join(', ') || 'nothing'}`);
+  }
+  const handler = model.handler;
+  if (handler === undefined) {
+    throw new ServingError(
+      'HANDLER_NOT_FOUND',
+      `model '${name}' has no handler (a handler.ts in its folder); call its graph with POST /v2/models/${name}/infer`,
+    );
+  }
+  if (handler.state !== 'READY' || handler.pool === undefined) {
+    throw new ServingError('MODEL_NOT_READY', `handler of model '${name}' is ${handler.state}${handler.reason ? `: ${handler.reason}` : ''}`);
+  }
+  return { handler, pool: handler.pool };
+}
+
+function multipartError(error: unknown, config: HandlerConfig, part: string | undefined): ServingError {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new ServingError('PAYLOAD_TOO_LARGE', `file part '${part}' is larger than ${config.maxFileBytes} bytes (handler.max_file_bytes)`);
+    case 'FST_FILES_LIMIT':
+      return new ServingError('PAYLOAD_TOO_LARGE', `more than ${config.maxFiles} file parts (handler.max_files)`);
+    case 'FST_FIELDS_LIMIT':
+    case 'FST_PARTS_LIMIT':
+      return new ServingError('PAYLOAD_TOO_LARGE', `more than ${MAX_FIELDS} text parts`);
+    default:
+      return new ServingError('MALFORMED_REQUEST', `malformed multipart body: ${(error as Error).message}`);
+  }
+}
+
+async function readMultipart(request: FastifyRequest, config: HandlerConfig): Promise<PredictPayload> {
+  const fields: Array<{ name: string; value: string }> = [];
+  const files: Array<{ name: string; file: UploadedFile }> = [];
+  let current: string | undefined;
+  try {
+    const parts = request.parts({
+      limits: { fileSize: config.maxFileBytes, files: config.maxFiles, fields: MAX_FIELDS, fieldSize: MAX_FIELD_BYTES, parts: MAX_FIELDS + config.maxFiles },
+    });
+    for await (const part of parts) {
+      current = part.fieldname;
+      if (part.type === 'file') {
+        const data = await part.toBuffer();
+        const file: UploadedFile = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+        if (part.filename) file.filename = part.filename;
+        if (part.mimetype) file.mediaType = part.mimetype;
+        files.push({ name: part.fieldname, file });
+      } else {
+        if (part.valueTruncated) throw new ServingError('PAYLOAD_TOO_LARGE', `text part '${part.fieldname}' is larger than ${MAX_FIELD_BYTES} bytes`);
+        fields.push({ name: part.fieldname, value: typeof part.value === 'string' ? part.value : String(part.value) });
+      }
+    }
+  } catch (error) {
+    if (error instanceof ServingError) throw error;
+    throw multipartError(error, config, current);
+  }
+  return { kind: 'multipart', fields, files };
+}
+
+function readRawUpload(request: FastifyRequest<{ Body: Buffer | undefined }>, name: string, fileFields: string[], config: HandlerConfig): PredictPayload {
+  const mediaType = request.headers['content-type']!.split(';')[0]!.trim();
+  if (fileFields.length !== 1) {
+    throw new ServingError(
+      'MALFORMED_REQUEST',
+      fileFields.length === 0
+        ? `the handler of model '${name}' takes no file, so a ${mediaType} body cannot go anywhere; send JSON`
+        : `the handler of model '${name}' takes ${fileFields.length} files (${fileFields.join(', ')}); send them as multipart/form-data parts`,
+    );
+  }
+  const body = request.body ?? Buffer.alloc(0);
+  if (body.byteLength > config.maxFileBytes) {
+    throw new ServingError('PAYLOAD_TOO_LARGE', `uploaded ${mediaType} body is larger than ${config.maxFileBytes} bytes (handler.max_file_bytes)`);
+  }
+  return { kind: 'file', field: fileFields[0]!, file: { data: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), mediaType } };
+}
+
+/**
+ * The app-level prediction API over model handlers (a model folder's `handler.ts`):
+ *
+ * - `GET /api/models`: every model, its kind (`graph` or `pipeline`) and state;
+ * - `GET /api/models/{m}`: one model, with its handler's input and output JSON Schemas;
+ * - `POST /api/models/{m}/predict`: runs the handler on a JSON body, a multipart form (files as
+ *   parts), or a raw upload (`content-type: image/png`, …) for a handler with one file field.
+ *
+ * OIP's `/v2/models/{m}/infer` keeps addressing the raw graph.
+ *
+ * @example
+ * import Fastify from 'fastify';
+ * import { Slipway, predictRoutes } from 'slipway';
+ * const slipway = await Slipway.open({ models: './models' });
+ * const app = Fastify();
+ * await app.register(predictRoutes, { slipway, prefix: '/ml' }); // POST /ml/api/models/ocr/predict
+ */
+export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
+  const { slipway } = options;
+  // Bodies go to the handler's worker as bytes: parsing and validation happen there, off the event loop.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES }, (_req, body, done) =>
+    done(null, body),
+  );
+  await app.register(multipart, { throwFileSizeLimit: true });
+  app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  const base = app.prefix;
+
+  app.get('/api/models', async () =>
+    slipway.repository.names().map((name) => {
+      const model = slipway.repository.get(name)!;
+      return {
+        name,
+        kind: modelKind(model),
+        state: modelState(model),
+        handler: model.handler === undefined ? null : { state: model.handler.state },
+      };
+    }),
+  );
+
+  app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => {
+    const { model: name } = request.params;
+    const model = slipway.repository.get(name);
+    if (model === undefined) {
+      throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; serving: ${slipway.repository.names().join(', ') || 'nothing'}`);
+    }
+    const handler = model.handler;
+    const description = handler?.pool?.description;
+    return {
+      name,
+      kind: modelKind(model),
+      state: modelState(model),
+      ...(model.reason !== undefined && { reason: model.reason }),
+      versions: [...model.versions.values()].map((v) => ({ version: String(v.version), state: v.state, reason: v.reason ?? '' })),
+      handler:
+        handler === undefined
+          ? null
+          : {
+              file: handler.file.split(/[\\/]/).pop(),
+              state: handler.state,
+              reason: handler.reason ?? '',
+              ...(description !== undefined && {
+                mode: description.mode,
+                ...(description.description !== undefined && { description: description.description }),
+                predict: {
+                  method: 'POST',
+                  path: `${base}/api/models/${name}/predict`,
+                  content_types: [
+                    'application/json',
+                    'multipart/form-data',
+                    ...(description.fileFields.length === 1 ? ['image/*', 'application/octet-stream'] : []),
+                  ],
+                },
+                input_schema: description.inputSchema,
+                output_schema: description.outputSchema,
+                file_fields: description.fileFields,
+              }),
+              limits: {
+                timeout_ms: handler.config.timeoutMs,
+                max_file_bytes: handler.config.maxFileBytes,
+                max_files: handler.config.maxFiles,
+                max_concurrency: handler.config.maxConcurrency * handler.config.instanceCount,
+              },
+            },
+    };
+  });
+
+  app.post('/api/models/:model/predict', async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply) => {
+    const { model: name } = request.params;
+    const { handler, pool } = readyHandler(slipway, name);
+    let payload: PredictPayload;
+    if (request.isMultipart()) payload = await readMultipart(request, handler.config);
+    else if (isJsonType(request.headers['content-type'])) {
+      const body = request.body ?? Buffer.alloc(0);
+      payload = { kind: 'json', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+    } else payload = readRawUpload(request, name, pool.description.fileFields, handler.config);
+    const started = performance.now();
+    const body = await pool.predict(payload, String(request.id));
+    reply.header('server-timing', `handler;dur=${(performance.now() - started).toFixed(3)}`);
+    return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  });
+};
