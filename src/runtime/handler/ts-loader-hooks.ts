@@ -4,9 +4,23 @@
 // convention). Users never pre-compile their handlers.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { transform } from 'esbuild';
+import { stop, transform } from 'esbuild';
 
 const TS_URL = /\.m?ts$/;
+
+// esbuild runs as a service process per thread. A handler's files load in one burst when its worker
+// starts, so the service is let go once idle; a later import starts a new one.
+const IDLE_MS = 500;
+let transforming = 0;
+let idleTimer: NodeJS.Timeout | undefined;
+
+function releaseWhenIdle(): void {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (transforming === 0) void stop();
+  }, IDLE_MS);
+  idleTimer.unref();
+}
 const RELATIVE = /^\.{1,2}\/|^\/|^file:/;
 
 interface ResolveContext {
@@ -67,13 +81,19 @@ export async function load(
   if (!url.startsWith('file:') || !TS_URL.test(new URL(url).pathname)) return next(url, context);
   const path = fileURLToPath(url);
   const source = await readFile(path, 'utf8');
-  const result = await transform(source, {
-    loader: 'ts',
-    format: 'esm',
-    target: 'node20',
-    sourcefile: path,
-    // Inline source maps let stack traces (process.setSourceMapsEnabled) point into the .ts file.
-    sourcemap: 'inline',
-  });
-  return { format: 'module', source: result.code, shortCircuit: true };
+  transforming += 1;
+  try {
+    const result = await transform(source, {
+      loader: 'ts',
+      format: 'esm',
+      target: 'node20',
+      sourcefile: path,
+      // Inline source maps let stack traces (process.setSourceMapsEnabled) point into the .ts file.
+      sourcemap: 'inline',
+    });
+    return { format: 'module', source: result.code, shortCircuit: true };
+  } finally {
+    transforming -= 1;
+    releaseWhenIdle();
+  }
 }
