@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { discoverModels } from '../../src/repository/discover.js';
 import { findHandlerFile } from '../../src/repository/model-handler.js';
+import { ServingError } from '../../src/errors/serving-error.js';
 import { ModelRepository } from '../../src/repository/model-repository.js';
+import { ROOT } from '../helpers/paths.js';
 
 describe('model folders with handlers', () => {
   let dir: string;
@@ -44,6 +46,30 @@ describe('model folders with handlers', () => {
       assert.equal(twice.state, 'UNAVAILABLE');
       assert.match(twice.reason, /keep one handler file/);
       assert.equal(repository.settled(), true);
+    } finally {
+      await repository.close();
+    }
+  });
+});
+
+describe('loading and unloading a pipeline at run time', () => {
+  test('a pipeline reloads, unloads and loads again; a broken one fails to load with its reason', async () => {
+    const fixtures = `${ROOT}test/fixtures/handlers`;
+    const repository = await ModelRepository.open({ paths: [`${fixtures}/toolbox`, `${fixtures}/setup_fails`], cores: 2 });
+    try {
+      const first = repository.get('toolbox')!.handler!.pool!;
+      await repository.loadModel('toolbox');
+      const reloaded = repository.get('toolbox')!.handler!;
+      assert.equal(reloaded.state, 'READY');
+      assert.notEqual(reloaded.pool, first, 'a new set of workers');
+      await repository.unloadModel('toolbox');
+      assert.deepEqual(repository.index().find((r) => r.name === 'toolbox'), { name: 'toolbox', state: 'UNAVAILABLE', reason: 'unloaded' });
+      await repository.loadModel('toolbox');
+      assert.equal(repository.index().find((r) => r.name === 'toolbox')!.state, 'READY');
+      await assert.rejects(
+        repository.loadModel('setup_fails'),
+        (e: unknown) => e instanceof ServingError && e.code === 'MODEL_LOAD_FAILED' && /setup\(\) failed: the weights file is missing/.test(e.message),
+      );
     } finally {
       await repository.close();
     }
