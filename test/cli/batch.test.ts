@@ -286,7 +286,7 @@ describe('slipway batch run: killed with SIGKILL and run again (SQLite)', () => 
       // What is in the table is exactly what the checkpoint says was committed.
       assert.equal(stored, before.rows_predicted);
       if (point === 'after-start') assert.equal(before.rows_read, 0);
-      else assert.ok(before.rows_read >= 200 && before.rows_read < ROWS, `killed at row ${before.rows_read}`);
+      else assert.ok(before.rows_read > 0 && before.rows_read < ROWS, `killed at row ${before.rows_read}`);
 
       const resumed = await runCli(args);
       assert.equal(resumed.code, 0, resumed.stderr);

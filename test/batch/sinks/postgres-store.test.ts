@@ -96,7 +96,7 @@ describe('batch jobs on PostgreSQL', await requirePostgres(), () => {
       const state = (await client.query(`SELECT status, rows_read, rows_predicted FROM "${schema}".slipway_runs`)).rows[0];
       assert.equal(state.status, 'running');
       assert.equal(await count(`SELECT count(*) AS n FROM "${schema}".digits_predictions`), Number(state.rows_predicted));
-      if (point !== 'after-start') assert.ok(Number(state.rows_read) >= 150 && Number(state.rows_read) < rows);
+      if (point !== 'after-start') assert.ok(Number(state.rows_read) > 0 && Number(state.rows_read) < rows, `killed at row ${state.rows_read}`);
 
       const resumed = await runCli(args);
       assert.equal(resumed.code, 0, resumed.stderr);
