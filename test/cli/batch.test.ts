@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, digitsJsonl, runCli, tempDir, writeText } from '../helpers/batch-data.js';
-import { CLI } from '../helpers/paths.js';
+import { CLI, EXAMPLES } from '../helpers/paths.js';
 
 // End to end through the CLI, on SQLite: the same commands a user types.
 
@@ -99,6 +99,23 @@ describe('slipway batch run (SQLite)', () => {
     sqlite.close();
     const none = await runCli(['batch', 'run', '--models', DIGITS_MODEL, '--model', 'digits', '--input', join(parts, '*.parquet'), '--output', `sqlite:${db}`]);
     assert.match(none.stderr, /--input '.*\*\.parquet' matches no file/);
+  });
+
+  test('a model without a batch dimension gets one row per request; a 2-D output is stored as JSON', async () => {
+    const csv = await writeText(join(dir, 'matmul.csv'), 'id,a,b,c,d,e,f\nr1,1,2,3,-1,0,0.5\nr2,0,0,0,0,0,0\nr3,1,0,0,0,1,0\n');
+    const db = join(dir, 'matmul.db');
+    const result = await runCli(['batch', 'run', '--models', join(EXAMPLES, 'fixed_matmul'), '--model', 'fixed_matmul', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--progress', 'none']);
+    assert.equal(result.code, 0, result.stderr);
+    const sqlite = open(db);
+    const rows = sqlite.prepare('SELECT id, y FROM fixed_matmul_predictions ORDER BY id').all() as Array<{ id: string; y: string }>;
+    sqlite.close();
+    const w = Array.from({ length: 12 }, (_, i) => i);
+    const matmul = (x: number[]): number[][] => [0, 1].map((r) => [0, 1, 2, 3].map((c) => [0, 1, 2].reduce((sum, k) => sum + x[r * 3 + k]! * w[k * 4 + c]!, 0)));
+    assert.deepEqual(rows.map((r) => [r.id, JSON.parse(r.y)]), [
+      ['r1', matmul([1, 2, 3, -1, 0, 0.5])],
+      ['r2', matmul([0, 0, 0, 0, 0, 0])],
+      ['r3', matmul([1, 0, 0, 0, 1, 0])],
+    ]);
   });
 
   test('bad rows go to the rejects table with the reason; the job goes on', async () => {
