@@ -190,16 +190,16 @@ ${postgres === undefined ? '' : `| \`slipway batch run\` CSV → PostgreSQL (one
 
 Rounds (engine / library / job rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(library[i]!)} / ${fmt(sqlite[i]!.rowsPerSecond)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
 
-Reading it: the engine limit is one onnxruntime session on one core, with its input already in memory. The
-job does everything else on the same two cores. It reads and parses the CSV and writes SQLite on the main
-thread, and it sends each 64-row request to a worker thread and back. When the main thread has nothing else
-to do, the hop costs little (the library row). The job loses throughput because the instance pool gives an
-instance its next request only after the main thread has seen the previous answer, and the main thread is
-busy parsing and writing. Per row, the CPU work is about 3.6 µs of inference, about 2 µs of parsing, 1.4 µs
-of inserting and about 1 µs for the hop. Even with perfect overlap on two idle cores, that comes to about
-250k rows/s (about 0.85 of a 290k engine limit). The rest of the gap is the hand-off above, plus the other
-processes on a shared machine. If csv-parse did the reading, it alone would cap the job at the rate in the last row. That is why Slipway
-tokenizes CSV itself; its tests check it field for field against csv-parse.
+Reading it: the engine limit is one onnxruntime session on one core, with its input already in memory.
+The library row shows that two instances behind the worker-thread hop keep up with it when the main thread
+has nothing else to do. The job is bound by its main thread. That thread reads and parses the CSV, packs the
+tensors, sends the requests and writes SQLite. Profiled with \`--cpu-prof\` (event-loop utilisation about
+0.8), it spends about 7 µs per row. Roughly 2 µs of that is posting requests to the instance workers, far more
+than the same postMessage costs when the main thread is idle. Inserting takes 1.2 µs, packing 1.1 µs,
+tokenizing 0.6 µs and committing 0.5 µs. Add 3.6 µs of inference per row on the other side, and two cores
+cannot carry both at 0.85 of a one-core engine limit. If csv-parse did the reading, it alone would cap the job
+at the rate in the last row. That is why Slipway tokenizes CSV itself; its tests check it field for field
+against csv-parse.
 `;
 console.log(section);
 const resultsPath = join(ROOT, 'bench/RESULTS.md');
