@@ -1,0 +1,33 @@
+import { dirname, join, resolve } from 'node:path';
+import { ServingError } from '../../errors/serving-error.js';
+import type { FeedbackStore } from './feedback-store.js';
+import { PostgresFeedbackStore } from './postgres-feedback-store.js';
+import { SqliteFeedbackStore } from './sqlite-feedback-store.js';
+
+/**
+ * Opens a feedback store from its URL: `sqlite:PATH` (or `sqlite://PATH`), or
+ * `postgres://user:password@host:port/database[?schema=name]` (`postgresql://` too).
+ *
+ * @example
+ * const store = await openFeedbackStore('postgres://app@db:5432/ml?schema=feedback');
+ * console.log(await store.counts());
+ * await store.close();
+ */
+export async function openFeedbackStore(url: string): Promise<FeedbackStore> {
+  if (/^postgres(ql)?:\/\//i.test(url)) return PostgresFeedbackStore.open(url);
+  const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
+  if (sqlite !== null) return SqliteFeedbackStore.open(sqlite[1]!);
+  throw new ServingError('CONFIG_INVALID', `feedback database '${url}' is neither sqlite:PATH nor postgres://…`);
+}
+
+/**
+ * The default store: `feedback.db` in the folder that holds the first served path (beside a
+ * repository, not inside it, so it never looks like a model).
+ *
+ * @example
+ * defaultFeedbackDb(['examples/models']); // 'sqlite:/…/examples/feedback.db'
+ */
+export function defaultFeedbackDb(models: readonly string[]): string {
+  const first = models[0] ?? '.';
+  return `sqlite:${join(dirname(resolve(first)), 'feedback.db')}`;
+}
