@@ -1,0 +1,32 @@
+import type { RouteDoc } from '../protocol/http/openapi/openapi.js';
+import { flagRequestSchema } from './feedback-routes.js';
+
+/**
+ * OpenAPI entries for the routes `uiRoutes` adds, so /openapi.json documents every route the
+ * server registers when the UI is on. (`GET /` is documented already: without `Accept: text/html`
+ * it is Azure ML's liveness route.)
+ */
+export function uiRouteDocs(): RouteDoc[] {
+  const page = (path: string, summary: string): RouteDoc => ({ method: 'get', path, tag: 'Prototype UI', summary, responseType: 'text/html' });
+  return [
+    page('/flags', 'UI: the feedback flags, with CSV and JSONL export'),
+    page('/models/{model}', "UI: a model's page, its form generated from the handler's input schema or the graph's tensors"),
+    { method: 'get', path: '/ui/{file}', tag: 'Prototype UI', summary: "The UI's bundled script and style sheet (content-hashed names)", responseType: 'text/plain', errors: [404] },
+    { method: 'get', path: '/api/models/{model}/examples', tag: 'Prototype UI', summary: "Example inputs from the model folder: files in its examples/ folder and samples.json entries", errors: [404] },
+    { method: 'get', path: '/api/models/{model}/examples/{file}', tag: 'Prototype UI', summary: 'One example file', responseType: 'application/octet-stream', errors: [404] },
+    {
+      method: 'post',
+      path: '/api/feedback',
+      tag: 'Feedback',
+      summary:
+        'Flag a result: JSON, or multipart with a "flag" JSON part and the input\'s files as file parts (referred to from input as {"$file": "<part>"}). Files and documents over 64 KiB are stored once by SHA-256.',
+      request: flagRequestSchema,
+      requestTypes: ['multipart/form-data'],
+      errors: [400, 404, 413, 503],
+    },
+    { method: 'get', path: '/api/feedback', tag: 'Feedback', summary: 'Flags, newest first (?model=&label=&before=<id>&limit=)', errors: [400, 503] },
+    { method: 'get', path: '/api/feedback/export', tag: 'Feedback', summary: 'Every matching flag as CSV or JSON Lines (?format=csv|jsonl&model=&label=)', responseType: 'text/csv', errors: [400, 503] },
+    { method: 'get', path: '/api/feedback/{id}', tag: 'Feedback', summary: 'One flag', errors: [400, 404, 503] },
+    { method: 'get', path: '/api/feedback/blobs/{sha256}', tag: 'Feedback', summary: 'A stored file or large document, by SHA-256', responseType: 'application/octet-stream', errors: [400, 404, 503] },
+  ];
+}
