@@ -1,0 +1,215 @@
+// The UI is a plain client of the server's public HTTP APIs: these are the only calls it makes.
+
+export type JsonSchema = {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema | false;
+  prefixItems?: JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  default?: unknown;
+  description?: string;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  maxLength?: number;
+  format?: string;
+  'x-slipway-file'?: 'file' | 'image';
+};
+
+export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+
+/** GET /api/models */
+export interface ModelSummary {
+  name: string;
+  kind: 'graph' | 'pipeline';
+  state: ModelState;
+  handler: { state: ModelState } | null;
+}
+
+/** GET /api/models/{m} */
+export interface ModelDescription {
+  name: string;
+  kind: 'graph' | 'pipeline';
+  state: ModelState;
+  reason?: string;
+  versions: Array<{ version: string; state: ModelState; reason: string }>;
+  handler: null | {
+    file?: string;
+    state: ModelState;
+    reason: string;
+    mode?: 'predict' | 'graph';
+    description?: string;
+    predict?: { method: string; path: string; content_types: string[] };
+    input_schema?: JsonSchema;
+    output_schema?: JsonSchema;
+    file_fields?: string[];
+    limits: { timeout_ms: number; max_file_bytes: number; max_files: number; max_concurrency: number };
+  };
+}
+
+export interface TensorMetadata {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
+/** GET /v2/models/{m} */
+export interface ModelMetadata {
+  name: string;
+  versions?: string[];
+  platform: string;
+  inputs: TensorMetadata[];
+  outputs: TensorMetadata[];
+}
+
+/** POST /v2/repository/index */
+export interface IndexEntry {
+  name: string;
+  version?: string;
+  state: ModelState;
+  reason: string;
+}
+
+export interface OipTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: unknown[];
+}
+
+/** POST /v2/models/{m}/infer */
+export interface InferResponse {
+  model_name: string;
+  model_version?: string;
+  id?: string;
+  outputs: OipTensor[];
+}
+
+/** GET /api/models/{m}/examples */
+export interface ModelExample {
+  name: string;
+  kind: 'image' | 'text' | 'file' | 'request' | 'tensors';
+  media_type?: string;
+  url?: string;
+  bytes?: number;
+  target?: 'predict' | 'infer';
+  inputs?: Record<string, unknown>;
+  expected?: Record<string, unknown>;
+}
+
+export type FlagLabel = 'right' | 'wrong' | 'other';
+
+/** A flag as GET /api/feedback lists it. */
+export interface FlagRecord {
+  id: number;
+  created_at: string;
+  model: string;
+  model_version: string | null;
+  api: 'predict' | 'infer';
+  label: FlagLabel;
+  expected: string | null;
+  comment: string;
+  latency_ms: number | null;
+  input: unknown;
+  output: unknown;
+}
+
+export interface FlagPage {
+  flags: FlagRecord[];
+  total: number;
+  next_before: number | null;
+  store: string;
+}
+
+export interface ServerTiming {
+  name: string;
+  durationMs?: number;
+  description?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Timed<T> {
+  body: T;
+  status: number;
+  /** Round trip as the browser saw it: request sent to last byte read. */
+  latencyMs: number;
+  serverTiming: ServerTiming[];
+}
+
+/** A path of this server, relative to the page's base (the server may be mounted under a prefix). */
+export function apiUrl(path: string): string {
+  return new URL(path.replace(/^\//, ''), document.baseURI).toString();
+}
+
+/** `Server-Timing: queue;dur=0.041, compute;dur=0.233, batch;desc=12` → entries. */
+export function parseServerTiming(header: string | null): ServerTiming[] {
+  if (header === null || header.trim() === '') return [];
+  return header.split(',').map((entry) => {
+    const [name = '', ...params] = entry.split(';').map((p) => p.trim());
+    const timing: ServerTiming = { name };
+    for (const param of params) {
+      const [key, raw = ''] = param.split('=');
+      const value = raw.replace(/^"|"$/g, '');
+      if (key === 'dur' && value !== '' && Number.isFinite(Number(value))) timing.durationMs = Number(value);
+      if (key === 'desc') timing.description = value;
+    }
+    return timing;
+  });
+}
+
+/** Calls the server and reads the answer as JSON; a non-2xx answer throws ApiError with the server's message. */
+export async function call<T>(path: string, init: RequestInit = {}): Promise<Timed<T>> {
+  const started = performance.now();
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path), init);
+  } catch (error) {
+    throw new ApiError(`cannot reach the server: ${(error as Error).message}`, 0);
+  }
+  const text = await response.text();
+  const latencyMs = performance.now() - started;
+  let body: unknown = text;
+  if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+  }
+  if (!response.ok) {
+    const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
+    const message = typeof fields.error === 'string' ? fields.error : `${response.status} ${response.statusText}`;
+    throw new ApiError(message, response.status, typeof fields.code === 'string' ? fields.code : undefined);
+  }
+  return { body: body as T, status: response.status, latencyMs, serverTiming: parseServerTiming(response.headers.get('server-timing')) };
+}
+
+export async function getJson<T>(path: string): Promise<T> {
+  return (await call<T>(path)).body;
+}
+
+export function postJson<T>(path: string, body: unknown): Promise<Timed<T>> {
+  return call<T>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+export function modelPath(name: string): string {
+  return `api/models/${encodeURIComponent(name)}`;
+}
+
+export function oipPath(name: string, version?: string): string {
+  return `v2/models/${encodeURIComponent(name)}${version === undefined ? '' : `/versions/${encodeURIComponent(version)}`}`;
+}
