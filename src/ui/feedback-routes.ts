@@ -18,7 +18,7 @@ export interface FeedbackSource {
 export interface FeedbackRoutesOptions {
   slipway: Slipway;
   feedback: FeedbackSource;
-  /** Largest file part of a flag, in bytes (413 beyond). Default 64 MiB. */
+  /** Largest multipart flag (its files and its JSON together), in bytes (413 beyond). Default 64 MiB. */
   maxFileBytes?: number;
   /** Clock for `created_at` (tests). */
   now?: () => Date;
@@ -77,11 +77,15 @@ async function readFlagRequest(request: FastifyRequest, maxFileBytes: number): P
   if (!request.isMultipart()) return { flag: request.body, files };
   let flagText: string | undefined;
   let current: string | undefined;
+  // Parts are held in memory until the flag is stored: bound them all together, not just each one.
+  let total = 0;
   try {
     const parts = request.parts({ limits: { fileSize: maxFileBytes, files: MAX_FILES + 1, fields: 4, fieldSize: 16 * 1024 * 1024 } });
     for await (const part of parts) {
       current = part.fieldname;
       const value = part.type === 'file' ? await part.toBuffer() : String(part.value);
+      total += value.length;
+      if (total > maxFileBytes) throw new ServingError('PAYLOAD_TOO_LARGE', `the flag's parts come to more than ${maxFileBytes} bytes`);
       if (part.fieldname === 'flag') {
         flagText = typeof value === 'string' ? value : value.toString('utf8');
         continue;

@@ -22,7 +22,7 @@ export interface UiRoutesOptions {
   openFeedback?: 'at-start' | 'on-first-use';
   /** Where the built UI is (default: dist/src/ui/static). */
   assetsDir?: string;
-  /** Largest file part of a flag, in bytes (default 64 MiB). */
+  /** Largest multipart flag, its files and JSON together, in bytes (default 64 MiB). */
   maxFeedbackFileBytes?: number;
 }
 

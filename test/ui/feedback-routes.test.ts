@@ -162,6 +162,7 @@ describe('POST /api/feedback', () => {
     ['a flag part that is not JSON', () => multipart('{"model": '), 400, /the 'flag' part is not valid JSON/],
     ['an unknown model', () => multipart(flag({ model: 'nope' }), { image }), 404, /model: unknown model 'nope'; serving: digits, simple/],
     ['a file over the limit', () => multipart(flag(), { image: { ...image, data: new Uint8Array(MAX_FILE_BYTES + 1) } }), 413, /file part 'image' is larger than 262144 bytes/],
+    ['files that together pass the limit', () => multipart(flag({ input: { a: { $file: 'a' }, b: { $file: 'b' } } }), { a: { ...image, data: new Uint8Array(MAX_FILE_BYTES - 10) }, b: { ...image, data: new Uint8Array(100) } }), 413, /the flag's parts come to more than 262144 bytes/],
   ];
   for (const [what, body, status, message] of refused) {
     test(`refuses ${what} with ${status} and says what is wrong, storing nothing`, async () => {
