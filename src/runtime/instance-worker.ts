@@ -29,6 +29,7 @@ try {
 }
 
 port.on('message', (message: ToWorker) => {
+  if (message.type === 'crash') process.exit(70);
   if (message.type === 'close') {
     void engine.close().finally(() => port.close());
     return;

@@ -93,19 +93,32 @@ export class ModelInstance {
   }
 
   /**
-   * Ends the worker abruptly, exactly as a crash would (in-flight requests fail with
-   * INSTANCE_FAILED and the pool restarts it): for chaos drills and the tests that prove recovery.
+   * Makes the worker exit abruptly at its next message, as a crash would: requests sent after this
+   * call fail with INSTANCE_FAILED and the pool restarts the instance. For chaos drills and the tests
+   * that prove recovery. (Not `worker.terminate()`: terminating a worker inside onnxruntime's run()
+   * makes the addon throw a C++ exception that aborts the whole process.)
    */
-  kill(): Promise<number> {
-    return this.worker.terminate();
+  kill(): void {
+    this.worker.postMessage({ type: 'crash' } satisfies ToWorker);
   }
 
-  /** Asks the worker to release its session and exit; terminates it if it has not within the grace period. */
+  /**
+   * Asks the worker to finish what it is running, release its session and exit. Only once nothing
+   * is running does a grace period start, after which a hung worker is terminated: terminating one
+   * inside onnxruntime's run() would abort the process (see `kill`).
+   */
   async close(graceMs = 5000): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    let hasExited = false;
+    const exited = new Promise<void>((resolve) =>
+      this.worker.once('exit', () => {
+        hasExited = true;
+        resolve();
+      }),
+    );
     this.worker.postMessage({ type: 'close' } satisfies ToWorker);
+    while (this.pending.size > 0 && !hasExited) await new Promise((resolve) => setTimeout(resolve, 20));
     const timer = setTimeout(() => void this.worker.terminate(), graceMs);
     await exited;
     clearTimeout(timer);

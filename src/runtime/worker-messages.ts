@@ -11,7 +11,9 @@ export interface InstanceWorkerData {
 
 export type ToWorker =
   | { type: 'infer'; id: number; inputs: Tensor[]; outputNames: string[] }
-  | { type: 'close' };
+  | { type: 'close' }
+  /** Exit at once, as a crash would (chaos drills, recovery tests). */
+  | { type: 'crash' };
 
 export type FromWorker =
   | { type: 'ready'; signature: EngineSignature }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
+import type { ServingError } from '../../src/errors/serving-error.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 import { startTestServer } from '../helpers/test-server.js';
@@ -22,15 +23,20 @@ test('a killed worker fails its in-flight request with 503 (not a hang), is rest
   try {
     const count = 64 * 3 * 48 * 1024;
     const body = `{"inputs":[{"name":"x","datatype":"FP32","shape":[64,3,48,1024],"data":[${'0,'.repeat(count - 1)}0]}]}`;
-    const inflight = fetch(`${server.url}/v2/models/ocr_cls/infer`, { method: 'POST', body });
     const version = server.slipway.repository.get('ocr_cls')!.versions.get(1)!;
-    // Kill the instance once the request is running on it.
-    for (let i = 0; i < 200 && version.scheduler!.inflight === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The crash order goes first, the request right behind it in the same tick, so the request is on
+    // the instance (in flight) when its worker dies.
+    version.pool!.running[0]!.kill();
+    const inflight = server.slipway.infer({
+      model: 'ocr_cls',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 192], data: new Float32Array(3 * 48 * 192) }],
+    });
     assert.equal(version.scheduler!.inflight, 1, 'the request reached the instance');
-    await version.pool!.running[0]!.kill();
-    const reply = await inflight;
-    assert.equal(reply.status, 503);
-    assert.match(((await reply.json()) as { error: string }).error, /model instance failed/);
+    await assert.rejects(inflight, (error: ServingError) => error.code === 'INSTANCE_FAILED' && /model instance failed/.test(error.message));
+    // Over HTTP, while the instance restarts: a clear 503, not a hang.
+    const during = await fetch(`${server.url}/v2/models/ocr_cls/infer`, { method: 'POST', body });
+    assert.equal(during.status, 503);
+    assert.match(((await during.json()) as { error: string }).error, /instance/);
 
     // Restarted after the backoff: the same request then succeeds.
     let status = 0;
@@ -44,7 +50,7 @@ test('a killed worker fails its in-flight request with 503 (not a hang), is rest
     assert.ok(lines.some((l) => l.event === 'instance_restarted'), 'restart logged');
     const metrics = parsePrometheusText(await (await fetch(`${server.url}/metrics`)).text());
     assert.equal(sample(metrics, 'slipway_instance_restarts_total', { model: 'ocr_cls', version: '1' }), 1);
-    assert.equal(sample(metrics, 'slipway_requests_total', { model: 'ocr_cls', outcome: 'INSTANCE_FAILED' }), 1);
+    assert.equal(sample(metrics, 'slipway_requests_total', { model: 'ocr_cls', outcome: 'INSTANCE_FAILED' }), 1, 'the HTTP request answered 503');
   } finally {
     await server.close();
     await repo.remove();
