@@ -26,3 +26,45 @@ export type { Tensor, Parameters, ParameterValue } from './tensor/tensor.js';
 export { DATATYPES, type Datatype, type TensorData } from './tensor/datatypes.js';
 export type { ModelConfig, TensorSpec } from './config/model-config.js';
 export type { ModelState, RepositoryIndexEntry } from './repository/model-repository.js';
+// Handlers: the TypeScript around a model (handler.ts in its folder), served at /api/models/{m}/predict.
+export {
+  defineHandler,
+  type HandlerDefinition,
+  type PredictHandler,
+  type GraphHandler,
+  type HandlerContext,
+  type PredictContext,
+  type TensorInput,
+  type ModelInputs,
+  type ModelOutputs,
+  type InferOptions,
+} from './runtime/handler/define-handler.js';
+export { file, type UploadedFile, type FileOptions } from './runtime/handler/file-schema.js';
+export {
+  image,
+  decodeImage,
+  resizeImage,
+  imageToTensor,
+  type DecodedImage,
+  type DecodeImageOptions,
+  type ImageFieldOptions,
+  type ImageFormat,
+  type ResizeOptions,
+  type ImageTensorOptions,
+} from './runtime/handler/image.js';
+export { predictRoutes, type PredictRoutesOptions } from './protocol/http/predict-routes.js';
+/** zod, re-exported so handler schemas use the same instance Slipway validates and describes them with. */
+export { z } from 'zod';
+export { GrpcServer, type GrpcServerOptions } from './protocol/grpc/grpc-server.js';
+export { dialectRoutes, type DialectRoutesOptions } from './protocol/http/dialects/dialect-routes.js';
+export { openApiDocument, openApiRoutes } from './protocol/http/openapi/openapi.js';
+export { SlipwayHttpClient, SlipwayGrpcClient, SlipwayClientError } from './client/index.js';
+export { runBatchJob, type BatchJobOptions, type BatchRunSummary } from './batch/batch-job.js';
+export { BatchSchedule } from './batch/batch-schedule.js';
+export { openStore } from './batch/sinks/open-store.js';
+export { tableHealth, type TableHealth } from './batch/staleness.js';
+export { batchStatusRoutes, type BatchStatusRoutesOptions } from './protocol/http/batch-status-routes.js';
+// The prototype web UI (`slipway serve` mounts it at /) and its feedback store, for apps that embed Slipway.
+export { uiRoutes, type UiRoutesOptions } from './ui/ui-routes.js';
+export { openFeedbackStore } from './ui/feedback/open-feedback-store.js';
+export type { FeedbackStore, FeedbackBlob, NewFlag, StoredFlag, FlagLabel, FlagApi } from './ui/feedback/feedback-store.js';

@@ -1,6 +1,8 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
 import { ModelRouter } from './router/model-router.js';
 import { ResponseCache } from './scheduler/response-cache.js';
+import { Metrics } from './observability/metrics.js';
+import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
 import { silentLogger, type Logger } from './observability/logger.js';
 import type { InferenceRequest, InferenceResponse } from './tensor/inference.js';
 
@@ -20,6 +22,10 @@ export interface SlipwayOptions {
   strictReadiness?: boolean;
   /** Bytes the server-wide response cache may hold (default 64 MiB; 0 turns it off). Models opt in with `response_cache { enable: true }`. */
   responseCacheBytes?: number;
+  /** Prometheus metrics (a registry of Slipway's own); `false` turns them off. Default: on. */
+  metrics?: Metrics | false;
+  /** Sample predictions into a store for monitoring (off by default). */
+  predictionLog?: Omit<PredictionLogOptions, 'logger' | 'metrics'>;
 }
 
 /**
@@ -45,22 +51,54 @@ export class Slipway {
     readonly repository: ModelRepository,
     readonly logger: Logger,
     private readonly strictReadiness: boolean,
-    cacheBytes: number,
+    cache: ResponseCache,
+    router: ModelRouter | undefined,
+    /** Prometheus metrics, unless turned off. */
+    readonly metrics: Metrics | undefined,
+    private readonly predictionLog: PredictionLog | undefined,
   ) {
-    this.cache = new ResponseCache(cacheBytes);
-    this.router = new ModelRouter(repository, this.cache);
+    this.cache = cache;
+    this.router = router ?? new ModelRouter(repository, cache);
+    if (metrics !== undefined) {
+      metrics.setCacheBytesSource(() => cache.bytes);
+      metrics.addModelSource(() =>
+        repository.versions().map((v) => ({
+          model: v.model,
+          version: String(v.version),
+          state: v.state,
+          ...(v.loadMs !== undefined && { loadSeconds: v.loadMs / 1000 }),
+          queueDepth: v.scheduler?.queueDepth ?? 0,
+          queueCapacity: v.config?.scheduling.maxQueueSize ?? 0,
+          inflight: v.scheduler?.inflight ?? 0,
+          instances: v.pool?.size ?? 0,
+        })),
+      );
+    }
   }
 
   /** Discovers and loads every model; resolves once each is READY or UNAVAILABLE (with its reason). */
   static async open(options: SlipwayOptions): Promise<Slipway> {
     const logger = options.logger ?? silentLogger();
+    const cache = new ResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
+    const metrics = options.metrics === false ? undefined : (options.metrics ?? new Metrics());
+    const predictionLog =
+      options.predictionLog === undefined || options.predictionLog.sampleRate === 0
+        ? undefined
+        : await PredictionLog.open({ ...options.predictionLog, logger, ...(metrics !== undefined && { metrics }) });
+    let router: ModelRouter | undefined;
     const repository = await ModelRepository.open({
       paths: typeof options.models === 'string' ? [options.models] : options.models,
       logger,
+      ...(metrics !== undefined && { metrics }),
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
+      // Handlers' ctx.infer goes through this same router, so batching, the cache and statistics apply.
+      connectHandlers: (loading) => {
+        router = new ModelRouter(loading, cache, predictionLog);
+        return (request) => router!.infer(request);
+      },
     });
-    return new Slipway(repository, logger, options.strictReadiness ?? false, options.responseCacheBytes ?? 64 * 1024 * 1024);
+    return new Slipway(repository, logger, options.strictReadiness ?? false, cache, router ?? new ModelRouter(repository, cache, predictionLog), metrics, predictionLog);
   }
 
   /**
@@ -86,6 +124,27 @@ export class Slipway {
     return this.repository.index();
   }
 
+  /**
+   * Loads (or reloads) a model from the repository folders, as Triton's repository load does; the
+   * response cache is emptied, since a reloaded version may answer differently.
+   *
+   * @example
+   * await slipway.loadModel('digits');
+   */
+  async loadModel(name: string): Promise<void> {
+    try {
+      await this.repository.loadModel(name);
+    } finally {
+      this.cache.clear();
+    }
+  }
+
+  /** Unloads a model after its queued and running requests finish; new ones get MODEL_NOT_READY. */
+  async unloadModel(name: string): Promise<void> {
+    await this.repository.unloadModel(name);
+    this.cache.clear();
+  }
+
   /** Marks the server as draining (readiness turns false) without stopping anything yet. */
   beginShutdown(): void {
     this.draining = true;
@@ -95,5 +154,7 @@ export class Slipway {
   async close(): Promise<void> {
     this.draining = true;
     await this.repository.close();
+    // After the models: the last requests' predictions are flushed, not lost.
+    await this.predictionLog?.close();
   }
 }

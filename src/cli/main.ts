@@ -3,13 +3,17 @@ import { Command } from 'commander';
 import { isServingError } from '../errors/serving-error.js';
 import { SLIPWAY_VERSION } from '../version.js';
 import { registerBench } from './bench.js';
+import { registerBuild } from './build.js';
 import { registerServe } from './serve.js';
+import { registerBatch } from './batch.js';
 
 const program = new Command()
   .name('slipway')
   .description('Turn a trained ONNX model into an ML-powered product.')
   .version(SLIPWAY_VERSION);
 registerServe(program);
+registerBatch(program);
+registerBuild(program);
 registerBench(program);
 
 try {

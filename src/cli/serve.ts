@@ -3,9 +3,15 @@ import { resolveServerConfig, type ServerConfig } from '../config/server-config.
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { createHttpServer } from '../protocol/http/http-server.js';
+import { batchStatusRoutes } from '../protocol/http/batch-status-routes.js';
+import { registerMetricsRoute } from '../protocol/http/observe-requests.js';
+import { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { Slipway } from '../slipway.js';
 import { SLIPWAY_VERSION } from '../version.js';
+import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
+import { redactPassword } from '../ui/feedback/postgres-feedback-store.js';
 
 interface ServeFlags {
   httpPort?: string;
@@ -16,6 +22,19 @@ interface ServeFlags {
   strictReadiness?: boolean;
   responseCacheBytes?: string;
   config?: string;
+  grpcPort?: string;
+  grpc?: boolean;
+  adminToken?: string;
+  defaultModel?: string;
+  sagemaker?: boolean;
+  metrics?: boolean;
+  metricsPort?: string;
+  predictionLog?: string;
+  predictionLogSampleRate?: string;
+  predictionLogMaxRows?: string;
+  batchDb?: string;
+  ui?: boolean;
+  feedbackDb?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -31,8 +50,24 @@ export function registerServe(program: Command): void {
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
     .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
+    .option('--grpc-port <port>', 'OIP gRPC port, default 8001 (env SLIPWAY_GRPC_PORT)')
+    .option('--no-grpc', 'do not serve gRPC (env SLIPWAY_GRPC=false)')
+    .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
+    .option('--default-model <name>', 'model for dialect routes that name none: Vertex, SageMaker, Azure (env SLIPWAY_DEFAULT_MODEL)')
+    .option('--metrics-port <port>', 'serve /metrics on this port only (env SLIPWAY_METRICS_PORT)')
+    .option('--no-metrics', 'no Prometheus metrics (env SLIPWAY_METRICS=false)')
+    .option('--prediction-log <store>', 'sample predictions into sqlite:PATH, postgres://… or jsonl:PATH (env SLIPWAY_PREDICTION_LOG)')
+    .option('--prediction-log-sample-rate <r>', 'fraction of requests logged, 0..1 (default 0.1)')
+    .option('--prediction-log-max-rows <n>', 'rows the prediction log keeps (default 100000)')
+    .option('--batch-db <url>', 'serve batch predictions and their freshness from sqlite:PATH or postgres://… (env SLIPWAY_BATCH_DB)')
+    .option('--ui', 'serve the prototype web UI at / (default; env SLIPWAY_UI)')
+    .option('--no-ui', 'no web UI and no feedback API (env SLIPWAY_UI=false)')
+    .option('--feedback-db <url>', 'UI feedback store: sqlite:PATH or postgres://… (default sqlite:feedback.db beside the first path; env SLIPWAY_FEEDBACK_DB)')
+    .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .action(async (paths: string[], flags: ServeFlags) => {
-      const project = await findProjectConfig(flags.config);
+      // Paths on the command line serve just those; the project file joins in when asked for or
+      // when it is what is being served, so `slipway serve x.onnx` inside a project stays quick.
+      const project = flags.config !== undefined || paths.length === 0 ? await findProjectConfig(flags.config) : undefined;
       const config = resolveServerConfig({
         models: paths.length > 0 ? paths : undefined,
         http_port: flags.httpPort,
@@ -42,6 +77,20 @@ export function registerServe(program: Command): void {
         default_max_batch_size: flags.defaultMaxBatchSize,
         strict_readiness: flags.strictReadiness,
         response_cache_bytes: flags.responseCacheBytes,
+        grpc_port: flags.grpcPort,
+        // commander sets grpc=true unless --no-grpc; only the explicit "off" is a flag value.
+        grpc: flags.grpc === false ? false : undefined,
+        admin_token: flags.adminToken,
+        default_model: flags.defaultModel,
+        sagemaker: flags.sagemaker,
+        metrics: flags.metrics === false ? false : undefined,
+        metrics_port: flags.metricsPort,
+        prediction_log: flags.predictionLog,
+        prediction_log_sample_rate: flags.predictionLogSampleRate,
+        prediction_log_max_rows: flags.predictionLogMaxRows,
+        batch_db: flags.batchDb,
+        ui: flags.ui,
+        feedback_db: flags.feedbackDb,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
@@ -58,13 +107,39 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
     ...(config.cores !== undefined && { cores: config.cores }),
+    ...(!config.metrics && { metrics: false as const }),
+    ...(config.prediction_log !== undefined && {
+      predictionLog: { store: config.prediction_log, sampleRate: config.prediction_log_sample_rate, maxRows: config.prediction_log_max_rows },
+    }),
   });
-  const app = createHttpServer(slipway, { bodyLimitBytes: config.body_limit_bytes });
+  const app = createHttpServer(slipway, {
+    bodyLimitBytes: config.body_limit_bytes,
+    exposeMetrics: config.metrics && config.metrics_port === undefined,
+    ...(config.admin_token !== undefined && { adminToken: config.admin_token }),
+    ...(config.default_model !== undefined && { defaultModel: config.default_model }),
+    ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
+    ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
+    // A store asked for must open at start; the default one is made when first used (and may not be writable).
+    ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
+  });
+  if (config.batch_db !== undefined) await app.register(batchStatusRoutes, { url: config.batch_db });
   await app.listen({ port: config.http_port, host: config.host });
+  const metricsApp = config.metrics && config.metrics_port !== undefined ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : undefined;
+  if (metricsApp !== undefined) {
+    registerMetricsRoute(metricsApp, slipway);
+    await metricsApp.listen({ port: config.metrics_port!, host: config.host });
+  }
+  const grpc = config.grpc
+    ? new GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
+    : undefined;
+  const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http_port;
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  process.stdout.write(banner(slipway, base, Math.round(performance.now() - started)));
+  const grpcLine =
+    grpcPort === undefined ? '' : `gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${config.host.includes(':') ? `[${config.host}]` : config.host}:${grpcPort}\n`;
+  const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
+  process.stdout.write(banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -75,7 +150,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     stopping = true;
     logger.info({ event: 'shutdown', signal }, 'shutting down: finishing in-flight requests');
     slipway.beginShutdown();
-    await app.close();
+    await Promise.all([app.close(), grpc?.close(), metricsApp?.close()]);
     await slipway.close();
     logger.info({ event: 'shutdown_complete' }, 'stopped');
     process.exit(0);
@@ -92,15 +167,18 @@ function banner(slipway: Slipway, base: string, readyMs: number): string {
   for (const row of rows) {
     const version = slipway.repository.get(row.name)?.versions.get(Number(row.version));
     const config = version?.config;
+    const pipeline = row.version === undefined && row.state === 'READY' && slipway.repository.get(row.name)?.handler !== undefined;
     const signature =
       config === undefined
-        ? row.reason
+        ? pipeline
+          ? `pipeline (a handler, no graph): POST ${base}/api/models/${row.name}/predict`
+          : row.reason
         : `${config.inputs.map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`).join(', ')} -> ${config.outputs
             .map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`)
             .join(', ')}`;
     lines.push(`  ${row.name.padEnd(width)}  v${(row.version ?? '-').padEnd(3)} ${row.state.padEnd(11)} ${signature}`);
   }
-  const example = rows.find((r) => r.state === 'READY')?.name;
+  const example = rows.find((r) => r.state === 'READY' && r.version !== undefined)?.name;
   if (example !== undefined) {
     lines.push(`Try:  curl ${base}/v2/models/${example}`);
     lines.push(`      curl -X POST ${base}/v2/repository/index`);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { DATATYPES, type Datatype } from '../tensor/datatypes.js';
+import { handlerConfigFileSchema } from './handler-config.js';
+import { batchMappingSchema } from './batch-mapping-config.js';
 
 // Triton spells datatypes TYPE_FP32 in model configs and FP32 on the wire; accept both so a
 // config.pbtxt translated to YAML works as is.
@@ -59,6 +61,10 @@ export const modelConfigFileSchema = z.strictObject({
   response_cache: z.strictObject({ enable: z.boolean() }).optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /** How the folder's handler.ts runs (see handler-config.ts). */
+  handler: handlerConfigFileSchema.optional(),
+  /** How `slipway batch run` maps rows to inputs and outputs to columns (see batch-mapping-config.ts). */
+  batch: batchMappingSchema.optional(),
 });
 
 export type ModelConfigFile = z.infer<typeof modelConfigFileSchema>;

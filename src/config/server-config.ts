@@ -3,6 +3,7 @@ import { ServingError } from '../errors/serving-error.js';
 import { formatIssues } from './format-issues.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
+const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /** Server settings: one schema for validation and defaults. Merge order: defaults < slipway.yaml < environment < flags. */
 export const serverConfigSchema = z.strictObject({
@@ -16,8 +17,35 @@ export const serverConfigSchema = z.strictObject({
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(false),
   response_cache_bytes: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  metrics: z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
+    .default(true),
+  /** Serve /metrics on this port only (like Triton's 8002) instead of on the HTTP port. */
+  metrics_port: port.optional(),
+  /** Prediction log store: sqlite:PATH, postgres://… or jsonl:PATH; off when absent. */
+  prediction_log: z.string().min(1).optional(),
+  prediction_log_sample_rate: z.coerce.number().min(0).max(1).default(0.1),
+  prediction_log_max_rows: z.coerce.number().int().positive().default(100_000),
+  /** Batch database (sqlite:PATH or postgres://…) behind GET /v2/batch/status and /v1/batch/{table}/{key}; off when absent. */
+  batch_db: z.string().min(1).optional(),
   /** Cores to plan instance layouts for; in a container, set it to the CPU limit (default: the machine's). */
   cores: z.coerce.number().int().positive().optional(),
+  /** OIP gRPC port (inference.GRPCInferenceService and grpc.health.v1.Health); 0 picks a free one. */
+  grpc_port: port.default(8001),
+  grpc: boolFlag.default(true),
+  /** Enables repository load/unload for callers presenting it as a bearer token; off when absent. */
+  admin_token: z.string().min(8, 'use at least 8 characters').optional(),
+  /** The model that dialect routes naming none (Vertex, SageMaker, Azure) go to when several are served. */
+  default_model: z.string().min(1).optional(),
+  /** SageMaker mode: port 8080 (or SAGEMAKER_BIND_TO_PORT), all interfaces, models from /opt/ml/model. */
+  sagemaker: boolFlag.default(false),
+  /** Vertex AI's custom-container routes (AIP_PREDICT_ROUTE, AIP_HEALTH_ROUTE). */
+  vertex_predict_route: z.string().startsWith('/').optional(),
+  vertex_health_route: z.string().startsWith('/').optional(),
+  /** The prototype web UI at `/` (model pages, flags) and its feedback API. */
+  ui: boolFlag.default(true),
+  /** Feedback store: sqlite:PATH or postgres://…[?schema=name]; default sqlite:feedback.db beside the first served path. */
+  feedback_db: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/i, 'expected sqlite:PATH or postgres://…').optional(),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -31,10 +59,27 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_DEFAULT_MAX_BATCH_SIZE: 'default_max_batch_size',
   SLIPWAY_STRICT_READINESS: 'strict_readiness',
   SLIPWAY_RESPONSE_CACHE_BYTES: 'response_cache_bytes',
+  SLIPWAY_METRICS: 'metrics',
+  SLIPWAY_METRICS_PORT: 'metrics_port',
+  SLIPWAY_PREDICTION_LOG: 'prediction_log',
+  SLIPWAY_PREDICTION_LOG_SAMPLE_RATE: 'prediction_log_sample_rate',
+  SLIPWAY_PREDICTION_LOG_MAX_ROWS: 'prediction_log_max_rows',
+  SLIPWAY_BATCH_DB: 'batch_db',
   SLIPWAY_CORES: 'cores',
   // SageMaker tells a container that accepts bind-to-port (an image label) which port to use; it
-  // comes last so it wins over SLIPWAY_HTTP_PORT, which the image itself sets.
+  // comes after SLIPWAY_HTTP_PORT so it wins over it (the image itself sets SLIPWAY_HTTP_PORT).
   SAGEMAKER_BIND_TO_PORT: 'http_port',
+  SLIPWAY_GRPC_PORT: 'grpc_port',
+  SLIPWAY_GRPC: 'grpc',
+  SLIPWAY_ADMIN_TOKEN: 'admin_token',
+  SLIPWAY_DEFAULT_MODEL: 'default_model',
+  SLIPWAY_SAGEMAKER: 'sagemaker',
+  // Vertex AI's custom-container contract: the platform's port wins over the image's own setting.
+  AIP_HTTP_PORT: 'http_port',
+  AIP_PREDICT_ROUTE: 'vertex_predict_route',
+  AIP_HEALTH_ROUTE: 'vertex_health_route',
+  SLIPWAY_UI: 'ui',
+  SLIPWAY_FEEDBACK_DB: 'feedback_db',
 };
 
 /**
@@ -51,6 +96,13 @@ export function resolveServerConfig(
     if (env[variable] !== undefined && env[variable] !== '') merged[key] = env[variable];
   }
   for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value;
+  // Cloud platforms reach the container from outside: listen on every interface, at their port.
+  if (merged.sagemaker === true || merged.sagemaker === 'true' || merged.sagemaker === '1') {
+    merged.http_port ??= 8080;
+    merged.host ??= '0.0.0.0';
+    merged.models ??= ['/opt/ml/model'];
+  }
+  if (env.AIP_HTTP_PORT !== undefined && env.AIP_HTTP_PORT !== '') merged.host ??= '0.0.0.0';
   const result = serverConfigSchema.safeParse(merged);
   if (!result.success) {
     throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${formatIssues(result.error).join('\n  ')}`);

@@ -251,8 +251,10 @@ async function staleBuildWarnings(projectDir: string): Promise<string[]> {
   const visit = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const full = join(dir, entry.name);
-      if (entry.isDirectory()) await visit(full);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
+      // A folder with its own tsconfig.json is built by its own step (src/ui/web: the browser bundle), not into dist/ file by file.
+      if (entry.isDirectory()) {
+        if (!(await exists(join(full, 'tsconfig.json')))) await visit(full);
+      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
         const rel = relative(projectDir, full);
         const compiled = join(projectDir, 'dist', rel.replace(/\.ts$/, '.js'));
         const [source, output] = await Promise.all([stat(full), stat(compiled).catch(() => undefined)]);

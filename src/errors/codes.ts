@@ -32,8 +32,26 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
+  /** A repository load whose model could not be loaded (bad file, bad config); the reason is in the message. */
+  MODEL_LOAD_FAILED: 'INVALID_ARGUMENT',
+  /** A dialect route that cannot tell which model a request is for (several are served, none named). */
+  MODEL_AMBIGUOUS: 'INVALID_ARGUMENT',
+  /** A model without a handler (handler.ts) asked for a prediction. */
+  HANDLER_NOT_FOUND: 'NOT_FOUND',
+  /** A batch run that another live process is working on, or that exists already with other options. */
+  RUN_CONFLICT: 'ALREADY_EXISTS',
+  /** A batch predictions table that no batch job has written (GET /v1/batch/{table}/{key}). */
+  TABLE_NOT_FOUND: 'NOT_FOUND',
+  /** A key with no stored batch prediction. */
+  PREDICTION_NOT_FOUND: 'NOT_FOUND',
+  /** The batch database (--batch-db, --output) cannot be reached or opened. */
+  DATABASE_UNAVAILABLE: 'UNAVAILABLE',
+  /** A feedback flag or stored feedback file that does not exist (the prototype UI's /api/feedback). */
+  FEEDBACK_NOT_FOUND: 'NOT_FOUND',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
   INFERENCE_FAILED: 'INTERNAL',
+  /** A handler threw, or returned output its schema refuses; the message says which. */
+  HANDLER_FAILED: 'INTERNAL',
   INTERNAL: 'INTERNAL',
 } as const satisfies Record<string, ErrorCategory>;
 

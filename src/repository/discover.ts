@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { ServingError } from '../errors/serving-error.js';
+import { HANDLER_FILE_NAMES } from './model-handler.js';
 
 /** Where one model lives: a folder with version subfolders, or a single `.onnx` file (version 1). */
 export type ModelSource =
@@ -16,7 +17,7 @@ export function isVersionDirName(name: string): boolean {
 
 /**
  * Turns `slipway serve` paths into model sources. A path may be a repository (a folder of model
- * folders), one model folder (it has version folders, a config.yaml or a model.onnx), or one .onnx
+ * folders), one model folder (it has version folders, a config.yaml, a model.onnx or a handler), or one .onnx
  * file. Two models with one name are refused at start rather than letting one silently win.
  */
 export async function discoverModels(paths: readonly string[]): Promise<ModelSource[]> {
@@ -78,7 +79,9 @@ async function isModelFolder(dir: string): Promise<boolean> {
     (e) =>
       ((e.isDirectory() || e.isSymbolicLink()) && isVersionDirName(e.name)) ||
       e.name === 'config.yaml' ||
-      e.name === 'model.onnx',
+      e.name === 'model.onnx' ||
+      // A pipeline folder has a handler and no graph of its own.
+      (e.isFile() && HANDLER_FILE_NAMES.includes(e.name)),
   );
 }
 

@@ -5,12 +5,15 @@ import { loadModelConfigFile } from '../config/load-model-config.js';
 import { toVersionPolicy, type ModelConfig, type ModelConfigFile } from '../config/model-config.js';
 import { ServingError } from '../errors/serving-error.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { InstancePool } from '../scheduler/instance-pool.js';
 import { ModelScheduler } from '../scheduler/model-scheduler.js';
 import { ModelStats } from '../scheduler/model-stats.js';
 import { autocompleteConfig, defaultInstanceLayout, type AutocompleteDefaults } from './autocomplete.js';
 import { discoverModels, isVersionDirName, type ModelSource } from './discover.js';
 import { selectVersions } from './version-policy.js';
+import { findHandlerFile, newModelHandler, startModelHandler, unloadModelHandler, type ModelHandler } from './model-handler.js';
+import type { HandlerInfer } from '../runtime/handler/handler-instance.js';
 
 export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
 
@@ -24,6 +27,8 @@ export interface ModelVersion {
   config?: ModelConfig;
   pool?: InstancePool;
   scheduler?: ModelScheduler;
+  /** How long the last load took (instances started, config resolved). */
+  loadMs?: number;
 }
 
 export interface Model {
@@ -33,6 +38,8 @@ export interface Model {
   readonly versions: Map<number, ModelVersion>;
   /** Why the model as a whole could not load (bad config, no version matched the policy). */
   reason?: string;
+  /** The folder's handler.ts, if it has one (a pipeline has a handler and no versions). */
+  handler?: ModelHandler;
 }
 
 /** One row of Triton's repository index. */
@@ -51,6 +58,10 @@ export interface ModelRepositoryOptions {
   cores?: number;
   /** max_batch_size given to graphs that can batch when their config is silent (Triton's default-max-batch-size). */
   defaultMaxBatchSize?: number;
+  /** Prometheus metrics to feed (per model version), when on. */
+  metrics?: Metrics;
+  /** Gives handlers the router's infer (called once, before the first handler loads) so `ctx.infer` reaches every model. */
+  connectHandlers?: (repository: ModelRepository) => HandlerInfer;
 }
 
 /**
@@ -66,6 +77,8 @@ export class ModelRepository {
   private readonly models = new Map<string, Model>();
   private readonly logger: Logger;
   private readonly defaults: AutocompleteDefaults;
+  private readonly lifecycle = new Map<string, Promise<void>>();
+  private handlerInfer: HandlerInfer | undefined;
 
   private constructor(private readonly options: ModelRepositoryOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -80,7 +93,11 @@ export class ModelRepository {
     const repository = new ModelRepository(options);
     const sources = await discoverModels(options.paths);
     for (const source of sources) repository.models.set(source.name, { name: source.name, source, versions: new Map() });
-    await Promise.all([...repository.models.values()].map((m) => repository.load(m)));
+    // Handlers may call other models from setup(), so models without one load first.
+    const models = [...repository.models.values()];
+    const handled = await Promise.all(models.map((m) => findHandlerFile(m.source).then((f) => f !== undefined, () => false)));
+    await Promise.all(models.filter((_, i) => !handled[i]).map((m) => repository.load(m)));
+    await Promise.all(models.filter((_, i) => handled[i]).map((m) => repository.load(m)));
     return repository;
   }
 
@@ -92,10 +109,19 @@ export class ModelRepository {
     return [...this.models.keys()];
   }
 
+  /** Every version of every model, whatever its state. */
+  versions(): ModelVersion[] {
+    return [...this.models.values()].flatMap((m) => [...m.versions.values()]);
+  }
+
   /** Every model and version with its state, as `POST /v2/repository/index` reports them. */
   index(): RepositoryIndexEntry[] {
     const rows: RepositoryIndexEntry[] = [];
     for (const model of this.models.values()) {
+      if (model.versions.size === 0 && model.handler !== undefined && model.reason === undefined) {
+        rows.push({ name: model.name, state: model.handler.state, reason: model.handler.reason ?? '' });
+        continue;
+      }
       if (model.versions.size === 0) {
         rows.push({ name: model.name, state: 'UNAVAILABLE', reason: model.reason ?? 'not loaded' });
         continue;
@@ -109,15 +135,104 @@ export class ModelRepository {
 
   /** True when nothing is still loading (failed models count as settled). */
   settled(): boolean {
-    return [...this.models.values()].every((m) => [...m.versions.values()].every((v) => v.state !== 'LOADING'));
+    return [...this.models.values()].every(
+      (m) => m.handler?.state !== 'LOADING' && [...m.versions.values()].every((v) => v.state !== 'LOADING'),
+    );
+  }
+
+  /**
+   * Loads a model that was dropped into a repository folder after start, or reloads a served one
+   * (new versions, a changed config or file), as Triton's repository load does. A reload keeps the
+   * old versions serving until the new ones are READY, and keeps them when the reload fails.
+   * Throws MODEL_NOT_FOUND when no repository path holds the model, MODEL_LOAD_FAILED (with the
+   * reason) when no version could be loaded.
+   *
+   * @example
+   * await repository.loadModel('digits');
+   */
+  async loadModel(name: string): Promise<void> {
+    await this.oneAtATime(name, async () => {
+      const source = this.models.get(name)?.source ?? (await this.findSource(name));
+      const fresh: Model = { name, source, versions: new Map() };
+      const old = this.models.get(name);
+      const oldServes = old !== undefined && serves(old);
+      // A model new to the server shows as LOADING in the index while it loads.
+      if (!oldServes) this.models.set(name, fresh);
+      await this.load(fresh);
+      if (!serves(fresh)) {
+        const reason =
+          fresh.reason ??
+          fresh.handler?.reason ??
+          [...fresh.versions.values()].map((v) => `version ${v.version}: ${v.reason ?? v.state}`).join('; ');
+        if (oldServes) await this.unload(fresh);
+        throw new ServingError(
+          'MODEL_LOAD_FAILED',
+          `failed to load model '${name}': ${reason}${oldServes ? '; the versions loaded before keep serving' : ''}`,
+        );
+      }
+      this.models.set(name, fresh);
+      if (old !== undefined && old !== fresh) await this.drainAndUnload(old);
+    });
+  }
+
+  /**
+   * Unloads a model without dropping a request: new requests are refused at once (MODEL_NOT_READY),
+   * queued and running ones finish (for at most `drainTimeoutMs`), then its instances stop. The model
+   * stays in the index as UNAVAILABLE ("unloaded") and can be loaded again.
+   */
+  async unloadModel(name: string, drainTimeoutMs = 30_000): Promise<void> {
+    await this.oneAtATime(name, async () => {
+      const model = this.models.get(name);
+      if (model === undefined) {
+        throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; known: ${this.names().join(', ') || 'none'}`);
+      }
+      await this.drainAndUnload(model, drainTimeoutMs);
+    });
+  }
+
+  /** Load and unload of one model run one after the other, never interleaved. */
+  private async oneAtATime(name: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.lifecycle.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.lifecycle.set(name, next);
+    try {
+      await next;
+    } finally {
+      if (this.lifecycle.get(name) === next) this.lifecycle.delete(name);
+    }
+  }
+
+  private async findSource(name: string): Promise<ModelSource> {
+    const found = (await discoverModels(this.options.paths)).find((s) => s.name === name);
+    if (found === undefined) {
+      throw new ServingError(
+        'MODEL_NOT_FOUND',
+        `no model '${name}' in the model repository (${this.options.paths.join(', ')}); expected a folder ${name}/<version>/model.onnx in one of them`,
+      );
+    }
+    return found;
+  }
+
+  private async drainAndUnload(model: Model, drainTimeoutMs = 30_000): Promise<void> {
+    const serving = [...model.versions.values()].filter((v) => v.pool !== undefined);
+    // UNLOADING first: the router refuses new requests for a version that is not READY, and it
+    // hands a request to the scheduler synchronously after that check, so none can slip in after.
+    for (const v of serving) v.state = 'UNLOADING';
+    const busy = (): boolean => serving.some((v) => (v.scheduler?.queueDepth ?? 0) + (v.scheduler?.inflight ?? 0) > 0);
+    const deadline = performance.now() + drainTimeoutMs;
+    while (busy() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await this.unload(model);
   }
 
   /** Unloads every model; each instance finishes the request it is running first. */
   async close(): Promise<void> {
+    // Handlers first: their running requests still call models.
+    await Promise.all([...this.models.values()].map((m) => (m.handler === undefined ? undefined : unloadModelHandler(m.handler))));
     await Promise.all([...this.models.values()].map((m) => this.unload(m)));
   }
 
   private async unload(model: Model): Promise<void> {
+    if (model.handler !== undefined) await unloadModelHandler(model.handler);
     await Promise.all(
       [...model.versions.values()].map(async (v) => {
         if (v.pool === undefined) return;
@@ -137,15 +252,19 @@ export class ModelRepository {
     let file: ModelConfigFile;
     let versions: number[];
     let dirs: Map<number, string>;
+    let handlerFile: string | undefined;
     try {
       file = model.source.kind === 'folder' ? await loadModelConfigFile(join(model.source.dir, 'config.yaml')) : {};
       if (file.name !== undefined && file.name !== model.name) {
         throw new ServingError('CONFIG_INVALID', `config.yaml: name '${file.name}' differs from the folder name '${model.name}'`);
       }
       dirs = await versionDirs(model.source);
+      handlerFile = await findHandlerFile(model.source);
       const onDisk = [...dirs.keys()];
       versions = selectVersions(toVersionPolicy(file.version_policy), onDisk);
-      if (versions.length === 0) {
+      // A pipeline: a handler that calls other models, with no graph of its own.
+      const pipeline = onDisk.length === 0 && handlerFile !== undefined;
+      if (versions.length === 0 && !pipeline) {
         throw new ServingError(
           'CONFIG_INVALID',
           onDisk.length === 0
@@ -159,6 +278,18 @@ export class ModelRepository {
       return;
     }
     await Promise.all(versions.map((version) => this.loadVersion(model, version, dirs.get(version)!, file)));
+    if (handlerFile !== undefined && model.source.kind === 'folder') {
+      this.handlerInfer ??= this.options.connectHandlers?.(this);
+      model.handler = newModelHandler(handlerFile, file);
+      await startModelHandler(model.handler, {
+        model: model.name,
+        dir: model.source.dir,
+        hasGraph: versions.length > 0,
+        configFile: file,
+        infer: this.handlerInfer,
+        logger: this.logger,
+      });
+    }
   }
 
   private async loadVersion(model: Model, version: number, dir: string, file: ModelConfigFile): Promise<void> {
@@ -177,12 +308,15 @@ export class ModelRepository {
         worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads },
         count: layout.instanceCount,
         logger: this.logger,
+        onRestart: () => this.options.metrics?.instanceRestarted(model.name, String(version)),
       });
       entry.config = autocompleteConfig(model.name, file, pool.signature, this.defaults);
       entry.pool = pool;
-      entry.scheduler = new ModelScheduler(entry.config, pool, new ModelStats(model.name, String(version)));
+      const stats = new ModelStats(model.name, String(version), this.options.metrics?.forModel(model.name, String(version)));
+      entry.scheduler = new ModelScheduler(entry.config, pool, stats);
       entry.state = 'READY';
       const loadMs = Math.round(performance.now() - started);
+      entry.loadMs = loadMs;
       this.logger.info(
         { event: 'model_loaded', model: model.name, version, loadMs, instances: layout.instanceCount, intraOpThreads: layout.intraOpThreads },
         `loaded ${model.name} version ${version} in ${loadMs} ms`,
@@ -197,6 +331,12 @@ export class ModelRepository {
       );
     }
   }
+}
+
+/** A model serves when a version is READY, or, for a pipeline (a handler and no graph), when its handler is. */
+function serves(model: Model): boolean {
+  if (model.versions.size === 0 && model.handler !== undefined) return model.handler.state === 'READY';
+  return [...model.versions.values()].some((v) => v.state === 'READY');
 }
 
 /** Version number → the folder holding that version's model file. */

@@ -1,5 +1,6 @@
 import { ServingError } from '../errors/serving-error.js';
 import type { ModelRepository, ModelVersion } from '../repository/model-repository.js';
+import { snapshotTensors, type PredictionLog } from '../observability/prediction-log.js';
 import { ResponseCache } from '../scheduler/response-cache.js';
 import type { InferenceRequest, InferenceResponse } from '../tensor/inference.js';
 import { validateRequest } from './validate-request.js';
@@ -18,6 +19,7 @@ export class ModelRouter {
   constructor(
     private readonly repository: ModelRepository,
     private readonly cache?: ResponseCache,
+    private readonly predictionLog?: PredictionLog,
   ) {}
 
   /** The version a request for (model, version?) goes to: the given one, or the newest READY one. */
@@ -40,6 +42,12 @@ export class ModelRouter {
     const entry = this.repository.get(model);
     if (entry === undefined) {
       throw new ServingError('MODEL_NOT_FOUND', `unknown model '${model}'; serving: ${this.repository.names().join(', ') || 'nothing'}`);
+    }
+    if (entry.versions.size === 0 && entry.handler !== undefined && entry.reason === undefined) {
+      throw new ServingError(
+        'MODEL_NOT_FOUND',
+        `model '${model}' is a pipeline (a handler with no graph of its own), so it has no tensors to infer; call its handler: POST /api/models/${model}/predict`,
+      );
     }
     if (version !== undefined && version !== '') {
       const found = /^[1-9][0-9]*$/.test(version) ? entry.versions.get(Number(version)) : undefined;
@@ -82,6 +90,8 @@ export class ModelRouter {
       stats.recordCacheMiss(lookupNs);
     }
 
+    // Decided before scheduling: moved input buffers are gone once the worker has them.
+    const logged = this.predictionLog?.sample() === true ? (request.transferInputs === true ? snapshotTensors(request.inputs) : request.inputs) : undefined;
     try {
       const result = await target.scheduler.infer({
         inputs: request.inputs,
@@ -90,6 +100,17 @@ export class ModelRouter {
         ...(request.parameters !== undefined && { parameters: request.parameters }),
       });
       if (cacheKey !== undefined) this.cache!.set(cacheKey, result.outputs);
+      if (logged !== undefined) {
+        this.predictionLog!.record({
+          time: Date.now(),
+          model: target.model,
+          version: String(target.version),
+          ...(request.id !== undefined && { requestId: request.id }),
+          latencyMs: nsSince(startedMs) / 1e6,
+          inputs: logged,
+          outputs: result.outputs,
+        });
+      }
       stats.recordSuccess(batchSize, nsSince(startedMs), {
         queueNs: result.queueNs,
         inputNs: result.computeInputNs,

@@ -31,6 +31,13 @@ describe('resolveServerConfig: defaults', () => {
         default_max_batch_size: 64,
         strict_readiness: false,
         response_cache_bytes: 64 * 1024 * 1024,
+        grpc_port: 8001,
+        grpc: true,
+        sagemaker: false,
+        metrics: true,
+        prediction_log_sample_rate: 0.1,
+        prediction_log_max_rows: 100_000,
+        ui: true,
       },
     );
   });

@@ -26,8 +26,17 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   UNAUTHENTICATED: { category: 'UNAUTHENTICATED', http: 401, grpc: 16 },
   PERMISSION_DENIED: { category: 'PERMISSION_DENIED', http: 403, grpc: 7 },
   ALREADY_EXISTS: { category: 'ALREADY_EXISTS', http: 409, grpc: 6 },
+  MODEL_LOAD_FAILED: { category: 'INVALID_ARGUMENT', http: 400, grpc: 3 },
+  MODEL_AMBIGUOUS: { category: 'INVALID_ARGUMENT', http: 400, grpc: 3 },
+  HANDLER_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
+  RUN_CONFLICT: { category: 'ALREADY_EXISTS', http: 409, grpc: 6 },
+  TABLE_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
+  PREDICTION_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
+  DATABASE_UNAVAILABLE: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
+  FEEDBACK_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   NOT_IMPLEMENTED: { category: 'UNIMPLEMENTED', http: 501, grpc: 12 },
   INFERENCE_FAILED: { category: 'INTERNAL', http: 500, grpc: 13 },
+  HANDLER_FAILED: { category: 'INTERNAL', http: 500, grpc: 13 },
   INTERNAL: { category: 'INTERNAL', http: 500, grpc: 13 },
 };
 

@@ -4,6 +4,8 @@ import { CLI } from './paths.js';
 export interface CliServer {
   child: ChildProcess;
   url: string;
+  /** host:port of the gRPC server, read from the banner (undefined with --no-grpc). */
+  grpcAddress?: string;
   output: () => string;
 }
 
@@ -13,7 +15,9 @@ export interface CliServer {
  * server's event loop.
  */
 export async function startCliServer(args: string[]): Promise<CliServer> {
-  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--http-port', '0', '--log-level', 'warn'], {
+  // gRPC on a free port too: several test servers run at once, and 8001 would collide.
+  const grpcPort = args.includes('--grpc-port') || args.includes('--no-grpc') ? [] : ['--grpc-port', '0'];
+  const child = spawn(process.execPath, [CLI, 'serve', ...args, '--http-port', '0', ...grpcPort, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -30,5 +34,6 @@ export async function startCliServer(args: string[]): Promise<CliServer> {
     });
     child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));
   });
-  return { child, url, output: () => output };
+  const grpcAddress = /gRPC \(.*\) on (\S+)/.exec(output)?.[1];
+  return { child, url, output: () => output, ...(grpcAddress !== undefined && { grpcAddress }) };
 }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServingError, toServingError } from '../../errors/serving-error.js';
 import { httpStatusOf } from '../../errors/to-http.js';
+import { noteError } from './request-context.js';
 
 /** Fastify's own 4xx errors (body limit, bad content) translated into registry codes. */
 function fromFastify(error: FastifyError): ServingError | undefined {
@@ -21,6 +22,7 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const serving =
     error instanceof ServingError ? error : (fromFastify(error as FastifyError) ?? toServingError(error));
   const status = httpStatusOf(serving.category);
+  noteError(request, serving.code);
   if (status >= 500) request.log.error({ err: error, code: serving.code }, serving.message);
   if (serving.retryAfterSeconds !== undefined) reply.header('retry-after', String(serving.retryAfterSeconds));
   return reply

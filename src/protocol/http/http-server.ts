@@ -1,10 +1,27 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Slipway } from '../../slipway.js';
 import { sendError } from './error-reply.js';
+import { observeRequests, registerMetricsRoute, requestId } from './observe-requests.js';
 import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from './oip-routes.js';
+import { dialectRoutes } from './dialects/dialect-routes.js';
+import { openApiRoutes, vertexRouteDocs } from './openapi/openapi.js';
+import { predictRoutes } from './predict-routes.js';
+import { uiRoutes, type UiRoutesOptions } from '../../ui/ui-routes.js';
+import { uiRouteDocs } from '../../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
+  /** Serve `GET /metrics` on this server (default true; false when a separate metrics port is used). */
+  exposeMetrics?: boolean;
+  /** Enables repository load/unload for callers sending `Authorization: Bearer <token>`. */
+  adminToken?: string;
+  /** The model that dialect routes naming none (Vertex, SageMaker, Azure) go to when several are served. */
+  defaultModel?: string;
+  /** Vertex AI's AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE, registered when given. */
+  vertexPredictRoute?: string;
+  vertexHealthRoute?: string;
+  /** The prototype web UI at `/` with its feedback store (`slipway serve --ui`); off when absent. */
+  ui?: Omit<UiRoutesOptions, 'slipway'>;
 }
 
 /**
@@ -19,20 +36,27 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   const app = Fastify({
     loggerInstance: slipway.logger as FastifyBaseLogger,
     // One line per request from our onResponse hook instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     bodyLimit,
     // Sockets that sit idle are closed at shutdown; in-flight requests still finish.
     forceCloseConnections: 'idle',
-    requestIdHeader: 'x-request-id',
+    genReqId: requestId,
   });
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, latencyMs: Math.round(reply.elapsedTime * 100) / 100 },
-      'request',
-    );
-  });
+  observeRequests(app, slipway);
+  if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
-  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit });
+  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
+  const { defaultModel, vertexPredictRoute, vertexHealthRoute } = options;
+  void app.register(dialectRoutes, {
+    slipway,
+    bodyLimitBytes: bodyLimit,
+    ...(defaultModel !== undefined && { defaultModel }),
+    ...(vertexPredictRoute !== undefined && { vertexPredictRoute }),
+    ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),
+  });
+  void app.register(predictRoutes, { slipway, bodyLimitBytes: bodyLimit });
+  void app.register(openApiRoutes, { extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])] });
+  if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
   return app;
 }

@@ -10,6 +10,8 @@ import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
 import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER } from './binary-tensors.js';
 import { registerStatsRoutes } from './stats-routes.js';
+import { noteInference } from './request-context.js';
+import { registerRepositoryRoutes } from './repository-routes.js';
 
 export interface OipRoutesOptions {
   slipway: Slipway;
@@ -17,12 +19,14 @@ export interface OipRoutesOptions {
   bodyLimitBytes?: number;
   /** Where JSON is decoded and encoded by size; one with default thresholds is made (and closed with the app) when absent. */
   codec?: JsonCodec;
+  /** Enables repository load/unload for callers sending `Authorization: Bearer <token>` (403 without one configured). */
+  adminToken?: string;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
 
 /** Extensions of the protocol this server implements (reported by `GET /v2`). */
-export const EXTENSIONS = ['model_configuration', 'statistics', 'binary_tensor_data'];
+export const EXTENSIONS = ['model_configuration', 'statistics', 'binary_tensor_data', 'model_repository'];
 
 type ModelParams = { model: string; version?: string };
 
@@ -109,6 +113,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
+    noteInference(request, { model: response.model_name, version: response.model_version, ...(response.timing?.batchSize !== undefined && { batchSize: response.timing.batchSize }) });
     if (binaryOutput !== undefined) {
       const { headerLength: length, body } = encodeBinaryInferResponse(response, binaryOutput);
       return reply.header(HEADER_LENGTH_HEADER, length).type('application/octet-stream').send(body);
@@ -119,6 +124,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   app.post('/v2/models/:model/versions/:version/infer', infer);
 
   registerStatsRoutes(app, slipway);
+  registerRepositoryRoutes(app, slipway, options.adminToken);
 
   app.post('/v2/repository/index', async (request: FastifyRequest<{ Body: Buffer | undefined }>) => {
     const body = request.body !== undefined && request.body.length > 0 ? parseJsonBody(request.body) : {};
