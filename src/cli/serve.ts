@@ -122,7 +122,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
-  if (config.batch_db !== undefined) await app.register(batchStatusRoutes, { url: config.batch_db });
+  if (config.batch_db !== undefined) {
+    await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
+  }
   await app.listen({ port: config.http_port, host: config.host });
   const metricsApp = config.metrics && config.metrics_port !== undefined ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : undefined;
   if (metricsApp !== undefined) {

@@ -4,11 +4,14 @@ import type { BatchStore } from '../../batch/sinks/batch-store.js';
 import { openStore } from '../../batch/sinks/open-store.js';
 import { tableHealth } from '../../batch/staleness.js';
 import { ServingError, isServingError } from '../../errors/serving-error.js';
+import type { Metrics } from '../../observability/metrics.js';
 import { sendError } from './error-reply.js';
 
 export interface BatchStatusRoutesOptions {
   /** The batch database the jobs write: `sqlite:PATH` or `postgres://…` (`slipway serve --batch-db`). */
   url: string;
+  /** Where to export each table's newest successful run (`slipway_batch_last_success_timestamp_seconds`). */
+  metrics?: Metrics;
 }
 
 /**
@@ -46,6 +49,12 @@ export const batchStatusRoutes: FastifyPluginAsync<BatchStatusRoutesOptions> = a
   app.addHook('onClose', async () => {
     await store?.close();
   });
+  // Read at scrape time, so the staleness alert (deploy/monitoring) sees what `batch status` sees.
+  options.metrics?.setBatchRunSource(async () =>
+    (await tableHealth(await getStore())).flatMap((h) =>
+      h.last_success?.finished_at ? [{ table: h.table, finishedAt: new Date(h.last_success.finished_at) }] : [],
+    ),
+  );
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
 
   app.get('/v2/batch/status', async (request: FastifyRequest<{ Querystring: { table?: string; max_age?: string } }>, reply: FastifyReply) => {

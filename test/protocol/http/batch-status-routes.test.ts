@@ -28,6 +28,9 @@ describe('GET /v2/batch/status and /v1/batch/{table}/{key}', () => {
   });
 
   test('before the first job: 503 with the reason, and the server keeps serving', async () => {
+    const scrape = await fetch(`${server.url}/metrics`);
+    assert.equal(scrape.status, 200, 'metrics still scrape without the batch database');
+    assert.doesNotMatch(await scrape.text(), /^slipway_batch_last_success_timestamp_seconds\{/m);
     const reply = await get(`${server.url}/v2/batch/status`);
     assert.equal(reply.status, 503);
     assert.equal(reply.body.code, 'DATABASE_UNAVAILABLE');
@@ -49,6 +52,12 @@ describe('GET /v2/batch/status and /v1/batch/{table}/{key}', () => {
     assert.ok(table.age_seconds >= 0 && table.age_seconds < 120);
     assert.equal(table.last_success.rows_predicted, 30);
     assert.equal(table.last_run.status, 'succeeded');
+
+    // The same age, for Prometheus' staleness alert (deploy/monitoring/alert-rules.yml).
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const stamp = /^slipway_batch_last_success_timestamp_seconds\{table="digits_predictions"\} (\S+)$/m.exec(metrics);
+    assert.ok(stamp, 'the table is exported');
+    assert.ok(Math.abs(Number(stamp[1]) - Date.now() / 1000) < 120);
 
     const fresh = await get(`${server.url}/v2/batch/status?max_age=1h`);
     assert.equal(fresh.status, 200);
