@@ -5,10 +5,10 @@
 import { ServingError } from '../../errors/serving-error.js';
 import { tensorDataFromBinary, tensorDataToBinary } from '../../tensor/binary.js';
 import { parseDatatype, parseParameters, parseShape, tensorFromJson } from '../../tensor/from-json.js';
-import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
+import type { InferenceRequest, InferenceResponse } from '../../tensor/inference.js';
 import type { Parameters, Tensor } from '../../tensor/tensor.js';
 import { dataToJsonText } from '../../tensor/to-json.js';
-import { parseJsonBody } from './oip-json.js';
+import { assembleRequest, parseJsonBody, requestEnvelope } from './oip-json.js';
 import { checkBody, inferRequestSchema } from './openapi/schemas.js';
 
 /** The header naming the JSON part's length, in requests and in responses (Node lower-cases it). */
@@ -48,11 +48,9 @@ export function decodeBinaryInferRequest(
   const bytes = body ?? Buffer.alloc(0);
   const headerLength = parseHeaderLength(headerLengthValue, bytes.byteLength);
   const header = parseJsonBody(bytes.subarray(0, headerLength));
-  if (!isObject(header)) throw malformed('the inference header must be a JSON object with an "inputs" array');
+  const envelope = requestEnvelope(header, 'the inference header');
   checkBody(inferRequestSchema, header, 'inference header');
-  const { id, inputs, outputs, parameters } = header;
-  if (!Array.isArray(inputs) || inputs.length === 0) throw malformed("'inputs' must be a non-empty array of tensors");
-  if (id !== undefined && typeof id !== 'string') throw malformed("'id' must be a string");
+  const { inputs } = envelope;
 
   let offset = headerLength;
   const tensors = inputs.map((input: unknown): Tensor => {
@@ -87,23 +85,9 @@ export function decodeBinaryInferRequest(
     );
   }
 
-  const request: InferenceRequest = { model, inputs: tensors, transferInputs: true };
-  if (version !== undefined) request.version = version;
-  if (id !== undefined) request.id = id;
-  const params = parseParameters(parameters, 'request');
-  if (params !== undefined) request.parameters = params;
-  if (outputs !== undefined) request.outputs = decodeRequestedOutputs(outputs);
-  return request;
+  return assembleRequest(model, version, envelope, tensors);
 }
 
-function decodeRequestedOutputs(outputs: unknown): RequestedOutput[] {
-  if (!Array.isArray(outputs)) throw malformed("'outputs' must be an array of {\"name\": ...} objects");
-  return outputs.map((o: unknown, i) => {
-    if (!isObject(o) || typeof o.name !== 'string') throw malformed(`outputs[${i}] must be an object with a string 'name'`);
-    const parameters = parseParameters(o.parameters, `output '${o.name}'`);
-    return parameters ? { name: o.name, parameters } : { name: o.name };
-  });
-}
 
 function flag(parameters: Parameters | undefined, key: string, what: string): boolean | undefined {
   const value = parameters?.[key];

@@ -2,6 +2,7 @@ import { ServingError } from '../../errors/serving-error.js';
 import { parseParameters, tensorFromJson } from '../../tensor/from-json.js';
 import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
 import { dataToJsonText } from '../../tensor/to-json.js';
+import type { Tensor } from '../../tensor/tensor.js';
 
 const malformed = (message: string): ServingError => new ServingError('MALFORMED_REQUEST', message);
 
@@ -20,24 +21,41 @@ export function parseJsonBody(body: Buffer | string | undefined): unknown {
   }
 }
 
-/** Decodes an OIP v2 JSON inference request body into the internal request. */
-export function decodeInferRequest(body: unknown, model: string, version?: string): InferenceRequest {
-  if (!isObject(body)) throw malformed('request body must be a JSON object with an "inputs" array');
+/** The fields of an OIP request around its tensors, checked once for JSON and binary bodies alike. */
+export interface RequestEnvelope {
+  id?: string;
+  inputs: unknown[];
+  outputs?: unknown;
+  parameters?: unknown;
+}
+
+/** Checks an OIP request object's shape (`what` names it in errors) and returns its fields. */
+export function requestEnvelope(body: unknown, what: string): RequestEnvelope {
+  if (!isObject(body)) throw malformed(`${what} must be a JSON object with an "inputs" array`);
   const { id, inputs, outputs, parameters } = body;
   if (!Array.isArray(inputs) || inputs.length === 0) throw malformed("'inputs' must be a non-empty array of tensors");
   if (id !== undefined && typeof id !== 'string') throw malformed("'id' must be a string");
-  const request: InferenceRequest = {
-    model,
-    inputs: inputs.map((t) => tensorFromJson(t, 'input')),
-    // Every buffer was allocated by the decoder just now, so it can move to the worker uncopied.
-    transferInputs: true,
-  };
+  return { inputs, ...(id !== undefined && { id }), outputs, parameters };
+}
+
+/**
+ * The internal request from an envelope and its decoded tensors. The decoders allocated (or own)
+ * every buffer, so the tensors may move to the worker uncopied.
+ */
+export function assembleRequest(model: string, version: string | undefined, envelope: RequestEnvelope, inputs: Tensor[]): InferenceRequest {
+  const request: InferenceRequest = { model, inputs, transferInputs: true };
   if (version !== undefined) request.version = version;
-  if (id !== undefined) request.id = id;
-  const params = parseParameters(parameters, 'request');
+  if (envelope.id !== undefined) request.id = envelope.id;
+  const params = parseParameters(envelope.parameters, 'request');
   if (params !== undefined) request.parameters = params;
-  if (outputs !== undefined) request.outputs = decodeRequestedOutputs(outputs);
+  if (envelope.outputs !== undefined) request.outputs = decodeRequestedOutputs(envelope.outputs);
   return request;
+}
+
+/** Decodes an OIP v2 JSON inference request body into the internal request. */
+export function decodeInferRequest(body: unknown, model: string, version?: string): InferenceRequest {
+  const envelope = requestEnvelope(body, 'request body');
+  return assembleRequest(model, version, envelope, envelope.inputs.map((t) => tensorFromJson(t, 'input')));
 }
 
 function decodeRequestedOutputs(outputs: unknown): RequestedOutput[] {
