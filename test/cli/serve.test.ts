@@ -31,7 +31,13 @@ test('SIGTERM finishes the in-flight request, stops the workers and exits 0', as
   assert.equal(reply.status, 200);
   const body = (await reply.json()) as { outputs: Array<{ shape: number[] }> };
   assert.deepEqual(body.outputs[0]!.shape, [64, 2]);
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // A hang, not a speed check: the answered request's keep-alive socket once held the exit for
+  // Fastify's 72 s keepAliveTimeout.
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  const hung = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 30_000).unref());
+  const outcome = await Promise.race([exited, hung]);
+  assert.notEqual(outcome, 'hung', 'the server did not exit within 30 s of finishing its last request');
+  const [code] = await exited;
   assert.equal(code, 0);
   await assert.rejects(fetch(`${url}/v2/health/live`), 'no longer listening');
 });

@@ -43,6 +43,15 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     genReqId: requestId,
   });
   observeRequests(app, slipway);
+  // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
+  // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
