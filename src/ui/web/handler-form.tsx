@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, apiUrl, call, modelPath, type ModelDescription, type ModelExample } from './api.js';
 import { ExamplePicker } from './example-picker.js';
+import { FormFooter } from './form-footer.js';
 import { FileField, type FileValue } from './file-field.js';
 import { fieldsOf, isFileKind, type FieldSpec } from './schema-fields.js';
 import { runId, type Run } from './run.js';
@@ -221,25 +222,7 @@ export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
           ))}
         </details>
       )}
-      {problems.length > 0 && (
-        <div class="error" role="alert">
-          {problems.length === 1 ? (
-            problems[0]
-          ) : (
-            <ul>
-              {problems.map((p) => (
-                <li key={p}>{p}</li>
-              ))}
-            </ul>
-          )}
-        </div>
-      )}
-      <div class="row">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Running…' : 'Run'}
-        </button>
-        <span class="muted">POST {handler.predict?.path ?? `/api/models/${model.name}/predict`}</span>
-      </div>
+      <FormFooter problems={problems} busy={busy} route={handler.predict?.path ?? `/api/models/${model.name}/predict`} />
     </form>
   );
 }

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, oipPath, postJson, type InferResponse, type ModelExample, type ModelMetadata, type TensorMetadata } from './api.js';
 import { ExamplePicker } from './example-picker.js';
+import { FormFooter } from './form-footer.js';
 import { runId, type Run } from './run.js';
 import { concreteShape, fillValue, flatten, gridOf, nest, product, readValue, shapeOf } from './tensors.js';
 
@@ -157,21 +158,7 @@ export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
       {metadata.inputs.map((meta) => (
         <TensorInput key={meta.name} meta={meta} state={states[meta.name]!} onChange={(change) => update(meta.name, change)} />
       ))}
-      {problems.length > 0 && (
-        <div class="error" role="alert">
-          <ul>
-            {problems.map((p) => (
-              <li key={p}>{p}</li>
-            ))}
-          </ul>
-        </div>
-      )}
-      <div class="row">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Running…' : 'Run'}
-        </button>
-        <span class="muted">POST /v2/models/{metadata.name}/infer</span>
-      </div>
+      <FormFooter problems={problems} busy={busy} route={`/v2/models/${metadata.name}/infer`} />
     </form>
   );
 }
