@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { ServingError } from '../../errors/serving-error.js';
 import { displayPath } from './csv-source.js';
 import { filesFingerprint, openInputStream, type InputFile } from './input-files.js';
-import { truncateRaw, type Checkpoint, type FieldRef, type RowBlock, type RowSource, type RowView } from './row-source.js';
+import { BlockRowView, truncateRaw, type Checkpoint, type FieldRef, type RowBlock, type RowSource } from './row-source.js';
 
 const BLOCK_ROWS = 1024;
 
@@ -110,34 +110,12 @@ function parseLine(text: string, line: number, file: string): JsonRow {
   return at(value as Record<string, unknown>, undefined);
 }
 
-class JsonRowView implements RowView {
-  private rows: JsonRow[] = [];
-  private first = 0;
-  private index = 0;
-
+class JsonRowView extends BlockRowView<JsonRow> {
   constructor(
     private readonly names: readonly string[],
     private readonly paths: readonly string[][],
-  ) {}
-
-  block(rows: JsonRow[], first: number): RowBlock {
-    return {
-      size: rows.length,
-      row: (i: number) => {
-        this.rows = rows;
-        this.first = first;
-        this.index = i;
-        return this;
-      },
-    };
-  }
-
-  get position(): number {
-    return this.first + this.index;
-  }
-
-  private current(): JsonRow {
-    return this.rows[this.index]!;
+  ) {
+    super();
   }
 
   get(slot: number): unknown {
@@ -151,11 +129,6 @@ class JsonRowView implements RowView {
       node = (node as Record<string, unknown>)[part];
     }
     return node;
-  }
-
-  fastNumber(slot: number): number {
-    const value = this.get(slot);
-    return typeof value === 'number' ? value : Number.NaN;
   }
 
   problem(): string | undefined {

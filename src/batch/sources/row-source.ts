@@ -42,6 +42,47 @@ export interface RowBlock {
   row(index: number): RowView;
 }
 
+/**
+ * A RowView over blocks of already-read rows (JSONL records, query rows): the view is reused for
+ * every row, so reading a row allocates nothing. Subclasses say how a slot reads a row.
+ */
+export abstract class BlockRowView<Row> implements RowView {
+  private rows: readonly Row[] = [];
+  private first = 0;
+  private index = 0;
+
+  block(rows: readonly Row[], first: number): RowBlock {
+    return {
+      size: rows.length,
+      row: (i: number) => {
+        this.rows = rows;
+        this.first = first;
+        this.index = i;
+        return this;
+      },
+    };
+  }
+
+  get position(): number {
+    return this.first + this.index;
+  }
+
+  protected current(): Row {
+    return this.rows[this.index]!;
+  }
+
+  abstract get(slot: number): unknown;
+
+  fastNumber(slot: number): number {
+    const value = this.get(slot);
+    return typeof value === 'number' ? value : Number.NaN;
+  }
+
+  abstract problem(): string | undefined;
+  abstract location(): string;
+  abstract raw(): string;
+}
+
 /** A field a mapping refers to: a CSV column, a JSON field (dotted path into nested objects), or a query column. */
 export type FieldRef = string;
 

@@ -1,6 +1,6 @@
 import { ServingError } from '../../errors/serving-error.js';
 import type { BatchStore } from '../sinks/batch-store.js';
-import { truncateRaw, type Checkpoint, type FieldRef, type RowBlock, type RowSource, type RowView } from './row-source.js';
+import { BlockRowView, truncateRaw, type Checkpoint, type FieldRef, type RowBlock, type RowSource } from './row-source.js';
 
 const PAGE_ROWS = 2000;
 
@@ -103,37 +103,14 @@ export class SqlSource implements RowSource {
   async close(): Promise<void> {}
 }
 
-class SqlRowView implements RowView {
-  private rows: Array<Record<string, unknown>> = [];
-  private first = 0;
-  private index = 0;
-
-  constructor(private readonly slotColumns: readonly string[]) {}
-
-  block(rows: Array<Record<string, unknown>>, first: number): RowBlock {
-    return {
-      size: rows.length,
-      row: (i: number) => {
-        this.rows = rows;
-        this.first = first;
-        this.index = i;
-        return this;
-      },
-    };
-  }
-
-  get position(): number {
-    return this.first + this.index;
+class SqlRowView extends BlockRowView<Record<string, unknown>> {
+  constructor(private readonly slotColumns: readonly string[]) {
+    super();
   }
 
   get(slot: number): unknown {
-    const value = this.rows[this.index]![this.slotColumns[slot]!];
+    const value = this.current()[this.slotColumns[slot]!];
     return value === null ? undefined : value;
-  }
-
-  fastNumber(slot: number): number {
-    const value = this.get(slot);
-    return typeof value === 'number' ? value : Number.NaN;
   }
 
   problem(): string | undefined {
@@ -146,7 +123,7 @@ class SqlRowView implements RowView {
 
   raw(): string {
     return truncateRaw(
-      JSON.stringify(this.rows[this.index], (_key, value: unknown) =>
+      JSON.stringify(this.current(), (_key, value: unknown) =>
         typeof value === 'bigint' ? value.toString() : value instanceof Uint8Array ? `<${value.length} bytes>` : value,
       ),
     );
