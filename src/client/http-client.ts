@@ -38,19 +38,10 @@ export interface InferResult {
   output(name: string): Tensor;
 }
 
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
+// The wire shapes the server writes, so client and server cannot drift apart (types only: erased at run time).
+import type { ModelMetadata } from '../protocol/model-metadata.js';
 
-export interface ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: string;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-}
+export type { ModelMetadata, TensorMetadata } from '../protocol/model-metadata.js';
 
 export interface RepositoryEntry {
   name: string;
