@@ -61,8 +61,11 @@ export class DynamicBatcher {
   /** One FIFO per priority level; index 0 is level 1 (highest). */
   private readonly queues: QueuedRequest[][];
   private queued = 0;
-  private delayTimer: { handle: unknown; atUs: number } | undefined;
-  private deadlineTimer: { handle: unknown; atUs: number } | undefined;
+  /** A wake-up for the oldest request's max_queue_delay, and one for the earliest deadline. */
+  private readonly timers: Record<'delay' | 'deadline', { handle: unknown; atUs: number } | undefined> = {
+    delay: undefined,
+    deadline: undefined,
+  };
   private closed = false;
 
   constructor(
@@ -125,8 +128,10 @@ export class DynamicBatcher {
       for (const item of decision.batch) this.remove(item);
       this.executor.execute(decision.batch, now);
     }
-    this.armDelayTimer(waitUntil);
-    this.armDeadlineTimer();
+    this.arm('delay', waitUntil);
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const queue of this.queues) for (const item of queue) earliest = Math.min(earliest, item.deadlineUs);
+    this.arm('deadline', earliest);
   }
 
   /** Refuses new requests and fails every queued one; running batches finish. */
@@ -209,36 +214,22 @@ export class DynamicBatcher {
     }
   }
 
-  private armDelayTimer(untilUs: number): void {
-    if (this.delayTimer?.atUs === untilUs) return;
-    if (this.delayTimer !== undefined) this.clock.clearTimer(this.delayTimer.handle);
-    this.delayTimer = undefined;
-    if (!Number.isFinite(untilUs)) return;
+  /** Makes `kind`'s timer fire `schedule()` at `atUs` (Infinity: not at all), keeping one that already does. */
+  private arm(kind: 'delay' | 'deadline', atUs: number): void {
+    const current = this.timers[kind];
+    if (current?.atUs === atUs) return;
+    if (current !== undefined) this.clock.clearTimer(current.handle);
+    this.timers[kind] = undefined;
+    if (!Number.isFinite(atUs)) return;
     const handle = this.clock.setTimer(() => {
-      this.delayTimer = undefined;
+      this.timers[kind] = undefined;
       this.schedule();
-    }, untilUs - this.clock.nowUs());
-    this.delayTimer = { handle, atUs: untilUs };
-  }
-
-  private armDeadlineTimer(): void {
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const queue of this.queues) for (const item of queue) earliest = Math.min(earliest, item.deadlineUs);
-    if (this.deadlineTimer?.atUs === earliest) return;
-    if (this.deadlineTimer !== undefined) this.clock.clearTimer(this.deadlineTimer.handle);
-    this.deadlineTimer = undefined;
-    if (!Number.isFinite(earliest)) return;
-    const handle = this.clock.setTimer(() => {
-      this.deadlineTimer = undefined;
-      this.schedule();
-    }, earliest - this.clock.nowUs());
-    this.deadlineTimer = { handle, atUs: earliest };
+    }, atUs - this.clock.nowUs());
+    this.timers[kind] = { handle, atUs };
   }
 
   private clearTimers(): void {
-    if (this.delayTimer !== undefined) this.clock.clearTimer(this.delayTimer.handle);
-    if (this.deadlineTimer !== undefined) this.clock.clearTimer(this.deadlineTimer.handle);
-    this.delayTimer = undefined;
-    this.deadlineTimer = undefined;
+    this.arm('delay', Number.POSITIVE_INFINITY);
+    this.arm('deadline', Number.POSITIVE_INFINITY);
   }
 }
