@@ -50,7 +50,7 @@ async function repository(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-protocols-'));
   for (const model of ['digits', 'identity_fp32']) {
     await mkdir(join(dir, model, '1'), { recursive: true });
-    await symlink(join(ROOT, 'examples/models', model, '1/model.onnx'), join(dir, model, '1/model.onnx'));
+    await symlink(join(ROOT, model === 'digits' ? 'examples/models' : 'test/fixtures/models', model, '1/model.onnx'), join(dir, model, '1/model.onnx'));
     // One instance with the machine's threads; batching off, so every protocol sees the same scheduling.
     await writeFile(join(dir, model, 'config.yaml'), 'dynamic_batching:\n  enable: false\n');
   }

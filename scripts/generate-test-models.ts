@@ -1,9 +1,9 @@
 /**
- * Writes the tiny ONNX models that Slipway's tests and examples run against.
+ * Writes the tiny ONNX models that Slipway's tests run against (test/fixtures/models).
  *
  * Usage: node dist/scripts/generate-test-models.js [outDir] [--verify]
  *
- * outDir defaults to examples/models in the package root (not the working
+ * outDir defaults to test/fixtures/models in the package root (not the working
  * directory), so the script behaves the same from any cwd. Each model lands in
  * <outDir>/<name>/1/model.onnx with a <outDir>/<name>/config.yaml beside it.
  *
@@ -376,7 +376,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.error('usage: generate-test-models [outDir] [--verify]');
     return 2;
   }
-  const outDir = positional[0] !== undefined ? path.resolve(positional[0]) : path.join(packageRoot(), 'examples', 'models');
+  const outDir = positional[0] !== undefined ? path.resolve(positional[0]) : path.join(packageRoot(), 'test', 'fixtures', 'models');
 
   const specs = buildModelSpecs();
   let written = 0;

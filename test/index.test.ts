@@ -3,10 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 import { Slipway, oipRoutes, ServingError } from '../src/index.js';
-import { EXAMPLES } from './helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from './helpers/paths.js';
 
 test('library: load a repository in-process and infer with typed arrays', async () => {
-  const slipway = await Slipway.open({ models: [`${EXAMPLES}/digits`, `${EXAMPLES}/simple`], cores: 2 });
+  const slipway = await Slipway.open({ models: [`${EXAMPLES}/digits`, `${TEST_MODELS}/simple`], cores: 2 });
   try {
     const input0 = Int32Array.from({ length: 16 }, (_, i) => i);
     const input1 = new Int32Array(16).fill(2);

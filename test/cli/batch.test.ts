@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, digitsJsonl, runCli, tempDir, writeText } from '../helpers/batch-data.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 // End to end through the CLI, on SQLite: the same commands a user types.
 
@@ -104,7 +104,7 @@ describe('slipway batch run (SQLite)', () => {
   test('a model without a batch dimension gets one row per request; a 2-D output is stored as JSON', async () => {
     const csv = await writeText(join(dir, 'matmul.csv'), 'id,a,b,c,d,e,f\nr1,1,2,3,-1,0,0.5\nr2,0,0,0,0,0,0\nr3,1,0,0,0,1,0\n');
     const db = join(dir, 'matmul.db');
-    const result = await runCli(['batch', 'run', '--models', join(EXAMPLES, 'fixed_matmul'), '--model', 'fixed_matmul', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--progress', 'none']);
+    const result = await runCli(['batch', 'run', '--models', join(TEST_MODELS, 'fixed_matmul'), '--model', 'fixed_matmul', '--input', csv, '--output', `sqlite:${db}`, '--key', 'id', '--progress', 'none']);
     assert.equal(result.code, 0, result.stderr);
     const sqlite = open(db);
     const rows = sqlite.prepare('SELECT id, y FROM fixed_matmul_predictions ORDER BY id').all() as Array<{ id: string; y: string }>;

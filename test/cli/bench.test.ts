@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { startCliServer } from '../helpers/cli-server.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 
 test('slipway bench sweeps concurrency against a running server and reports latency and the server split', async () => {
-  const server = await startCliServer([`${EXAMPLES}/digits`, `${EXAMPLES}/dynamic_named`]);
+  const server = await startCliServer([`${EXAMPLES}/digits`, `${TEST_MODELS}/dynamic_named`]);
   try {
     const { stdout } = await run(process.execPath, [CLI, 'bench', '-m', 'digits', '-u', server.url, '--concurrency', '1:4:x2', '--requests', '40', '--json']);
     const levels = JSON.parse(stdout) as Array<{ concurrency: number; requests: number; errors: number; latency: { p50Ms: number; p99Ms: number }; server: { requests: number; computeInferUs: number; avgBatchRows: number } }>;

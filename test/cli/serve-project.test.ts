@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 /** Starts `slipway serve ARGS` in `cwd` and resolves with the URL its banner prints. */
 async function serve(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string }> {
@@ -101,7 +101,7 @@ describe('slipway serve with a slipway.yaml', () => {
   });
 
   test('paths on the command line ignore ./slipway.yaml unless --config asks for it', async () => {
-    const { child, url } = await serve([join(EXAMPLES, 'simple'), '--http-port', '0'], join(dir, 'project'));
+    const { child, url } = await serve([join(TEST_MODELS, 'simple'), '--http-port', '0'], join(dir, 'project'));
     children.push(child);
     const index = (await (await fetch(`${url}/v2/repository/index`, { method: 'POST' })).json()) as Array<{ name: string }>;
     assert.deepEqual(index.map((m) => m.name), ['simple']);

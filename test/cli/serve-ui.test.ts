@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
 import { startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 // `slipway serve` with the UI: on by default with its feedback store beside the repository,
 // --no-ui, --feedback-db, and what happens when the store cannot be opened.
@@ -19,8 +19,8 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'slipway-serve-ui-'));
   repository = join(dir, 'models');
   await mkdir(join(repository, 'simple', '1'), { recursive: true });
-  await cp(join(EXAMPLES, 'simple', '1', 'model.onnx'), join(repository, 'simple', '1', 'model.onnx'), { dereference: true });
-  await cp(join(EXAMPLES, 'simple', 'config.yaml'), join(repository, 'simple', 'config.yaml'));
+  await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(repository, 'simple', '1', 'model.onnx'), { dereference: true });
+  await cp(join(TEST_MODELS, 'simple', 'config.yaml'), join(repository, 'simple', 'config.yaml'));
 });
 after(async () => {
   for (const server of servers) server.child.kill('SIGKILL');

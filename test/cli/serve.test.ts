@@ -3,10 +3,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { startCliServer as startCli } from '../helpers/cli-server.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 test('slipway serve prints what it serves and where, then answers', async () => {
-  const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${EXAMPLES}/simple`]);
+  const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${TEST_MODELS}/simple`]);
   try {
     assert.match(output(), /2\/2 model versions ready/);
     assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]/);

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { SlipwayClientError, SlipwayGrpcClient, SlipwayHttpClient } from '../../src/client/index.js';
 import { DATATYPES, type Datatype, type TensorData } from '../../src/tensor/datatypes.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 import { startProtocolServer, type ProtocolServer } from '../helpers/protocol-server.js';
 import { SAMPLES } from '../helpers/samples.js';
 
@@ -15,7 +15,7 @@ const samples = JSON.parse(await readFile(`${EXAMPLES}/digits/samples.json`, 'ut
 
 let server: ProtocolServer;
 before(async () => {
-  server = await startProtocolServer({ models: EXAMPLES, adminToken: TOKEN });
+  server = await startProtocolServer({ models: [EXAMPLES, TEST_MODELS], adminToken: TOKEN });
 });
 after(async () => {
   await server.close();

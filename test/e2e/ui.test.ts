@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { EXAMPLES, ROOT } from '../helpers/paths.js';
+import { EXAMPLES, ROOT, TEST_MODELS } from '../helpers/paths.js';
 import { requireCommand } from '../helpers/requirements.js';
 import { launchChromium, type Browser } from './chromium.js';
 
@@ -26,7 +26,7 @@ interface PageImage {
   naturalHeight: number;
 }
 
-const MODELS = [...['digits', 'ocr', 'ocr_det', 'ocr_cls', 'ocr_rec', 'simple'].map((m) => join(EXAMPLES, m)), join(ROOT, 'test/fixtures/handlers/toolbox')];
+const MODELS = [...['digits', 'ocr', 'ocr_det', 'ocr_cls', 'ocr_rec'].map((m) => join(EXAMPLES, m)), join(TEST_MODELS, 'simple'), join(ROOT, 'test/fixtures/handlers/toolbox')];
 
 /** Points of a stroke in 0..1 of the canvas. */
 type Stroke = Array<[number, number]>;

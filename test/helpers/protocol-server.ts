@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { GrpcServer } from '../../src/protocol/grpc/grpc-server.js';
-import { createHttpServer, type HttpServerOptions } from '../../src/protocol/http/http-server.js';
+import { createHttpServer, type HttpServerOptions } from '../../src/server/http-server.js';
 import { Slipway, type SlipwayOptions } from '../../src/slipway.js';
 
 export interface ProtocolServer {

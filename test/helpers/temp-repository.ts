@@ -1,10 +1,11 @@
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXAMPLES } from './paths.js';
+import { EXAMPLES, TEST_MODELS } from './paths.js';
 
 export interface TempModel {
-  /** Example model whose 1/model.onnx is copied into each version folder. */
+  /** Test fixture (or example) model whose 1/model.onnx is copied into each version folder. */
   from?: string;
   versions?: number[];
   config?: string;
@@ -12,7 +13,7 @@ export interface TempModel {
   bytes?: string;
 }
 
-/** Builds a throwaway model repository out of the example models; `remove` deletes it. */
+/** Builds a throwaway model repository out of the test fixture and example models; `remove` deletes it. */
 export async function tempRepository(models: Record<string, TempModel>): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-repo-'));
   for (const [name, spec] of Object.entries(models)) {
@@ -22,9 +23,14 @@ export async function tempRepository(models: Record<string, TempModel>): Promise
       const versionDir = join(modelDir, String(version));
       await mkdir(versionDir, { recursive: true });
       if (spec.bytes !== undefined) await writeFile(join(versionDir, 'model.onnx'), spec.bytes);
-      else await cp(join(EXAMPLES, spec.from ?? name, '1', 'model.onnx'), join(versionDir, 'model.onnx'), { dereference: true });
+      else await cp(modelFile(spec.from ?? name), join(versionDir, 'model.onnx'), { dereference: true });
     }
     if (spec.config !== undefined) await writeFile(join(modelDir, 'config.yaml'), spec.config);
   }
   return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+function modelFile(name: string): string {
+  const fixture = join(TEST_MODELS, name, '1', 'model.onnx');
+  return existsSync(fixture) ? fixture : join(EXAMPLES, name, '1', 'model.onnx');
 }

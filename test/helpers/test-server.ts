@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { createHttpServer } from '../../src/protocol/http/http-server.js';
+import { createHttpServer } from '../../src/server/http-server.js';
 import { Slipway, type SlipwayOptions } from '../../src/slipway.js';
 
 export interface TestServer {

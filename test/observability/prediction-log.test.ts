@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { Slipway } from '../../src/slipway.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 import { POSTGRES_URL, requirePostgres } from '../helpers/requirements.js';
 
@@ -21,7 +21,7 @@ const request = (i: number) => ({
 async function logWith(store: string, options: { sampleRate?: number; maxRows?: number; maxQueue?: number; requests?: number } = {}) {
   const metrics = new Metrics({ defaultMetrics: false });
   const slipway = await Slipway.open({
-    models: `${EXAMPLES}/identity_fp32`,
+    models: `${TEST_MODELS}/identity_fp32`,
     metrics,
     predictionLog: { store, sampleRate: options.sampleRate ?? 1, ...(options.maxRows !== undefined && { maxRows: options.maxRows }), ...(options.maxQueue !== undefined && { maxQueue: options.maxQueue }) },
   });
@@ -86,7 +86,7 @@ describe('prediction log', () => {
 
   test('an unreachable store is refused at start with the reason', async () => {
     await assert.rejects(
-      Slipway.open({ models: `${EXAMPLES}/identity_fp32`, predictionLog: { store: 'ftp://nowhere', sampleRate: 1 } }),
+      Slipway.open({ models: `${TEST_MODELS}/identity_fp32`, predictionLog: { store: 'ftp://nowhere', sampleRate: 1 } }),
       /prediction log: prediction log store 'ftp:\/\/nowhere': expected sqlite:PATH, postgres:\/\/… or jsonl:PATH/,
     );
   });

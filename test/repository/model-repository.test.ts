@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ModelRepository } from '../../src/repository/model-repository.js';
 import { ModelRouter } from '../../src/router/model-router.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 
 const identity = (value: number) => ({
@@ -79,9 +79,9 @@ test('an invalid config.yaml makes only that model UNAVAILABLE, naming the field
 test('a single .onnx file and a model folder without version folders are served as version 1', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-paths-'));
   try {
-    await cp(`${EXAMPLES}/identity_fp32/1/model.onnx`, join(dir, 'single.onnx'), { dereference: true });
+    await cp(`${TEST_MODELS}/identity_fp32/1/model.onnx`, join(dir, 'single.onnx'), { dereference: true });
     await mkdir(join(dir, 'flat'));
-    await cp(`${EXAMPLES}/identity_fp32/1/model.onnx`, join(dir, 'flat', 'model.onnx'), { dereference: true });
+    await cp(`${TEST_MODELS}/identity_fp32/1/model.onnx`, join(dir, 'flat', 'model.onnx'), { dereference: true });
     const repository = await ModelRepository.open({ paths: [join(dir, 'single.onnx'), join(dir, 'flat')], cores: 2 });
     try {
       assert.deepEqual(states(repository).sort(), ['flat:1:READY', 'single:1:READY']);

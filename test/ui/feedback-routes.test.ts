@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
-import { createHttpServer } from '../../src/protocol/http/http-server.js';
+import { createHttpServer } from '../../src/server/http-server.js';
 import { Slipway } from '../../src/slipway.js';
 import { SqliteFeedbackStore } from '../../src/ui/feedback/sqlite-feedback-store.js';
 import { INLINE_DOCUMENT_BYTES, sha256Hex } from '../../src/ui/feedback/flag-document.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 // The feedback API over real HTTP: an in-process server with the UI on, a SQLite store the test
 // can look into, and fetch/FormData as the client (what the browser UI sends).
@@ -27,7 +27,7 @@ let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'slipway-feedback-routes-'));
   store = SqliteFeedbackStore.open(join(dir, 'feedback.db'));
-  slipway = await Slipway.open({ models: [join(EXAMPLES, 'digits'), join(EXAMPLES, 'simple')], cores: 1 });
+  slipway = await Slipway.open({ models: [join(EXAMPLES, 'digits'), join(TEST_MODELS, 'simple')], cores: 1 });
   app = createHttpServer(slipway, { ui: { feedback: store, maxFeedbackFileBytes: MAX_FILE_BYTES } });
   await app.listen({ port: 0, host: '127.0.0.1' });
   url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { createHttpServer } from '../../src/protocol/http/http-server.js';
+import { createHttpServer } from '../../src/server/http-server.js';
 import { predictRoutes } from '../../src/protocol/http/predict-routes.js';
 import { Slipway } from '../../src/slipway.js';
 import { SqliteFeedbackStore } from '../../src/ui/feedback/sqlite-feedback-store.js';
 import { uiRoutes } from '../../src/ui/ui-routes.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 
 let slipway: Slipway;
 let app: FastifyInstance;
@@ -21,7 +21,7 @@ const registered: string[] = [];
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'slipway-ui-routes-'));
   store = SqliteFeedbackStore.open(join(dir, 'feedback.db'));
-  slipway = await Slipway.open({ models: [join(EXAMPLES, 'digits'), join(EXAMPLES, 'simple')], cores: 1 });
+  slipway = await Slipway.open({ models: [join(EXAMPLES, 'digits'), join(TEST_MODELS, 'simple')], cores: 1 });
   app = createHttpServer(slipway, { ui: { feedback: store } });
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) if (method !== 'HEAD') registered.push(`${method.toLowerCase()} ${route.url}`);

@@ -6,7 +6,7 @@ import { loadServices } from '../../../src/protocol/grpc/proto.js';
 import { tensorDataFromBinary, tensorDataToBinary } from '../../../src/tensor/binary.js';
 import { DATATYPES, type Datatype } from '../../../src/tensor/datatypes.js';
 import { fromHalfBits } from '../../../src/tensor/fp16.js';
-import { EXAMPLES } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 import { startProtocolServer, type ProtocolServer } from '../../helpers/protocol-server.js';
 import { SAMPLES } from '../../helpers/samples.js';
 
@@ -21,7 +21,7 @@ let client: Client;
 let health: Client;
 
 before(async () => {
-  server = await startProtocolServer({ models: EXAMPLES });
+  server = await startProtocolServer({ models: [EXAMPLES, TEST_MODELS] });
   // A plain grpc-js client from the .proto: what any OIP gRPC client sends.
   const { inference, health: healthService } = loadServices();
   client = new inference(server.grpcAddress, credentials.createInsecure());
@@ -245,7 +245,7 @@ describe('OIP gRPC: bad input is a clear status, never a crash', () => {
   }
 
   test('a message over the size limit is RESOURCE_EXHAUSTED and the server goes on', async () => {
-    const small = await startProtocolServer({ models: `${EXAMPLES}/identity_fp32`, bodyLimitBytes: 4096 });
+    const small = await startProtocolServer({ models: `${TEST_MODELS}/identity_fp32`, bodyLimitBytes: 4096 });
     const { inference } = loadServices();
     const c = new inference(small.grpcAddress, credentials.createInsecure());
     try {

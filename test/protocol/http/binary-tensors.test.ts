@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { encodeBytesElements, tensorDataFromBinary, tensorDataToBinary } from '../../../src/tensor/binary.js';
 import { DATATYPES, type Datatype } from '../../../src/tensor/datatypes.js';
-import { EXAMPLES } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 import { post, startTestServer, type TestServer } from '../../helpers/test-server.js';
 import { SAMPLES } from '../../helpers/samples.js';
 
@@ -15,7 +15,7 @@ const samples = JSON.parse(await readFile(`${EXAMPLES}/digits/samples.json`, 'ut
 
 let server: TestServer;
 before(async () => {
-  server = await startTestServer({ models: EXAMPLES });
+  server = await startTestServer({ models: [EXAMPLES, TEST_MODELS] });
 });
 after(async () => {
   await server.close();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startCliServer, type CliServer } from '../../helpers/cli-server.js';
-import { EXAMPLES } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 
 // The server runs in its own process: a probe's latency must measure the server's event loop, not
 // this test's own work of sending and receiving tens of megabytes.
 let server: CliServer;
 before(async () => {
-  server = await startCliServer([`${EXAMPLES}/ocr_cls`, `${EXAMPLES}/identity_fp32`]);
+  server = await startCliServer([`${EXAMPLES}/ocr_cls`, `${TEST_MODELS}/identity_fp32`]);
 });
 after(() => {
   server.child.kill('SIGKILL');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { EXAMPLES } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 import { tempRepository } from '../../helpers/temp-repository.js';
 import { get, post, startTestServer, type TestServer } from '../../helpers/test-server.js';
 
@@ -24,7 +24,7 @@ function argmax(values: number[]): number {
 let server: TestServer;
 
 before(async () => {
-  server = await startTestServer({ models: EXAMPLES });
+  server = await startTestServer({ models: [EXAMPLES, TEST_MODELS] });
 });
 after(async () => {
   await server.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createHttpServer } from '../../../src/protocol/http/http-server.js';
+import { createHttpServer } from '../../../src/server/http-server.js';
 import { inferRequestSchema, tfPredictRequestSchema } from '../../../src/protocol/http/openapi/schemas.js';
 import { Slipway } from '../../../src/slipway.js';
 import { EXAMPLES } from '../../helpers/paths.js';

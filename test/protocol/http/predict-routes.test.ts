@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { get, post, startTestServer, type TestServer } from '../../helpers/test-server.js';
-import { EXAMPLES, ROOT } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS, ROOT } from '../../helpers/paths.js';
 
 const FIXTURES = `${ROOT}test/fixtures/handlers`;
 
@@ -26,7 +26,7 @@ describe('prediction routes (/api/models)', () => {
   let predict: (model: string) => string;
   before(async () => {
     server = await startTestServer({
-      models: [`${FIXTURES}/toolbox`, `${FIXTURES}/setup_fails`, `${EXAMPLES}/simple`, `${EXAMPLES}/digits`],
+      models: [`${FIXTURES}/toolbox`, `${FIXTURES}/setup_fails`, `${TEST_MODELS}/simple`, `${EXAMPLES}/digits`],
     });
     predict = (model) => `${server.url}/api/models/${model}/predict`;
   });

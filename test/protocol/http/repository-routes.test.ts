@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Metadata, credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadServices } from '../../../src/protocol/grpc/proto.js';
-import { EXAMPLES } from '../../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 import { startProtocolServer, type ProtocolServer } from '../../helpers/protocol-server.js';
 import { tempRepository } from '../../helpers/temp-repository.js';
 
@@ -93,7 +93,7 @@ describe('repository load/unload with an admin token', () => {
 
   test('a model dropped into the repository folder loads (HTTP), serves, and shows in the index', async () => {
     await mkdir(join(repo.dir, 'added', '1'), { recursive: true });
-    await cp(join(EXAMPLES, 'simple', '1', 'model.onnx'), join(repo.dir, 'added', '1', 'model.onnx'));
+    await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(repo.dir, 'added', '1', 'model.onnx'));
     await writeFile(join(repo.dir, 'added', 'config.yaml'), ONE_INSTANCE);
     const before = await postJson(`${server.url}/v2/models/added/infer`, {});
     assert.equal(before.status, 404);

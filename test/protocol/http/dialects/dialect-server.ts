@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EXAMPLES } from '../../../helpers/paths.js';
 import { docRepository, halfPlusTwo, linear10, tagSignalSensor, twoColumns } from '../../../helpers/doc-models.js';
 import { startProtocolServer, type ProtocolServer } from '../../../helpers/protocol-server.js';
-import type { HttpServerOptions } from '../../../../src/protocol/http/http-server.js';
+import type { HttpServerOptions } from '../../../../src/server/http-server.js';
 
 /** A server with the documentation-shaped models and digits, for the dialect tests. */
 export async function startDialectServer(options: HttpServerOptions = {}): Promise<ProtocolServer & { removeRepository: () => Promise<void> }> {
