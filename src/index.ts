@@ -16,7 +16,7 @@
  * await app.register(oipRoutes, { slipway, prefix: '/ml' });
  */
 export { Slipway, type SlipwayOptions } from './slipway.js';
-export { createHttpServer, type HttpServerOptions } from './protocol/http/http-server.js';
+export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { oipRoutes, type OipRoutesOptions } from './protocol/http/oip-routes.js';
 export { ServingError, isServingError } from './errors/serving-error.js';
 export { ERROR_CODES, type ErrorCode, type ErrorCategory } from './errors/codes.js';

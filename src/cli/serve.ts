@@ -4,7 +4,7 @@ import { findProjectConfig, projectServerLayer } from '../config/project-config.
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { createHttpServer } from '../protocol/http/http-server.js';
+import { createHttpServer } from '../server/http-server.js';
 import { batchStatusRoutes } from '../protocol/http/batch-status-routes.js';
 import { registerMetricsRoute } from '../protocol/http/observe-requests.js';
 import { GrpcServer } from '../protocol/grpc/grpc-server.js';

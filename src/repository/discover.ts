@@ -1,7 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { ServingError } from '../errors/serving-error.js';
-import { HANDLER_FILE_NAMES } from './model-handler.js';
+
+/** File names a model folder's handler may have (TypeScript is transpiled at load time). */
+export const HANDLER_FILE_NAMES: readonly string[] = ['handler.ts', 'handler.mts', 'handler.js', 'handler.mjs'];
 
 /** Where one model lives: a folder with version subfolders, or a single `.onnx` file (version 1). */
 export type ModelSource =

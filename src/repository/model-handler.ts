@@ -6,11 +6,8 @@ import { ServingError } from '../errors/serving-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { HandlerInfer } from '../runtime/handler/handler-instance.js';
 import { HandlerPool } from '../runtime/handler/handler-pool.js';
-import type { ModelSource } from './discover.js';
-import type { ModelState } from './model-repository.js';
-
-/** File names a model folder's handler may have (TypeScript is transpiled at load time). */
-export const HANDLER_FILE_NAMES: readonly string[] = ['handler.ts', 'handler.mts', 'handler.js', 'handler.mjs'];
+import { HANDLER_FILE_NAMES, type ModelSource } from './discover.js';
+import type { ModelState } from './model-state.js';
 
 /** A model's handler: its code, its lifecycle state and, once READY, its workers. */
 export interface ModelHandler {

@@ -11,11 +11,12 @@ import { ModelScheduler } from '../scheduler/model-scheduler.js';
 import { ModelStats } from '../scheduler/model-stats.js';
 import { autocompleteConfig, defaultInstanceLayout, type AutocompleteDefaults } from './autocomplete.js';
 import { discoverModels, isVersionDirName, type ModelSource } from './discover.js';
+import type { ModelState } from './model-state.js';
 import { selectVersions } from './version-policy.js';
 import { findHandlerFile, newModelHandler, startModelHandler, unloadModelHandler, type ModelHandler } from './model-handler.js';
 import type { HandlerInfer } from '../runtime/handler/handler-instance.js';
 
-export type ModelState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+export type { ModelState } from './model-state.js';
 
 /** One version of one model: its state and, once READY, its merged config and running instances. */
 export interface ModelVersion {

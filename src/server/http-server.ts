@@ -1,13 +1,13 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Slipway } from '../../slipway.js';
-import { sendError } from './error-reply.js';
-import { observeRequests, registerMetricsRoute, requestId } from './observe-requests.js';
-import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from './oip-routes.js';
-import { dialectRoutes } from './dialects/dialect-routes.js';
-import { openApiRoutes, vertexRouteDocs } from './openapi/openapi.js';
-import { predictRoutes } from './predict-routes.js';
-import { uiRoutes, type UiRoutesOptions } from '../../ui/ui-routes.js';
-import { uiRouteDocs } from '../../ui/ui-route-docs.js';
+import type { Slipway } from '../slipway.js';
+import { sendError } from '../protocol/http/error-reply.js';
+import { observeRequests, registerMetricsRoute, requestId } from '../protocol/http/observe-requests.js';
+import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol/http/oip-routes.js';
+import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
+import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
+import { predictRoutes } from '../protocol/http/predict-routes.js';
+import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
+import { uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
@@ -25,7 +25,9 @@ export interface HttpServerOptions {
 }
 
 /**
- * A Fastify server speaking OIP REST for a loaded Slipway. Not listening yet: call `listen`.
+ * A Fastify server speaking OIP REST for a loaded Slipway. This is the composition root of the HTTP
+ * side: it assembles the protocol adapters (`protocol/http`) and the prototype UI (`ui/`), which
+ * know nothing of each other. Not listening yet: call `listen`.
  *
  * @example
  * const app = createHttpServer(slipway);
