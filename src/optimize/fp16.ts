@@ -15,6 +15,9 @@ export const DEFAULT_FP16_BLOCK_LIST: readonly string[] = [
   'RoiAlign', 'Resize', 'Range', 'CumSum', 'Min', 'Max', 'Upsample',
 ];
 
+/** Quantization ops: their scales must stay float32, so a quantized model's float parts are converted around them. */
+const QUANTIZATION_OPS = new Set(['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'MatMulInteger', 'ConvInteger', 'QLinearConv', 'QLinearMatMul']);
+
 /** Ops carrying a graph of their own; their bodies would need converting with them. */
 const SUBGRAPH_OPS = new Set(['If', 'Loop', 'Scan']);
 
@@ -88,9 +91,17 @@ export function convertToFloat16(model: ModelProto, options: Fp16Options): Fp16S
       setElemType(input, DataType.FLOAT16);
     }
   }
-  const blocked = graph.node.filter((n) => blockOps.has(n.opType) || blockNodes.has(n.name) || SUBGRAPH_OPS.has(n.opType) || (n.domain !== '' && n.domain !== 'ai.onnx'));
+  const customDomain = (domain: string): boolean => domain !== '' && domain !== 'ai.onnx';
+  const blocked = graph.node.filter((n) => blockOps.has(n.opType) || blockNodes.has(n.name) || SUBGRAPH_OPS.has(n.opType) || QUANTIZATION_OPS.has(n.opType) || customDomain(n.domain));
   for (const node of blocked) {
-    summary.blocked.push({ node: describeNode(node), reason: blockNodes.has(node.name) ? 'in the node block list' : node.domain !== '' && node.domain !== 'ai.onnx' ? `custom domain '${node.domain}'` : 'op type in the block list' });
+    const reason = blockNodes.has(node.name)
+      ? 'in the node block list'
+      : customDomain(node.domain)
+        ? `custom domain '${node.domain}': its float16 support is unknown`
+        : QUANTIZATION_OPS.has(node.opType)
+          ? 'a quantization op (its scales stay float32)'
+          : 'op type in the block list';
+    summary.blocked.push({ node: describeNode(node), reason });
   }
   const blockedSet = new Set(blocked);
   for (const node of graph.node) {

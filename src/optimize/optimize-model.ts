@@ -97,7 +97,10 @@ export async function optimizeModel(options: OptimizeOptions): Promise<OptimizeR
   const filename = typeof configFile.default_model_filename === 'string' ? configFile.default_model_filename : 'model.onnx';
   const { all, withModel } = await versionsOf(modelDir, filename);
   if (withModel.length === 0) throw new ServingError('MODEL_NOT_FOUND', `${modelDir} holds no <version>/${filename}`);
-  const sourceVersion = options.sourceVersion ?? withModel[withModel.length - 1]!;
+  // The newest float version: a version this command wrote (it has a report) is not a starting point.
+  const floats = withModel.filter((v) => !existsSync(join(modelDir, String(v), 'optimize-report.json')));
+  if (options.sourceVersion === undefined && floats.length === 0) throw new ServingError('VERSION_NOT_FOUND', `every version of ${modelDir} was written by slipway optimize; name one with --source-version`);
+  const sourceVersion = options.sourceVersion ?? floats[floats.length - 1]!;
   if (!withModel.includes(sourceVersion)) throw new ServingError('VERSION_NOT_FOUND', `${modelDir} has no version ${sourceVersion} (versions: ${withModel.join(', ')})`);
   const version = Math.max(...all) + 1;
   const sourcePath = join(modelDir, String(sourceVersion), filename);
