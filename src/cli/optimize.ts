@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { ServingError } from '../errors/serving-error.js';
 import { optimizeModel, type OptimizeMethod, type OptimizeOptions } from '../optimize/optimize-model.js';
 import { formatReport } from '../optimize/optimize-report.js';
+import { parseShapes } from './bench.js';
 
 interface OptimizeFlags {
   int8?: boolean;
@@ -38,17 +39,6 @@ function positive(text: string, flag: string, integer = false): number {
   const n = Number(text);
   if (!(n > 0) || (integer && !Number.isInteger(n))) throw invalid(`${flag} ${text}: expected a positive ${integer ? 'integer' : 'number'}`);
   return n;
-}
-
-function parseShapes(values: string[]): Record<string, number[]> {
-  const shapes: Record<string, number[]> = {};
-  for (const value of values) {
-    const colon = value.lastIndexOf(':');
-    const dims = value.slice(colon + 1).split(',').map(Number);
-    if (colon <= 0 || dims.some((d) => !Number.isInteger(d) || d <= 0)) throw invalid(`--shape ${value}: expected name:d1,d2,...`);
-    shapes[value.slice(0, colon)] = dims;
-  }
-  return shapes;
 }
 
 /** Turns the flags into options for `optimizeModel`; every mistake is reported before any work starts. */
