@@ -56,7 +56,8 @@ function parseDuration(text: string): number {
   return match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
 }
 
-function parseShapes(values: string[]): Record<string, number[]> {
+/** `--shape name:d1,d2,…` flags (repeatable) as a map of input name to dims. */
+export function parseShapes(values: string[]): Record<string, number[]> {
   const shapes: Record<string, number[]> = {};
   for (const value of values) {
     const colon = value.lastIndexOf(':');

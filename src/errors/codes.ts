@@ -49,6 +49,10 @@ export const ERROR_CODES = {
   /** A feedback flag or stored feedback file that does not exist (the prototype UI's /api/feedback). */
   FEEDBACK_NOT_FOUND: 'NOT_FOUND',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
+  /** `slipway optimize` met an operator, opset or tensor type it has no rule for; the message names it. */
+  OPTIMIZE_UNSUPPORTED: 'UNIMPLEMENTED',
+  /** A model version with no optimize-report.json (it was not written by `slipway optimize`). */
+  REPORT_NOT_FOUND: 'NOT_FOUND',
   INFERENCE_FAILED: 'INTERNAL',
   /** A handler threw, or returned output its schema refuses; the message says which. */
   HANDLER_FAILED: 'INTERNAL',

@@ -14,6 +14,8 @@ export function uiRouteDocs(): RouteDoc[] {
     { method: 'get', path: '/ui/{file}', tag: 'Prototype UI', summary: "The UI's bundled script and style sheet (content-hashed names)", responseType: 'text/plain', errors: [404] },
     { method: 'get', path: '/api/models/{model}/examples', tag: 'Prototype UI', summary: "Example inputs from the model folder: files in its examples/ folder and samples.json entries", errors: [404] },
     { method: 'get', path: '/api/models/{model}/examples/{file}', tag: 'Prototype UI', summary: 'One example file', responseType: 'application/octet-stream', errors: [404] },
+    { method: 'get', path: '/api/models/{model}/optimize-reports', tag: 'Prototype UI', summary: 'The optimize-report.json of every version slipway optimize wrote (size, speed, accuracy), newest first', errors: [404] },
+    { method: 'get', path: '/api/models/{model}/versions/{version}/optimize-report', tag: 'Prototype UI', summary: "One version's optimize-report.json", errors: [404] },
     {
       method: 'post',
       path: '/api/feedback',

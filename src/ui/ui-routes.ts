@@ -8,6 +8,7 @@ import { feedbackRoutes, type FeedbackSource } from './feedback-routes.js';
 import type { FeedbackStore } from './feedback/feedback-store.js';
 import { openFeedbackStore } from './feedback/open-feedback-store.js';
 import { exampleFile, listExamples } from './model-examples.js';
+import { readOptimizeReports } from './optimize-reports.js';
 import { loadUiAssets, type UiAsset } from './ui-assets.js';
 
 export interface UiRoutesOptions {
@@ -108,7 +109,8 @@ async function openFeedback(options: UiRoutesOptions, app: FastifyInstance): Pro
  * The prototype web UI: a page listing the served models (`/`), a page per model generated from its
  * signature (`/models/{model}`: a form from the handler's input schema or the graph's tensors, the
  * result drawn as charts, boxes or text, its latency, a "flag" control), and the flags page
- * (`/flags`), all plain clients of the public APIs. Also `GET /api/models/{m}/examples[/{file}]`
+ * (`/flags`), all plain clients of the public APIs. Also `GET /api/models/{m}/examples[/{file}]`,
+ * `GET /api/models/{m}/optimize-reports` and `GET /api/models/{m}/versions/{v}/optimize-report`
  * (example inputs from the model folder) and the feedback API (see `feedbackRoutes`).
  *
  * @example
@@ -176,6 +178,21 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
       .header('content-security-policy', "default-src 'none'; sandbox")
       .header('cache-control', 'no-cache')
       .send(await readFile(found.path));
+  });
+
+  // What `slipway optimize` measured for the versions it wrote (size, speed, accuracy), for the model page.
+  app.get('/api/models/:model/optimize-reports', async (request: FastifyRequest<{ Params: { model: string } }>) => {
+    return { reports: await readOptimizeReports(modelOf(request.params.model)) };
+  });
+
+  app.get('/api/models/:model/versions/:version/optimize-report', async (request: FastifyRequest<{ Params: { model: string; version: string } }>) => {
+    const { model: name, version } = request.params;
+    const model = modelOf(name);
+    const v = Number(version);
+    if (!model.versions.has(v)) throw new ServingError('VERSION_NOT_FOUND', `model '${name}' has no version '${version.slice(0, 40)}'; versions: ${[...model.versions.keys()].join(', ') || 'none'}`);
+    const [report] = await readOptimizeReports(model, v);
+    if (report === undefined) throw new ServingError('REPORT_NOT_FOUND', `version ${v} of '${name}' has no optimize-report.json (it was not written by slipway optimize)`);
+    return report;
   });
 
   await app.register(feedbackRoutes, {

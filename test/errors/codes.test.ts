@@ -35,6 +35,8 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   DATABASE_UNAVAILABLE: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
   FEEDBACK_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   NOT_IMPLEMENTED: { category: 'UNIMPLEMENTED', http: 501, grpc: 12 },
+  OPTIMIZE_UNSUPPORTED: { category: 'UNIMPLEMENTED', http: 501, grpc: 12 },
+  REPORT_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   INFERENCE_FAILED: { category: 'INTERNAL', http: 500, grpc: 13 },
   HANDLER_FAILED: { category: 'INTERNAL', http: 500, grpc: 13 },
   INTERNAL: { category: 'INTERNAL', http: 500, grpc: 13 },

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, modelPath, oipPath, type ModelDescription, type ModelExample, type ModelMetadata } from './api.js';
 import { HandlerForm } from './handler-form.js';
 import { kindLabel } from './model-list.js';
+import { OptimizeReports } from './optimize-reports.js';
 import { ResultCard } from './result-card.js';
 import { Link, navigate } from './router.js';
 import type { Run } from './run.js';
@@ -113,6 +114,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         {readyVersions.length > 0 && ` · version ${readyVersions.join(', ')}`}
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>
+      <OptimizeReports name={name} />
       {description.state !== 'READY' && reasons.length > 0 && (
         <p class="error" role="alert">
           {reasons.join('; ')}
