@@ -9,17 +9,14 @@ import { formatIssues } from './format-issues.js';
 export const INFERENCE_GRAPH_FILE = 'inference-graph.yaml';
 
 // A timeout is seconds (KServe's unit, fractions allowed) or a duration such as `250ms` or `2s`.
-const timeout = z.union([
-  z.number().positive(),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `expected seconds or a duration such as 250ms or 2s, got '${text}'` });
-      return z.NEVER;
-    }
-    return ms / 1000;
-  }),
-]);
+const timeout = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const seconds = typeof value === 'number' ? value : (parseDuration(value) ?? Number.NaN) / 1000;
+  if (!(seconds > 0)) {
+    ctx.addIssue({ code: 'custom', message: `expected seconds or a duration such as 250ms or 2s, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 /** One step of a node, as KServe's `InferenceStep`, plus Slipway's `inputMap` and `timeout`. */
 const inferenceStep = z.strictObject({

@@ -200,7 +200,11 @@ class Parser {
 
   /** The right side of a comparison: a JSON string, number, true/false/null, or ~true/~false/~null/~*. */
   private literal(close: string): string {
-    if (this.text[this.i] === '"') return this.jsonString();
+    if (this.text[this.i] === '"') {
+      const text = this.jsonString();
+      this.spaces();
+      return text;
+    }
     const match = /^(~(true|false|null|\*)|true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?)/.exec(this.text.slice(this.i));
     if (match === null) {
       const rest = this.text.slice(this.i).split(close)[0];
@@ -209,6 +213,7 @@ class Parser {
     this.i += match[0].length;
     this.spaces();
     const c = this.text[this.i];
+    if (c === undefined) this.fail(`unclosed query: expected '${close}'`);
     if (c !== close && !this.text.startsWith('&&', this.i) && !this.text.startsWith('||', this.i)) {
       this.fail(`unexpected '${c ?? 'end'}' after the value ${match[0]}`);
     }

@@ -130,8 +130,8 @@ export function planEnsemble(name: string, file: ModelConfigFile, catalog: StepC
     if (!useful.has(i)) fail(`ensemble_scheduling.step[${i}] (model '${step.model_name}')`, 'the step is unreachable: none of its outputs leads to an ensemble output');
   });
 
-  assignLabels([{ kind: 'Dag', name, steps: plans, after, outputs: graphOutputs }]);
   const node = { kind: 'Dag' as const, name, steps: plans, after, outputs: graphOutputs };
+  assignLabels([node]);
   return {
     graph: name,
     root: name,

@@ -43,6 +43,7 @@ class InferenceGraphPlanner {
   private readonly batchLimits: number[] = [];
   private readonly declared: Record<string, InferenceRouterFile>;
   private readonly stepTimeoutMs: number | undefined;
+  private readonly requestTimeoutSeconds: number | undefined;
 
   constructor(
     private readonly graph: string,
@@ -53,6 +54,7 @@ class InferenceGraphPlanner {
     this.declared = file.spec.nodes;
     const serviceClient = file.spec.routerTimeouts?.serviceClient;
     this.stepTimeoutMs = serviceClient === undefined ? undefined : serviceClient * 1000;
+    this.requestTimeoutSeconds = file.spec.timeout;
   }
 
   private fail(where: string, message: string): never {
@@ -70,6 +72,8 @@ class InferenceGraphPlanner {
     if (outputs.size === 0) this.fail(`spec.nodes.${ROOT_NODE}`, 'the graph answers no tensor');
     assignLabels([...this.nodes.values()]);
     const config = graphModelConfig(this.graph, 'inference_graph', this.modelFile, inputs, outputs, graphBatchSize(inputs, outputs, this.batchLimits));
+    // KServe's spec.timeout bounds a whole request, as a request's own `timeout` parameter does.
+    if (this.requestTimeoutSeconds !== undefined) config.scheduling.defaultTimeoutUs = this.requestTimeoutSeconds * 1e6;
     return { graph: this.graph, root: ROOT_NODE, nodes: this.nodes, config, dependencies: [...this.dependencies] };
   }
 
@@ -408,13 +412,14 @@ function prefixed(error: unknown, where: string): Error {
  */
 export function assignLabels(nodes: readonly PlanNode[]): void {
   const token = (s: string): string => s.replace(/[^A-Za-z0-9!#$%&'*+\-.^_`|~]/g, '_') || 'step';
-  const all = nodes.flatMap((node) => node.steps.map((step, index) => ({ node: node.name, index, step, base: token(step.label) })));
+  const all = nodes.flatMap((node) => node.steps.map((step, index) => ({ node: node.name, dag: node.kind === 'Dag', index, step, base: token(step.label) })));
   const count = new Map<string, number>();
   for (const { base } of all) count.set(base, (count.get(base) ?? 0) + 1);
   const used = new Set<string>();
   for (const entry of all) {
-    let label = count.get(entry.base) === 1 ? entry.base : token(`${entry.node}.${entry.base}`);
-    if (used.has(label)) label = token(`${entry.node}.${entry.index}`);
+    // Twice the same model in an ensemble: simple.0, simple.1; the same step name in two nodes: root.x, other.x.
+    let label = count.get(entry.base) === 1 ? entry.base : token(entry.dag ? `${entry.base}.${entry.index}` : `${entry.node}.${entry.base}`);
+    if (used.has(label)) label = token(`${entry.node}.${entry.base}.${entry.index}`);
     used.add(label);
     entry.step.label = label;
   }
