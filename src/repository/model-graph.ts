@@ -111,26 +111,30 @@ export class RepositoryGraphs {
     private readonly metrics: Metrics | undefined,
   ) {}
 
-  /** Creates the graph's versions and validates them (fetching remote signatures first). */
-  async load(model: Model, declaration: GraphDeclaration, versions: readonly number[]): Promise<void> {
+  /** Creates the graph's versions (LOADING) and, unless told to wait for `refresh`, validates them (fetching remote signatures first). */
+  async load(model: Model, declaration: GraphDeclaration, versions: readonly number[], validate: boolean): Promise<void> {
     model.graph = declaration;
     for (const version of versions) {
       model.versions.set(version, { model: model.name, version, modelPath: model.source.kind === 'folder' ? model.source.dir : model.source.file, state: 'LOADING' });
     }
     await this.fetchRemotes(model);
-    this.plan(model);
+    if (validate) this.plan(model);
   }
 
   /** Validates every graph again against the repository as it is now (after a model loaded, reloaded or unloaded). */
   refresh(): void {
     const graphs = [...this.models()].filter((m) => m.graph !== undefined);
-    // A graph may call another graph: repeat until nothing changes (at most once per graph).
+    const versions = graphs.flatMap((m) => [...m.versions.values()].map((v) => [m, v] as const));
+    const state = (v: ModelVersion) => `${v.state}:${v.reason ?? ''}`;
+    const before = new Map(versions.map(([, v]) => [v, state(v)]));
+    // A graph may call another graph: repeat until nothing changes (at most once per graph), and
+    // log only where each graph ends up, not the passes on the way.
     for (let pass = 0; pass <= graphs.length; pass++) {
-      const before = graphs.map((m) => [...m.versions.values()].map((v) => `${v.state}:${v.reason ?? ''}`).join()).join('|');
-      for (const model of graphs) this.plan(model);
-      const after = graphs.map((m) => [...m.versions.values()].map((v) => `${v.state}:${v.reason ?? ''}`).join()).join('|');
-      if (after === before) return;
+      const start = versions.map(([, v]) => state(v)).join('|');
+      for (const model of graphs) this.plan(model, false);
+      if (versions.map(([, v]) => state(v)).join('|') === start) break;
     }
+    for (const [model, version] of versions) if (state(version) !== before.get(version)) this.logState(model, version);
   }
 
   /** Stops a graph's versions: new requests are refused, running ones finish (their steps drain with their models). */
@@ -152,7 +156,7 @@ export class RepositoryGraphs {
     for (const name of [...this.retries.keys()]) this.stopRetry(name);
   }
 
-  private plan(model: Model): void {
+  private plan(model: Model, log = true): void {
     const declaration = model.graph;
     if (declaration === undefined) return;
     for (const version of model.versions.values()) {
@@ -174,16 +178,20 @@ export class RepositoryGraphs {
         version.state = 'READY';
         version.reason = undefined;
         version.loadMs ??= 0;
-        if (was !== 'READY:') {
-          this.logger.info({ event: 'model_loaded', model: model.name, version: version.version, graph: declaration.form, steps: stepCount(plan) }, `graph ${model.name} version ${version.version} is READY`);
-        }
       } catch (error) {
         version.state = 'UNAVAILABLE';
         version.reason = (error as Error).message;
-        if (was !== `UNAVAILABLE:${version.reason}`) {
-          this.logger.error({ event: 'model_unavailable', model: model.name, version: version.version, reason: version.reason }, `graph '${model.name}' version ${version.version} is unavailable: ${version.reason}`);
-        }
       }
+      if (log && was !== `${version.state}:${version.reason ?? ''}`) this.logState(model, version);
+    }
+  }
+
+  private logState(model: Model, version: ModelVersion): void {
+    if (version.state === 'READY') {
+      const steps = [...(version.graph?.nodes.values() ?? [])].reduce((sum, node) => sum + node.steps.length, 0);
+      this.logger.info({ event: 'model_loaded', model: model.name, version: version.version, graph: model.graph?.form, steps }, `graph ${model.name} version ${version.version} is READY`);
+    } else {
+      this.logger.error({ event: 'model_unavailable', model: model.name, version: version.version, reason: version.reason }, `graph '${model.name}' version ${version.version} is unavailable: ${version.reason}`);
     }
   }
 
@@ -284,8 +292,4 @@ export class RepositoryGraphs {
     if (retry !== undefined) clearTimeout(retry.timer);
     this.retries.delete(name);
   }
-}
-
-function stepCount(plan: GraphPlan): number {
-  return [...plan.nodes.values()].reduce((sum, node) => sum + node.steps.length, 0);
 }

@@ -118,10 +118,11 @@ export class ModelRepository {
     const handled = await Promise.all(models.map((m) => findHandlerFile(m.source).then((f) => f !== undefined, () => false)));
     const graphs = await Promise.all(models.map((m) => isGraphFolder(m.source)));
     await Promise.all(models.filter((_, i) => !handled[i] && !graphs[i]).map((m) => repository.load(m)));
-    await Promise.all(models.filter((_, i) => !handled[i] && graphs[i]).map((m) => repository.load(m)));
-    // Graphs that call graphs settle once all are loaded.
+    // Graphs are validated once everything else has loaded: a handler's folder may hold a model a
+    // graph calls (digits has both), and graphs may call graphs.
+    await Promise.all(models.filter((_, i) => !handled[i] && graphs[i]).map((m) => repository.load(m, { validateGraph: false })));
+    await Promise.all(models.filter((_, i) => handled[i]).map((m) => repository.load(m, { validateGraph: false })));
     repository.graphs.refresh();
-    await Promise.all(models.filter((_, i) => handled[i]).map((m) => repository.load(m)));
     return repository;
   }
 
@@ -274,7 +275,7 @@ export class ModelRepository {
     );
   }
 
-  private async load(model: Model): Promise<void> {
+  private async load(model: Model, options: { validateGraph?: boolean } = {}): Promise<void> {
     let file: ModelConfigFile;
     let versions: number[];
     let dirs: Map<number, string>;
@@ -310,7 +311,7 @@ export class ModelRepository {
       this.logger.error({ event: 'model_unavailable', model: model.name, reason: model.reason }, `model '${model.name}' is unavailable: ${model.reason}`);
       return;
     }
-    if (graph !== undefined) await this.graphs.load(model, graph, versions);
+    if (graph !== undefined) await this.graphs.load(model, graph, versions, options.validateGraph ?? true);
     else await Promise.all(versions.map((version) => this.loadVersion(model, version, dirs.get(version)!, file)));
     if (handlerFile !== undefined && model.source.kind === 'folder') {
       this.handlerInfer ??= this.options.connectHandlers?.(this);

@@ -15,6 +15,8 @@ Dataset and split are the CNN's: scikit-learn's bundled ``load_digits``, stratif
 training or model selection. The L2 strength is picked on a stratified 90/10
 validation split of the training portion.
 
+Also writes ../digits_ensemble/heldout.json: the 360 held-out test images and labels.
+
 Output: 1/model.onnx, ONNX opset 17, input ``image`` float32 [batch,1,8,8] (raw
 0..16 pixels), output ``probabilities`` float32 [batch,10] (softmax in the graph):
 the same signature as "digits", so one request feeds both.
@@ -22,6 +24,7 @@ the same signature as "digits", so one request feeds both.
     /usr/bin/python3 examples/models/digits_linear/train.py
 """
 
+import json
 import os
 import random
 
@@ -37,6 +40,9 @@ OPSET = 17
 L2_CANDIDATES = [1e-4, 1e-3, 3e-3, 1e-2, 3e-2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_PATH = os.path.join(HERE, "1", "model.onnx")
+# The 360 held-out test images (the same for the CNN, which uses the same split), for the ensemble
+# example's evaluation and test.
+HELDOUT_PATH = os.path.join(HERE, "..", "digits_ensemble", "heldout.json")
 
 
 class SoftmaxRegression(nn.Module):
@@ -137,6 +143,13 @@ def main():
     )
     onnx.save(onnx_model, MODEL_PATH)
     print(f"wrote {MODEL_PATH} ({os.path.getsize(MODEL_PATH)} bytes)")
+
+    heldout = {"labels": [int(labels[i]) for i in test_idx], "images": [[int(v) for v in images[i].flatten()] for i in test_idx]}
+    os.makedirs(os.path.dirname(HELDOUT_PATH), exist_ok=True)
+    with open(HELDOUT_PATH, "w") as f:
+        json.dump(heldout, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {os.path.normpath(HELDOUT_PATH)} ({len(test_idx)} held-out images, 64 pixels each, row-major)")
 
 
 if __name__ == "__main__":

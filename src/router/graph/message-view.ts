@@ -67,17 +67,21 @@ function nest(flat: readonly unknown[], shape: readonly number[], offset: number
 
 /**
  * KServe v1 rows, as TF Serving's row format writes them: one entry per batch row, the value itself
- * for a single tensor, an object of name → value for several (undefined when their rows differ).
+ * for a single tensor, an object of name → value for several (undefined when their rows differ). A
+ * row of one element (shape [n, 1]) is that element, as KServe v1 servers answer a label per row,
+ * so `predictions.0=="dog"` reads a [n, 1] label tensor as KServe's examples expect.
  */
 function rowsOf(tensors: readonly Tensor[]): unknown[] | undefined {
   const first = tensors[0];
   if (first === undefined) return [];
-  if (tensors.length === 1) {
-    const nested = nest(values(first), first.shape, 0);
-    return first.shape.length === 0 ? [nested] : (nested as unknown[]);
-  }
+  const rowsOfTensor = (t: Tensor): unknown[] => {
+    const shape = t.shape.length === 2 && t.shape[1] === 1 ? [t.shape[0]!] : t.shape;
+    const nested = nest(values(t), shape, 0);
+    return shape.length === 0 ? [nested] : (nested as unknown[]);
+  };
+  if (tensors.length === 1) return rowsOfTensor(first);
   const rows = first.shape[0];
   if (rows === undefined || tensors.some((t) => t.shape[0] !== rows)) return undefined;
-  const nested = tensors.map((t) => [t.name, nest(values(t), t.shape, 0) as unknown[]] as const);
+  const nested = tensors.map((t) => [t.name, rowsOfTensor(t)] as const);
   return Array.from({ length: rows }, (_, r) => Object.fromEntries(nested.map(([name, rowsOfT]) => [name, rowsOfT[r]])));
 }
