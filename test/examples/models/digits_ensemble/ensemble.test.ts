@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { writeFile } from 'node:fs/promises';
+import Database from 'better-sqlite3';
+import { runBatchJob } from '../../../../src/batch/batch-job.js';
 import { Slipway } from '../../../../src/slipway.js';
 import type { Tensor } from '../../../../src/tensor/tensor.js';
 import { exampleRepository } from '../../../helpers/example-repository.js';
@@ -57,4 +60,26 @@ test('it is served as a model: an ensemble with the classifiers’ signature', (
   assert.equal(config.platform, 'ensemble');
   assert.deepEqual(config.inputs, slipway.router.resolve('digits').config.inputs);
   assert.deepEqual(config.outputs, slipway.router.resolve('digits').config.outputs);
+});
+
+test('a batch job predicts with the ensemble like with any model', async () => {
+  const input = join(repo.dir, 'heldout.jsonl');
+  await writeFile(input, heldout.images.map((pixels, id) => JSON.stringify({ id, pixels })).join('\n'));
+  const db = join(repo.dir, 'predictions.db');
+  const summary = await runBatchJob(slipway, {
+    model: 'digits_ensemble',
+    input: [input],
+    output: `sqlite:${db}`,
+    mapping: { key: 'id', map: ['image=pixels'] },
+  });
+  assert.equal(summary.status, 'succeeded');
+  const sqlite = new Database(db, { readonly: true });
+  try {
+    const rows = sqlite.prepare('SELECT id, label FROM digits_ensemble_predictions ORDER BY CAST(id AS INTEGER)').all() as Array<{ id: string; label: number }>;
+    assert.equal(rows.length, heldout.labels.length);
+    const right = rows.filter((row) => row.label === heldout.labels[Number(row.id)]).length;
+    assert.equal(right / rows.length, accuracy(await probabilities('digits_ensemble')));
+  } finally {
+    sqlite.close();
+  }
 });
