@@ -236,7 +236,7 @@ class GraphRun {
       const ns = (performance.now() - startedMs) * 1e6;
       this.timings.push({ label: step.label, ns, outcome: outcome === 'success' ? 'success' : 'error' });
       this.deps.metrics?.graphStep({ model: this.plan.graph, version: this.version, step: step.label, outcome, seconds: ns / 1e9 });
-      this.deps.logger.debug({ event: 'graph_step', model: this.plan.graph, step: step.label, ms: ns / 1e6, outcome }, 'graph step');
+      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ event: 'graph_step', model: this.plan.graph, step: step.label, ms: ns / 1e6, outcome }, 'graph step');
     }
   }
 
