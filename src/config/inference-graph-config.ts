@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ServingError } from '../errors/serving-error.js';
 import { parseDuration } from './duration.js';
-import { formatIssues } from './format-issues.js';
+import { parseYamlConfig } from './parse-yaml-config.js';
 
 /** The file in a model folder that makes it a KServe InferenceGraph (instead of version folders). */
 export const INFERENCE_GRAPH_FILE = 'inference-graph.yaml';
@@ -89,13 +87,5 @@ export async function loadInferenceGraphFile(path: string): Promise<InferenceGra
 }
 
 export function parseInferenceGraphText(text: string, source: string): InferenceGraphFile {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (error) {
-    throw new ServingError('CONFIG_INVALID', `${source}: not valid YAML: ${(error as Error).message}`);
-  }
-  const result = inferenceGraphFileSchema.safeParse(raw);
-  if (!result.success) throw new ServingError('CONFIG_INVALID', `${source}: ${formatIssues(result.error).join('; ')}`);
-  return result.data;
+  return parseYamlConfig(inferenceGraphFileSchema, text, source);
 }

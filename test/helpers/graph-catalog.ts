@@ -1,5 +1,6 @@
 import type { ModelConfig } from '../../src/config/model-config.js';
 import { ServingError } from '../../src/errors/serving-error.js';
+import { signatureConfig } from '../../src/repository/graph/graph-model-config.js';
 import type { StepCatalog } from '../../src/repository/graph/step-catalog.js';
 import type { Datatype } from '../../src/tensor/datatypes.js';
 
@@ -8,20 +9,7 @@ type Spec = [name: string, datatype: Datatype, dims: number[]];
 /** A model config as a graph planner sees it (only the signature matters to it). */
 export function modelConfig(name: string, inputs: Spec[], outputs: Spec[], maxBatchSize = 8): ModelConfig {
   const spec = ([n, datatype, dims]: Spec) => ({ name: n, datatype, dims });
-  return {
-    name,
-    platform: 'onnxruntime_onnx',
-    maxBatchSize,
-    inputs: inputs.map(spec),
-    outputs: outputs.map(spec),
-    versionPolicy: { kind: 'latest', numVersions: 1 },
-    instanceCount: 1,
-    intraOpThreads: 1,
-    scheduling: { dynamicBatching: true, preferredBatchSizes: [], maxQueueDelayUs: 0, maxQueueSize: 0, defaultTimeoutUs: 0, priorityLevels: 0, defaultPriorityLevel: 0 },
-    responseCache: false,
-    defaultModelFilename: 'model.onnx',
-    parameters: {},
-  };
+  return signatureConfig(name, 'onnxruntime_onnx', inputs.map(spec), outputs.map(spec), maxBatchSize);
 }
 
 /** A catalog over fixed configs; `unavailable` models answer MODEL_NOT_READY with a reason, as the router would. */

@@ -10,8 +10,7 @@ import type { Signature } from './tensor-types.js';
 
 /**
  * A graph's config as a model's: the signature derived from its steps, so metadata, validation,
- * the dialects, the UI and batch jobs treat it like any model. A graph has no queue or instances of
- * its own (its steps have theirs), so those knobs are zero.
+ * the dialects, the UI and batch jobs treat it like any model.
  */
 export function graphModelConfig(
   name: string,
@@ -26,12 +25,27 @@ export function graphModelConfig(
     datatype: type.datatype,
     dims: maxBatchSize > 0 ? type.shape.slice(1) : type.shape,
   });
+  return signatureConfig(name, platform, [...inputs].map(spec), [...outputs].map(spec), maxBatchSize, file);
+}
+
+/**
+ * The config of something known only by its signature (a graph, a remote model): no queue or
+ * instances of its own (a graph's steps have theirs), so those knobs are zero.
+ */
+export function signatureConfig(
+  name: string,
+  platform: ModelPlatform,
+  inputs: TensorSpec[],
+  outputs: TensorSpec[],
+  maxBatchSize: number,
+  file: ModelConfigFile = {},
+): ModelConfig {
   return {
     name,
     platform,
     maxBatchSize,
-    inputs: [...inputs].map(spec),
-    outputs: [...outputs].map(spec),
+    inputs,
+    outputs,
     versionPolicy: toVersionPolicy(file.version_policy),
     instanceCount: 0,
     intraOpThreads: 0,

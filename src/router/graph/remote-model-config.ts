@@ -2,6 +2,7 @@ import type { ModelMetadata } from '../../client/http-client.js';
 import { DATATYPES, type Datatype } from '../../tensor/datatypes.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { ModelConfig, TensorSpec } from '../../config/model-config.js';
+import { signatureConfig } from '../../repository/graph/graph-model-config.js';
 import type { RemoteEndpoint } from '../../repository/graph/step-catalog.js';
 
 /**
@@ -17,18 +18,6 @@ export function remoteModelConfig(endpoint: RemoteEndpoint, metadata: ModelMetad
     }
     return { name: t.name, datatype: t.datatype as Datatype, dims: batches ? t.shape.slice(1) : t.shape };
   };
-  return {
-    name: endpoint.model,
-    platform: 'onnxruntime_onnx',
-    maxBatchSize: batches ? (maxBatchSize as number) : 0,
-    inputs: metadata.inputs.map(spec),
-    outputs: metadata.outputs.map(spec),
-    versionPolicy: { kind: 'latest', numVersions: 1 },
-    instanceCount: 0,
-    intraOpThreads: 0,
-    scheduling: { dynamicBatching: false, preferredBatchSizes: [], maxQueueDelayUs: 0, maxQueueSize: 0, defaultTimeoutUs: 0, priorityLevels: 0, defaultPriorityLevel: 0 },
-    responseCache: false,
-    defaultModelFilename: '',
-    parameters: {},
-  };
+  // Typed as onnxruntime: to a graph's planner it is one model, whatever serves it over there.
+  return signatureConfig(endpoint.model, 'onnxruntime_onnx', metadata.inputs.map(spec), metadata.outputs.map(spec), batches ? (maxBatchSize as number) : 0);
 }
