@@ -72,7 +72,11 @@ export type EnsembleStepFile = z.infer<typeof ensembleStep>;
 export const modelConfigFileSchema = z.strictObject({
   name: z.string().min(1).optional(),
   /** `ensemble`: the folder is a Triton ensemble (a graph of other models), with `ensemble_scheduling`. */
-  platform: z.enum(['onnxruntime_onnx', 'ensemble']).optional(),
+  platform: z
+    .enum(['onnxruntime_onnx', 'ensemble'], {
+      error: () => 'expected onnxruntime_onnx (a model file) or ensemble (a Triton ensemble), or put a KServe InferenceGraph in inference-graph.yaml',
+    })
+    .optional(),
   backend: z.literal('onnxruntime').optional(),
   max_batch_size: z.number().int().min(0).optional(),
   input: z.array(tensorSpec).optional(),
