@@ -289,16 +289,12 @@ export class ModelRepository {
       graph = await readGraphDeclaration(model.source, file);
       dirs = graph === undefined ? await versionDirs(model.source) : new Map();
       handlerFile = await findHandlerFile(model.source);
-      const onDisk = [...dirs.keys()];
+      // A graph's versions are its (empty) version folders, or version 1 without any.
+      const onDisk = graph !== undefined && model.source.kind === 'folder' ? await graphVersions(model.source.dir) : [...dirs.keys()];
       versions = selectVersions(toVersionPolicy(file.version_policy), onDisk);
-      if (graph !== undefined && model.source.kind === 'folder') {
-        const onDiskGraph = await graphVersions(model.source.dir);
-        versions = selectVersions(toVersionPolicy(file.version_policy), onDiskGraph);
-        if (versions.length === 0) throw new ServingError('CONFIG_INVALID', `version_policy selects none of the versions on disk (${onDiskGraph.join(', ')})`);
-      }
       // A pipeline: a handler that calls other models, with no graph of its own.
       const pipeline = onDisk.length === 0 && handlerFile !== undefined;
-      if (versions.length === 0 && !pipeline && graph === undefined) {
+      if (versions.length === 0 && !pipeline) {
         throw new ServingError(
           'CONFIG_INVALID',
           onDisk.length === 0
