@@ -57,8 +57,9 @@ export async function readGraphDeclaration(source: ModelSource, file: ModelConfi
     throw new ServingError('CONFIG_INVALID', 'config.yaml: ensemble_scheduling needs platform: ensemble');
   }
   if (!hasGraphFile) return undefined;
-  if (file.platform !== undefined || file.input !== undefined || file.output !== undefined) {
-    throw new ServingError('CONFIG_INVALID', `config.yaml beside ${INFERENCE_GRAPH_FILE}: platform, input and output come from the graph's steps`);
+  const derived = (['platform', 'max_batch_size', 'input', 'output', 'instance_group', 'default_model_filename'] as const).filter((k) => file[k] !== undefined);
+  if (derived.length > 0) {
+    throw new ServingError('CONFIG_INVALID', `config.yaml beside ${INFERENCE_GRAPH_FILE}: ${derived.join(', ')} cannot be set: a graph's signature comes from its steps, which run on their own instances`);
   }
   const graph = await loadInferenceGraphFile(graphFile);
   const steps = Object.values(graph.spec.nodes).flatMap((node) => node.steps ?? []);

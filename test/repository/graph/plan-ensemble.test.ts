@@ -61,6 +61,9 @@ test('a Triton ensemble becomes a DAG: each step waits for the steps whose tenso
   // Triton's protobuf-text maps translated to YAML (lists of key/value pairs) mean the same.
   const pairs = plan(HEAD + STEPS.replace('input_map: { a: p_cnn, b: p_linear }', 'input_map: [{ key: a, value: p_cnn }, { key: b, value: p_linear }]'));
   assert.deepEqual(pairs.nodes.get('ens')!.steps[2]!.inputs, node.steps[2]!.inputs);
+  // Slipway's per-step timeout, in Triton's unit.
+  const timed = plan(HEAD + STEPS.replace('model_name: linear,', 'model_name: linear, timeout_microseconds: 250000,'));
+  assert.deepEqual(timed.nodes.get('ens')!.steps.map((s) => s.timeoutMs), [undefined, 250, undefined]);
 });
 
 test('the ensemble declares its signature, as Triton requires', () => {
