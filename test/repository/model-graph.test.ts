@@ -98,3 +98,12 @@ test('a remote step whose server is down makes the graph UNAVAILABLE, and it bec
   assert.equal(calls, 2);
   graphs.close();
 });
+
+test('a folder declares one graph, and a config.yaml beside inference-graph.yaml cannot set what the steps decide', async () => {
+  const model = await graphModel('declared', sequence('declared', 'serviceName: scale'));
+  const source = model.source;
+  await assert.rejects(readGraphDeclaration(source, { platform: 'ensemble' }), /declares two graphs: config.yaml says platform: ensemble and inference-graph.yaml exists; keep one/);
+  await assert.rejects(readGraphDeclaration(source, { max_batch_size: 8, input: [] }), /config.yaml beside inference-graph.yaml: max_batch_size, input cannot be set/);
+  await assert.rejects(readGraphDeclaration({ kind: 'folder', name: 'nowhere', dir: join(dir, 'nowhere') }, { ensemble_scheduling: { step: [{ model_name: 'scale' }] } }), /ensemble_scheduling needs platform: ensemble/);
+  assert.equal((await readGraphDeclaration(source, { response_cache: { enable: true } }))?.form, 'inference_graph');
+});
