@@ -1,5 +1,6 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
 import { ModelRouter } from './router/model-router.js';
+import { graphRuntime } from './router/graph/graph-runtime.js';
 import { ResponseCache } from './scheduler/response-cache.js';
 import { Metrics } from './observability/metrics.js';
 import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
@@ -86,17 +87,20 @@ export class Slipway {
         ? undefined
         : await PredictionLog.open({ ...options.predictionLog, logger, ...(metrics !== undefined && { metrics }) });
     let router: ModelRouter | undefined;
+    const routerFor = (loading: ModelRepository): ModelRouter => (router ??= new ModelRouter(loading, cache, predictionLog));
     const repository = await ModelRepository.open({
       paths: typeof options.models === 'string' ? [options.models] : options.models,
       logger,
       ...(metrics !== undefined && { metrics }),
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
-      // Handlers' ctx.infer goes through this same router, so batching, the cache and statistics apply.
+      // Handlers' ctx.infer and graphs' steps go through this same router, so batching, the cache
+      // and statistics apply to them.
       connectHandlers: (loading) => {
-        router = new ModelRouter(loading, cache, predictionLog);
-        return (request) => router!.infer(request);
+        const shared = routerFor(loading);
+        return (request) => shared.infer(request);
       },
+      connectGraphs: (loading) => graphRuntime(routerFor(loading), { logger, ...(metrics !== undefined && { metrics }) }),
     });
     return new Slipway(repository, logger, options.strictReadiness ?? false, cache, router ?? new ModelRouter(repository, cache, predictionLog), metrics, predictionLog);
   }

@@ -175,7 +175,7 @@ function banner(slipway: Slipway, base: string, readyMs: number): string {
         ? pipeline
           ? `pipeline (a handler, no graph): POST ${base}/api/models/${row.name}/predict`
           : row.reason
-        : `${config.inputs.map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`).join(', ')} -> ${config.outputs
+        : `${config.platform === 'onnxruntime_onnx' ? '' : `${config.platform}: `}${config.inputs.map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`).join(', ')} -> ${config.outputs
             .map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`)
             .join(', ')}`;
     lines.push(`  ${row.name.padEnd(width)}  v${(row.version ?? '-').padEnd(3)} ${row.state.padEnd(11)} ${signature}`);

@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
-import { ServingError } from '../errors/serving-error.js';
-import { formatIssues } from './format-issues.js';
 import { modelConfigFileSchema, type ModelConfigFile } from './model-config.js';
+import { parseYamlConfig } from './parse-yaml-config.js';
 
 /**
  * Reads and validates a model's `config.yaml`; a missing file is an empty config. Every problem is
@@ -20,15 +18,5 @@ export async function loadModelConfigFile(path: string): Promise<ModelConfigFile
 }
 
 export function parseModelConfigText(text: string, source: string): ModelConfigFile {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (error) {
-    throw new ServingError('CONFIG_INVALID', `${source}: not valid YAML: ${(error as Error).message}`);
-  }
-  const result = modelConfigFileSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ServingError('CONFIG_INVALID', `${source}: ${formatIssues(result.error).join('; ')}`);
-  }
-  return result.data;
+  return parseYamlConfig(modelConfigFileSchema, text, source, {});
 }

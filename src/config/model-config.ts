@@ -43,10 +43,40 @@ const dynamicBatching = z.strictObject({
   default_priority_level: z.number().int().min(0).optional(),
 });
 
+// Triton's protobuf text has `input_map { key: "a" value: "b" }`; translated to YAML that is a list
+// of {key, value} pairs, while Triton's JSON form is a map. Both are accepted.
+const tensorMap = z.preprocess(
+  (v) =>
+    Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && 'key' in e && 'value' in e)
+      ? Object.fromEntries((v as Array<{ key: unknown; value: unknown }>).map((e) => [e.key, e.value]))
+      : v,
+  z.record(z.string().min(1), z.string().min(1)),
+);
+
+/** One step of a Triton ensemble: a model, and how its tensors map to the ensemble's. */
+const ensembleStep = z.strictObject({
+  model_name: z.string().min(1),
+  /** -1 (Triton's default) = the newest ready version under the model's version policy. */
+  model_version: z.number().int().min(-1).optional(),
+  /** The step model's input name → the ensemble tensor that feeds it. */
+  input_map: tensorMap.optional(),
+  /** The step model's output name → the ensemble tensor it produces. */
+  output_map: tensorMap.optional(),
+  /** Slipway's addition: the step must answer within this time, or the request fails naming it. */
+  timeout_microseconds: z.number().int().positive().optional(),
+});
+
+export type EnsembleStepFile = z.infer<typeof ensembleStep>;
+
 /** The `config.yaml` beside a model's version folders. Every field is optional: the graph fills the rest. */
 export const modelConfigFileSchema = z.strictObject({
   name: z.string().min(1).optional(),
-  platform: z.literal('onnxruntime_onnx').optional(),
+  /** `ensemble`: the folder is a Triton ensemble (a graph of other models), with `ensemble_scheduling`. */
+  platform: z
+    .enum(['onnxruntime_onnx', 'ensemble'], {
+      error: () => 'expected onnxruntime_onnx (a model file) or ensemble (a Triton ensemble), or put a KServe InferenceGraph in inference-graph.yaml',
+    })
+    .optional(),
   backend: z.literal('onnxruntime').optional(),
   max_batch_size: z.number().int().min(0).optional(),
   input: z.array(tensorSpec).optional(),
@@ -61,6 +91,8 @@ export const modelConfigFileSchema = z.strictObject({
   response_cache: z.strictObject({ enable: z.boolean() }).optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  /** The steps of an ensemble (`platform: ensemble`), in Triton's form. */
+  ensemble_scheduling: z.strictObject({ step: z.array(ensembleStep).min(1) }).optional(),
   /** How the folder's handler.ts runs (see handler-config.ts). */
   handler: handlerConfigFileSchema.optional(),
   /** How `slipway batch run` maps rows to inputs and outputs to columns (see batch-mapping-config.ts). */
@@ -99,10 +131,16 @@ export interface SchedulingConfig {
   defaultPriorityLevel: number;
 }
 
+/**
+ * What serves a model: onnxruntime, or a graph of other models (`ensemble`: Triton's form;
+ * `inference_graph`: KServe's InferenceGraph form).
+ */
+export type ModelPlatform = 'onnxruntime_onnx' | 'ensemble' | 'inference_graph';
+
 /** A model's configuration once the file and the graph are merged: what the server enforces. */
 export interface ModelConfig {
   name: string;
-  platform: 'onnxruntime_onnx';
+  platform: ModelPlatform;
   /** 0: the model has no batch dimension. N > 0: dim 0 is the batch, at most N. */
   maxBatchSize: number;
   inputs: TensorSpec[];

@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: 'UNAVAILABLE',
   /** A feedback flag or stored feedback file that does not exist (the prototype UI's /api/feedback). */
   FEEDBACK_NOT_FOUND: 'NOT_FOUND',
+  /** A graph's Switch node found no step whose condition holds (KServe's router answers 404 too). */
+  GRAPH_NO_ROUTE: 'NOT_FOUND',
+  /** A graph's remote step could not be reached, or failed with an error this server has no code for. */
+  REMOTE_STEP_FAILED: 'UNAVAILABLE',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
   /** `slipway optimize` met an operator, opset or tensor type it has no rule for; the message names it. */
   OPTIMIZE_UNSUPPORTED: 'UNIMPLEMENTED',

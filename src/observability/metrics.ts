@@ -50,6 +50,7 @@ export class Metrics {
   private readonly restarts: Counter<'model' | 'version'>;
   private readonly droppedPredictions: Counter<'reason'>;
   private readonly loggedPredictions: Counter;
+  private readonly graphSteps: Histogram<'model' | 'version' | 'step' | 'outcome'>;
   private sources: Array<() => ModelGaugeSource[]> = [];
   private cacheBytesSource: (() => number) | undefined;
   private batchRunSource: (() => Promise<Array<{ table: string; finishedAt: Date }>>) | undefined;
@@ -71,6 +72,7 @@ export class Metrics {
     this.restarts = new Counter({ name: 'slipway_instance_restarts_total', help: 'Model instances restarted after a crash', labelNames: mv, registers });
     this.droppedPredictions = new Counter({ name: 'slipway_prediction_log_dropped_total', help: 'Sampled predictions not logged (store full or failing)', labelNames: ['reason'], registers });
     this.loggedPredictions = new Counter({ name: 'slipway_prediction_log_written_total', help: 'Sampled predictions written to the prediction log', registers });
+    this.graphSteps = new Histogram({ name: 'slipway_graph_step_duration_seconds', help: 'Time of each step of a graph (pipeline), by outcome (success or error code)', labelNames: ['model', 'version', 'step', 'outcome'], buckets: LATENCY_BUCKETS, registers });
 
     const sources = () => this.sources.flatMap((s) => s());
     const batchRuns = async () => (this.batchRunSource === undefined ? [] : this.batchRunSource().catch(() => []));
@@ -125,6 +127,11 @@ export class Metrics {
   recordRequest(r: { model: string; version: string; protocol: Protocol; outcome: string; seconds: number }): void {
     this.requests.inc({ model: r.model, version: r.version, protocol: r.protocol, outcome: r.outcome });
     this.requestDuration.observe({ model: r.model, version: r.version, protocol: r.protocol }, r.seconds);
+  }
+
+  /** One step of a graph ran (its label is unique in the graph, so the label set stays bounded). */
+  graphStep(r: { model: string; version: string; step: string; outcome: string; seconds: number }): void {
+    this.graphSteps.observe({ model: r.model, version: r.version, step: r.step, outcome: r.outcome }, r.seconds);
   }
 
   instanceRestarted(model: string, version: string): void {

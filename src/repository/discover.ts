@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
+import { INFERENCE_GRAPH_FILE } from '../config/inference-graph-config.js';
 import { ServingError } from '../errors/serving-error.js';
 
 /** File names a model folder's handler may have (TypeScript is transpiled at load time). */
@@ -19,7 +20,8 @@ export function isVersionDirName(name: string): boolean {
 
 /**
  * Turns `slipway serve` paths into model sources. A path may be a repository (a folder of model
- * folders), one model folder (it has version folders, a config.yaml, a model.onnx or a handler), or one .onnx
+ * folders), one model folder (it has version folders, a config.yaml, a model.onnx, an
+ * inference-graph.yaml or a handler), or one .onnx
  * file. Two models with one name are refused at start rather than letting one silently win.
  */
 export async function discoverModels(paths: readonly string[]): Promise<ModelSource[]> {
@@ -82,6 +84,8 @@ async function isModelFolder(dir: string): Promise<boolean> {
       ((e.isDirectory() || e.isSymbolicLink()) && isVersionDirName(e.name)) ||
       e.name === 'config.yaml' ||
       e.name === 'model.onnx' ||
+      // A KServe InferenceGraph: a graph of other models, with no file of its own.
+      e.name === INFERENCE_GRAPH_FILE ||
       // A pipeline folder has a handler and no graph of its own.
       (e.isFile() && HANDLER_FILE_NAMES.includes(e.name)),
   );

@@ -8,6 +8,7 @@ import { silentLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { InstancePool } from '../scheduler/instance-pool.js';
 import { ModelScheduler } from '../scheduler/model-scheduler.js';
+import type { VersionScheduler } from '../scheduler/version-scheduler.js';
 import { ModelStats } from '../scheduler/model-stats.js';
 import { autocompleteConfig, defaultInstanceLayout, type AutocompleteDefaults } from './autocomplete.js';
 import { discoverModels, isVersionDirName, type ModelSource } from './discover.js';
@@ -15,6 +16,8 @@ import type { ModelState } from './model-state.js';
 import { selectVersions } from './version-policy.js';
 import { findHandlerFile, newModelHandler, startModelHandler, unloadModelHandler, type ModelHandler } from './model-handler.js';
 import type { HandlerInfer } from '../runtime/handler/handler-instance.js';
+import type { GraphPlan } from './graph/graph-plan.js';
+import { graphVersions, isGraphFolder, readGraphDeclaration, RepositoryGraphs, type GraphDeclaration, type GraphRuntime } from './model-graph.js';
 
 export type { ModelState } from './model-state.js';
 
@@ -27,7 +30,10 @@ export interface ModelVersion {
   reason?: string;
   config?: ModelConfig;
   pool?: InstancePool;
-  scheduler?: ModelScheduler;
+  /** The model's dynamic batcher and instances, or a graph's executor. */
+  scheduler?: VersionScheduler;
+  /** A graph's validated plan (its steps and how tensors flow between them). */
+  graph?: GraphPlan;
   /** How long the last load took (instances started, config resolved). */
   loadMs?: number;
 }
@@ -41,6 +47,8 @@ export interface Model {
   reason?: string;
   /** The folder's handler.ts, if it has one (a pipeline has a handler and no versions). */
   handler?: ModelHandler;
+  /** The graph the folder declares (Triton ensemble or KServe InferenceGraph), if it is one. */
+  graph?: GraphDeclaration;
 }
 
 /** One row of Triton's repository index. */
@@ -63,6 +71,8 @@ export interface ModelRepositoryOptions {
   metrics?: Metrics;
   /** Gives handlers the router's infer (called once, before the first handler loads) so `ctx.infer` reaches every model. */
   connectHandlers?: (repository: ModelRepository) => HandlerInfer;
+  /** Gives graphs the router (called once, before the first graph loads): their steps run through it. */
+  connectGraphs?: (repository: ModelRepository) => GraphRuntime;
 }
 
 /**
@@ -80,9 +90,17 @@ export class ModelRepository {
   private readonly defaults: AutocompleteDefaults;
   private readonly lifecycle = new Map<string, Promise<void>>();
   private handlerInfer: HandlerInfer | undefined;
+  private graphRuntime: GraphRuntime | undefined;
+  private readonly graphs: RepositoryGraphs;
 
   private constructor(private readonly options: ModelRepositoryOptions) {
     this.logger = options.logger ?? silentLogger();
+    this.graphs = new RepositoryGraphs(
+      () => this.models.values(),
+      () => (this.graphRuntime ??= options.connectGraphs?.(this)),
+      this.logger,
+      options.metrics,
+    );
     this.defaults = {
       cores: options.cores ?? availableParallelism(),
       defaultMaxBatchSize: options.defaultMaxBatchSize ?? 64,
@@ -94,11 +112,17 @@ export class ModelRepository {
     const repository = new ModelRepository(options);
     const sources = await discoverModels(options.paths);
     for (const source of sources) repository.models.set(source.name, { name: source.name, source, versions: new Map() });
-    // Handlers may call other models from setup(), so models without one load first.
+    // Handlers may call other models from setup(), so models without one load first; graphs are
+    // validated against the models they call, so they load after those and before handlers.
     const models = [...repository.models.values()];
     const handled = await Promise.all(models.map((m) => findHandlerFile(m.source).then((f) => f !== undefined, () => false)));
-    await Promise.all(models.filter((_, i) => !handled[i]).map((m) => repository.load(m)));
-    await Promise.all(models.filter((_, i) => handled[i]).map((m) => repository.load(m)));
+    const graphs = await Promise.all(models.map((m) => isGraphFolder(m.source)));
+    await Promise.all(models.filter((_, i) => !handled[i] && !graphs[i]).map((m) => repository.load(m)));
+    // Graphs are validated once everything else has loaded: a handler's folder may hold a model a
+    // graph calls (digits has both), and graphs may call graphs.
+    await Promise.all(models.filter((_, i) => !handled[i] && graphs[i]).map((m) => repository.load(m, { validateGraph: false })));
+    await Promise.all(models.filter((_, i) => handled[i]).map((m) => repository.load(m, { validateGraph: false })));
+    repository.graphs.refresh();
     return repository;
   }
 
@@ -173,7 +197,7 @@ export class ModelRepository {
       }
       this.models.set(name, fresh);
       if (old !== undefined && old !== fresh) await this.drainAndUnload(old);
-    });
+    }).finally(() => this.graphs.refresh());
   }
 
   /**
@@ -188,7 +212,7 @@ export class ModelRepository {
         throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; known: ${this.names().join(', ') || 'none'}`);
       }
       await this.drainAndUnload(model, drainTimeoutMs);
-    });
+    }).finally(() => this.graphs.refresh());
   }
 
   /** Load and unload of one model run one after the other, never interleaved. */
@@ -215,7 +239,7 @@ export class ModelRepository {
   }
 
   private async drainAndUnload(model: Model, drainTimeoutMs = 30_000): Promise<void> {
-    const serving = [...model.versions.values()].filter((v) => v.pool !== undefined);
+    const serving = [...model.versions.values()].filter((v) => v.scheduler !== undefined);
     // UNLOADING first: the router refuses new requests for a version that is not READY, and it
     // hands a request to the scheduler synchronously after that check, so none can slip in after.
     for (const v of serving) v.state = 'UNLOADING';
@@ -227,6 +251,7 @@ export class ModelRepository {
 
   /** Unloads every model; each instance finishes the request it is running first. */
   async close(): Promise<void> {
+    this.graphs.close();
     // Handlers first: their running requests still call models.
     await Promise.all([...this.models.values()].map((m) => (m.handler === undefined ? undefined : unloadModelHandler(m.handler))));
     await Promise.all([...this.models.values()].map((m) => this.unload(m)));
@@ -234,6 +259,7 @@ export class ModelRepository {
 
   private async unload(model: Model): Promise<void> {
     if (model.handler !== undefined) await unloadModelHandler(model.handler);
+    if (model.graph !== undefined) this.graphs.unload(model);
     await Promise.all(
       [...model.versions.values()].map(async (v) => {
         if (v.pool === undefined) return;
@@ -249,19 +275,22 @@ export class ModelRepository {
     );
   }
 
-  private async load(model: Model): Promise<void> {
+  private async load(model: Model, options: { validateGraph?: boolean } = {}): Promise<void> {
     let file: ModelConfigFile;
     let versions: number[];
     let dirs: Map<number, string>;
     let handlerFile: string | undefined;
+    let graph: GraphDeclaration | undefined;
     try {
       file = model.source.kind === 'folder' ? await loadModelConfigFile(join(model.source.dir, 'config.yaml')) : {};
       if (file.name !== undefined && file.name !== model.name) {
         throw new ServingError('CONFIG_INVALID', `config.yaml: name '${file.name}' differs from the folder name '${model.name}'`);
       }
-      dirs = await versionDirs(model.source);
+      graph = await readGraphDeclaration(model.source, file);
+      dirs = graph === undefined ? await versionDirs(model.source) : new Map();
       handlerFile = await findHandlerFile(model.source);
-      const onDisk = [...dirs.keys()];
+      // A graph's versions are its (empty) version folders, or version 1 without any.
+      const onDisk = graph !== undefined && model.source.kind === 'folder' ? await graphVersions(model.source.dir) : [...dirs.keys()];
       versions = selectVersions(toVersionPolicy(file.version_policy), onDisk);
       // A pipeline: a handler that calls other models, with no graph of its own.
       const pipeline = onDisk.length === 0 && handlerFile !== undefined;
@@ -278,7 +307,8 @@ export class ModelRepository {
       this.logger.error({ event: 'model_unavailable', model: model.name, reason: model.reason }, `model '${model.name}' is unavailable: ${model.reason}`);
       return;
     }
-    await Promise.all(versions.map((version) => this.loadVersion(model, version, dirs.get(version)!, file)));
+    if (graph !== undefined) await this.graphs.load(model, graph, versions, options.validateGraph ?? true);
+    else await Promise.all(versions.map((version) => this.loadVersion(model, version, dirs.get(version)!, file)));
     if (handlerFile !== undefined && model.source.kind === 'folder') {
       this.handlerInfer ??= this.options.connectHandlers?.(this);
       model.handler = newModelHandler(handlerFile, file);

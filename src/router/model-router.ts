@@ -5,8 +5,8 @@ import { ResponseCache } from '../scheduler/response-cache.js';
 import type { InferenceRequest, InferenceResponse } from '../tensor/inference.js';
 import { validateRequest } from './validate-request.js';
 
-/** A READY version together with its config, as `resolve` hands it out. */
-export type ReadyVersion = ModelVersion & Required<Pick<ModelVersion, 'config' | 'pool' | 'scheduler'>>;
+/** A READY version together with its config and scheduler (a model's instances, or a graph's executor), as `resolve` hands it out. */
+export type ReadyVersion = ModelVersion & Required<Pick<ModelVersion, 'config' | 'scheduler'>>;
 
 const nsSince = (startMs: number): number => (performance.now() - startMs) * 1e6;
 
@@ -117,7 +117,12 @@ export class ModelRouter {
         inferNs: result.computeInferNs,
         outputNs: result.computeOutputNs,
       });
-      return respond(result.outputs, { queueNs: result.queueNs, computeNs: result.computeInferNs, batchSize: result.executedBatchSize });
+      return respond(result.outputs, {
+        queueNs: result.queueNs,
+        computeNs: result.computeInferNs,
+        batchSize: result.executedBatchSize,
+        ...(result.steps !== undefined && { steps: result.steps }),
+      });
     } catch (error) {
       stats.recordFailure(nsSince(startedMs));
       throw error;

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import { DynamicBatcher, type BatchedResult, type QueuedRequest } from './dynamic-batcher.js';
 import type { InstancePool } from './instance-pool.js';
 import type { ModelStats } from './model-stats.js';
+import type { VersionScheduler } from './version-scheduler.js';
 
 export interface ScheduleRequest {
   inputs: Tensor[];
@@ -19,7 +20,7 @@ export interface ScheduleRequest {
  * One model version's scheduler: the dynamic batcher's queue in front of the instance pool, with
  * the batch assembly (concat along dim 0, output views per request) and the statistics.
  */
-export class ModelScheduler {
+export class ModelScheduler implements VersionScheduler {
   private readonly batcher: DynamicBatcher;
 
   constructor(

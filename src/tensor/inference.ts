@@ -39,5 +39,12 @@ export interface InferenceResponse {
   parameters?: Parameters;
   outputs: Tensor[];
   /** Where the time went (not part of the OIP body; HTTP sends it as a Server-Timing header). */
-  timing?: { queueNs: number; computeNs: number; cacheHit?: boolean; batchSize?: number };
+  timing?: {
+    queueNs: number;
+    computeNs: number;
+    cacheHit?: boolean;
+    batchSize?: number;
+    /** A graph's steps, each with its wall time (`step.<label>;dur=…` in Server-Timing). */
+    steps?: Array<{ label: string; ns: number; outcome: 'success' | 'error' }>;
+  };
 }

@@ -183,7 +183,9 @@ describe('parseModelConfigText: errors name the field path', () => {
   );
 
   test('a wrong platform is refused', () => {
-    assert.deepEqual(problemsOf('platform: tensorflow_savedmodel'), ['platform: Invalid input: expected "onnxruntime_onnx"']);
+    assert.deepEqual(problemsOf('platform: tensorflow_savedmodel'), [
+      'platform: expected onnxruntime_onnx (a model file) or ensemble (a Triton ensemble), or put a KServe InferenceGraph in inference-graph.yaml',
+    ]);
   });
 
   test('every problem is reported at once', () => {

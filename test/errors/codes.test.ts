@@ -28,6 +28,8 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   ALREADY_EXISTS: { category: 'ALREADY_EXISTS', http: 409, grpc: 6 },
   MODEL_LOAD_FAILED: { category: 'INVALID_ARGUMENT', http: 400, grpc: 3 },
   MODEL_AMBIGUOUS: { category: 'INVALID_ARGUMENT', http: 400, grpc: 3 },
+  GRAPH_NO_ROUTE: { category: 'NOT_FOUND', http: 404, grpc: 5 },
+  REMOTE_STEP_FAILED: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
   HANDLER_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   RUN_CONFLICT: { category: 'ALREADY_EXISTS', http: 409, grpc: 6 },
   TABLE_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },

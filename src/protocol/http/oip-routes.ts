@@ -113,7 +113,12 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
-    noteInference(request, { model: response.model_name, version: response.model_version, ...(response.timing?.batchSize !== undefined && { batchSize: response.timing.batchSize }) });
+    noteInference(request, {
+      model: response.model_name,
+      version: response.model_version,
+      ...(response.timing?.batchSize !== undefined && { batchSize: response.timing.batchSize }),
+      ...(response.timing?.steps !== undefined && { steps: response.timing.steps }),
+    });
     if (binaryOutput !== undefined) {
       const { headerLength: length, body } = encodeBinaryInferResponse(response, binaryOutput);
       return reply.header(HEADER_LENGTH_HEADER, length).type('application/octet-stream').send(body);
@@ -134,12 +139,16 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   });
 };
 
-/** `Server-Timing` (shown by browsers' devtools): queue and compute time, cache hits, batch size. */
+/**
+ * `Server-Timing` (shown by browsers' devtools): queue and compute time, cache hits, batch size, and
+ * for a graph each step's time (`step.<label>;dur=…`, `desc=error` on a Soft step that failed).
+ */
 function serverTiming(timing: NonNullable<InferenceResponse['timing']>): string {
   const ms = (ns: number) => (ns / 1e6).toFixed(3);
   const parts = [`queue;dur=${ms(timing.queueNs)}`, `compute;dur=${ms(timing.computeNs)}`];
   if (timing.cacheHit === true) parts.push('cache;desc=hit');
   if (timing.batchSize !== undefined) parts.push(`batch;desc=${timing.batchSize}`);
+  for (const step of timing.steps ?? []) parts.push(`step.${step.label};dur=${ms(step.ns)}${step.outcome === 'error' ? ';desc=error' : ''}`);
   return parts.join(', ');
 }
 

@@ -6,6 +6,8 @@ export interface InferenceNote {
   model: string;
   version: string;
   batchSize?: number;
+  /** A graph's steps and their times, for the request's log line. */
+  steps?: Array<{ label: string; ns: number; outcome: 'success' | 'error' }>;
 }
 
 const inferences = new WeakMap<FastifyRequest, InferenceNote>();

@@ -1,0 +1,21 @@
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { HANDLER_FILE_NAMES } from '../../src/repository/discover.js';
+import { EXAMPLES } from './paths.js';
+
+/**
+ * A throwaway repository holding copies of example model folders (by path relative to
+ * examples/models), without their handlers, so a test loads just the models and graphs it needs.
+ */
+export async function exampleRepository(folders: readonly string[]): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'slipway-examples-'));
+  for (const folder of folders) {
+    await cp(join(EXAMPLES, folder), join(dir, basename(folder)), {
+      recursive: true,
+      dereference: true,
+      filter: (source) => !HANDLER_FILE_NAMES.includes(basename(source)),
+    });
+  }
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
