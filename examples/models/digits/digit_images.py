@@ -315,20 +315,22 @@ def _densify(stroke, step=0.02):
     return np.array(points)
 
 
-def draw_digit(strokes, rng, warp=0.03):
-    """A digit as the UI's canvas makes it: a round brush of 4-48 px on 280x280, either polarity."""
+def draw_digit(strokes, rng, warp=0.03, brush=None, height=None, light_ink=None):
+    """A digit as the UI's canvas makes it: a round brush of 4-48 px on 280x280, either polarity.
+
+    brush, height (px) and light_ink are random unless given."""
     strokes = _warp(strokes, rng, warp)
     points = np.concatenate(strokes)
     low, high = points.min(axis=0), points.max(axis=0)
     span = high - low
-    height = rng.uniform(60, 250)
+    height = rng.uniform(60, 250) if height is None else height
     scale = min(height / max(span[1], 1e-6), 250 / max(span[0], 1e-6))
-    brush = min(np.exp(rng.uniform(np.log(4), np.log(44))), 0.3 * span[1] * scale)
+    brush = min(np.exp(rng.uniform(np.log(4), np.log(44))) if brush is None else brush, 0.3 * span[1] * scale)
     margin = brush / 2 + 2
     size = span * scale
     left = rng.uniform(margin, max(margin, CANVAS - size[0] - margin))
     top = rng.uniform(margin, max(margin, CANVAS - size[1] - margin))
-    light_ink = rng.random() < 0.7
+    light_ink = rng.random() < 0.7 if light_ink is None else light_ink
     supersample = 2
     image = Image.new("L", (CANVAS * supersample, CANVAS * supersample), 0)
     pen = ImageDraw.Draw(image)

@@ -24,7 +24,8 @@ export default defineHandler({
   }),
   preprocess: (input) => {
     const { pixels } = toDigitPixels(input.image);
-    sent.set(input, pixels);
+    // A copy: the tensor's buffer moves to the model's thread and is gone from this one.
+    sent.set(input, pixels.slice());
     return { image: { shape: [1, 1, 8, 8], data: pixels } };
   },
   postprocess: ({ probabilities }, _ctx, input) => {

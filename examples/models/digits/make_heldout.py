@@ -9,6 +9,9 @@
   italic; Debian fonts-liberation), which the training data is not printed in, at 20-150 px with
   margins, tilt, blur, noise and either polarity.
 
+It also writes the UI's one-click examples, examples/0.png .. 9.png: each digit drawn as on the
+canvas (its default 20 px brush, light on dark) in the training hand's first style.
+
 Seeded, so a rerun writes the same files. Output, beside this file:
   held-out/digits.png   a sheet of CELL x CELL grey pictures, COLUMNS a row, in the order of
   held-out/digits.json  {"cell", "columns", "seed", "label": [...], "kind": [...], "source": [...]}
@@ -63,7 +66,16 @@ def held_out_set():
     return items
 
 
+def write_examples():
+    rng = np.random.default_rng(SEED + 1)
+    os.makedirs(os.path.join(HERE, "examples"), exist_ok=True)
+    for digit in range(10):
+        grey = D.draw_digit(D.TRAIN_HAND[digit][0], rng, warp=0.015, brush=20, height=200, light_ink=True)
+        Image.fromarray(grey).save(os.path.join(HERE, "examples", f"{digit}.png"), optimize=True)
+
+
 def main():
+    write_examples()
     items = held_out_set()
     rows = (len(items) + COLUMNS - 1) // COLUMNS
     sheet = np.full((rows * CELL, COLUMNS * CELL), 128, dtype=np.uint8)
