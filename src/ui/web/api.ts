@@ -213,3 +213,59 @@ export function modelPath(name: string): string {
 export function oipPath(name: string, version?: string): string {
   return `v2/models/${encodeURIComponent(name)}${version === undefined ? '' : `/versions/${encodeURIComponent(version)}`}`;
 }
+
+export interface SendOptions {
+  method: string;
+  body: XMLHttpRequestBodyInit;
+  headers?: Record<string, string>;
+  /** Aborts the call: the promise rejects with an AbortError DOMException. */
+  signal?: AbortSignal;
+  /** Share of the request body sent so far (0..1), as the browser reports it. */
+  onUploadProgress?: (sent: number) => void;
+}
+
+/**
+ * Like call(), for the model calls a person waits on: XMLHttpRequest rather than fetch, because
+ * only it reports upload progress, and it can be cancelled.
+ */
+export function send<T>(path: string, options: SendOptions): Promise<Timed<T>> {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    const started = performance.now();
+    request.open(options.method, apiUrl(path));
+    for (const [name, value] of Object.entries(options.headers ?? {})) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) options.onUploadProgress?.(event.loaded / event.total);
+    };
+    request.upload.onload = () => options.onUploadProgress?.(1);
+    const abort = () => request.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    request.onabort = () => reject(new DOMException('cancelled', 'AbortError'));
+    request.onerror = () => reject(new ApiError('cannot reach the server', 0));
+    request.onload = () => {
+      options.signal?.removeEventListener('abort', abort);
+      const latencyMs = performance.now() - started;
+      const text = request.responseText;
+      let body: unknown = text;
+      if ((request.getResponseHeader('content-type') ?? '').includes('json') && text !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = text;
+        }
+      }
+      if (request.status < 200 || request.status >= 300) {
+        const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
+        const message = typeof fields.error === 'string' ? fields.error : `${request.status} ${request.statusText}`;
+        reject(new ApiError(message, request.status, typeof fields.code === 'string' ? fields.code : undefined));
+        return;
+      }
+      resolve({ body: body as T, status: request.status, latencyMs, serverTiming: parseServerTiming(request.getResponseHeader('server-timing')) });
+    };
+    if (options.signal?.aborted) {
+      reject(new DOMException('cancelled', 'AbortError'));
+      return;
+    }
+    request.send(options.body);
+  });
+}
