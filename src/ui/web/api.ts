@@ -29,6 +29,12 @@ export interface ModelSummary {
   kind: 'graph' | 'pipeline';
   state: ModelState;
   handler: { state: ModelState } | null;
+  /** What the handler says the model does. */
+  description?: string;
+  /** The models a handler calls (its config's `handler.uses`). */
+  uses?: string[];
+  /** The models whose handlers use this one. */
+  part_of?: string[];
 }
 
 /** GET /api/models/{m} */
@@ -48,6 +54,7 @@ export interface ModelDescription {
     input_schema?: JsonSchema;
     output_schema?: JsonSchema;
     file_fields?: string[];
+    uses?: string[];
     limits: { timeout_ms: number; max_file_bytes: number; max_files: number; max_concurrency: number };
   };
 }

@@ -196,7 +196,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
             ))}
             {shown.length > 0 && (
               <p>
-                <button type="button" class="link-button" onClick={() => clearResults(shownApi)}>
+                <button type="button" class="link" onClick={() => clearResults(shownApi)}>
                   Clear these results
                 </button>
               </p>

@@ -13,7 +13,7 @@ export function PendingCard({ pending, onCancel }: { pending: PendingRun; onCanc
   const elapsed = pending.startedAt === undefined ? 0 : now - pending.startedAt;
   const uploading = pending.uploaded !== undefined && pending.uploaded < 1;
   return (
-    <article class="result pending" aria-label={`Result ${job.id}, ${pending.state === 'queued' ? 'waiting its turn' : 'running'}`} aria-busy="true">
+    <article class="result pending" aria-label={`Call #${job.id}: ${pending.state === "queued" ? "waiting its turn" : "running"}`} aria-busy="true">
       <header class="result-head">
         <span class="result-title">
           {job.thumbnail !== undefined && <img class="input-thumb" src={job.thumbnail} alt="" />}#{job.id}
