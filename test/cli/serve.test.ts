@@ -9,9 +9,20 @@ test('slipway serve prints what it serves and where, then answers', async () => 
   const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${TEST_MODELS}/simple`]);
   try {
     assert.match(output(), /2\/2 model versions ready/);
-    assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]/);
-    assert.match(output(), /curl http:\/\/127\.0\.0\.1:\d+\/v2\/models\/digits/);
+    assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]; app: POST \/api\/models\/digits\/predict/);
+    // The banner ends with the address to open.
+    assert.match(output(), /\nOpen http:\/\/127\.0\.0\.1:\d+\/ in a browser to try the models\.\n$/);
     assert.deepEqual(await (await fetch(`${url}/v2/health/ready`)).json(), { ready: true });
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('a pipeline is named as one in the version column, with the models it uses; the banner waits for its handler', async () => {
+  const { child, output } = await startCli(['ocr', 'ocr_det', 'ocr_cls', 'ocr_rec'].map((m) => `${EXAMPLES}/${m}`));
+  try {
+    assert.match(output(), /\n {2}ocr +pipeline +READY +app: POST \/api\/models\/ocr\/predict; uses ocr_det, ocr_cls, ocr_rec\n/);
+    assert.match(output(), /4\/4 model versions ready/);
   } finally {
     child.kill('SIGKILL');
   }

@@ -492,4 +492,28 @@ describe('prototype UI in Chromium', requireCommand('chromium'), () => {
       start.child.kill('SIGTERM');
     }
   });
+
+  test('/docs "Try it out" on the handler route: its JSON example runs as is, and the multipart form names its parts', async () => {
+    const page = await open('/docs');
+    const operation = page.locator('#operations-Handlers-postApiModelsModelPredict');
+    await operation.locator('.opblock-summary').first().click();
+    // The docs open with "Try it out" on; the model defaults to the first handler served.
+    assert.equal(await operation.locator('input[placeholder="model"]').inputValue(), 'digits');
+    const execute = async (): Promise<string> => {
+      await operation.getByRole('button', { name: 'Execute' }).click();
+      const response = operation.locator('.live-responses-table .response').first();
+      await response.waitFor();
+      assert.equal((await response.locator('.response-col_status').textContent())?.trim(), '200');
+      const body = (await response.locator('.response-col_description pre').first().textContent()) ?? '';
+      await operation.getByRole('button', { name: 'Clear' }).click();
+      return body;
+    };
+    assert.match(await execute(), /"label": 0/, "the JSON example is digits' first example, 0.png");
+    await operation.locator('select.content-type').first().selectOption('multipart/form-data');
+    // The part is named as the handler's field, and takes a file.
+    await operation.locator('tr[data-property-name="image"] input[type="file"]').setInputFiles(join(EXAMPLES, 'digits/examples/7.png'));
+    assert.match(await execute(), /"label": 7/);
+    await page.close();
+  });
+
 });
