@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveServerConfig, type ServerConfig } from '../config/server-config.js';
+import { resolveServerConfig, serverConfigSchema, type ServerConfig } from '../config/server-config.js';
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
@@ -37,20 +37,25 @@ interface ServeFlags {
   feedbackDb?: string;
 }
 
+/** A server option's default, as the config schema has it (what `--help` shows). */
+function defaultOf(option: 'http_port' | 'host' | 'grpc_port' | 'log_level' | 'body_limit_bytes'): string {
+  return String(serverConfigSchema.shape[option].parse(undefined));
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve models over the Open Inference Protocol (KServe v2) REST API')
     .argument('[paths...]', 'model repository folders, model folders or .onnx files (default: the models of slipway.yaml)')
     .option('--config <file>', 'project file whose models and server settings to use (default: ./slipway.yaml if present)')
-    .option('--http-port <port>', 'HTTP port (env SLIPWAY_HTTP_PORT)', undefined)
-    .option('--host <host>', 'address to listen on (env SLIPWAY_HOST)', undefined)
-    .option('--body-limit-bytes <n>', 'largest request body in bytes; 413 beyond (env SLIPWAY_BODY_LIMIT_BYTES)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env SLIPWAY_LOG_LEVEL)')
+    .option('--http-port <port>', `HTTP port (default ${defaultOf('http_port')}; env SLIPWAY_HTTP_PORT)`)
+    .option('--host <host>', `address to listen on (default ${defaultOf('host')}, this machine only; 0.0.0.0 for every interface; env SLIPWAY_HOST)`)
+    .option('--body-limit-bytes <n>', `largest request body in bytes; 413 beyond (default ${defaultOf('body_limit_bytes')}; env SLIPWAY_BODY_LIMIT_BYTES)`)
+    .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (default ${defaultOf('log_level')}; env SLIPWAY_LOG_LEVEL)`)
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
     .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
-    .option('--grpc-port <port>', 'OIP gRPC port, default 8001 (env SLIPWAY_GRPC_PORT)')
+    .option('--grpc-port <port>', `OIP gRPC port (default ${defaultOf('grpc_port')}; env SLIPWAY_GRPC_PORT)`)
     .option('--no-grpc', 'do not serve gRPC (env SLIPWAY_GRPC=false)')
     .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
     .option('--default-model <name>', 'model for dialect routes that name none: Vertex, SageMaker, Azure (env SLIPWAY_DEFAULT_MODEL)')

@@ -61,3 +61,19 @@ test('invalid options are reported with the option name and exit code 2', async 
   assert.equal(code, 2);
   assert.match(stderr, /http_port: /);
 });
+
+test('--help shows the defaults once each: serve its ports and host, batch status its database', async () => {
+  const help = async (...args: string[]): Promise<string> => {
+    const child = spawn(process.execPath, [CLI, ...args, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await once(child, 'exit');
+    return out.replace(/\s+/g, ' ');
+  };
+  const serve = await help('serve');
+  assert.match(serve, /--http-port <port> HTTP port \(default 8000;/);
+  assert.match(serve, /--host <host> address to listen on \(default 127\.0\.0\.1,/);
+  assert.match(serve, /--grpc-port <port> OIP gRPC port \(default 8001;/);
+  const status = await help('batch', 'status');
+  assert.equal(status.match(/sqlite:\.\/predictions\.db/g)?.length, 1, status);
+});
