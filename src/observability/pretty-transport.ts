@@ -22,7 +22,8 @@ export default function prettyTransport(options: PrettyOptions) {
     ...options,
     singleLine: true,
     translateTime: 'SYS:HH:MM:ss',
-    ignore: ['pid', 'hostname', 'name', 'reqId', ...FOLDED].join(','),
+    // The request id stays in the JSON log (and the x-request-id header); on a terminal it is noise.
+    ignore: ['pid', 'hostname', 'name', 'reqId', 'requestId', ...FOLDED].join(','),
     messageFormat: formatLine,
   });
 }

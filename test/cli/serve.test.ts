@@ -77,3 +77,34 @@ test('--help shows the defaults once each: serve its ports and host, batch statu
   const status = await help('batch', 'status');
   assert.equal(status.match(/sqlite:\.\/predictions\.db/g)?.length, 1, status);
 });
+
+test('piped (not a terminal), the log is one JSON object per line, requests included', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', `${EXAMPLES}/digits`, '--http-port', '0', '--no-grpc', '--no-ui', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const match = /ready in [\d.]+ s, on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)));
+    });
+    assert.equal((await fetch(`${url}/v2/models/digits`)).status, 200);
+    // The log is flushed within a second when the server is quiet.
+    const line = await new Promise<Record<string, unknown>>((resolve) => {
+      const look = () => {
+        const found = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+        if (found !== undefined) resolve(found);
+        else setTimeout(look, 100);
+      };
+      look();
+    });
+    assert.equal(line.url, '/v2/models/digits');
+    assert.equal(line.status, 200);
+    assert.equal(typeof line.latencyMs, 'number');
+    assert.ok(out.split('\n').some((l) => l.startsWith('{') && (JSON.parse(l) as { event?: string }).event === 'model_loaded'));
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
