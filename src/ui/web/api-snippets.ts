@@ -3,6 +3,7 @@
 // request last run on the page.
 import type { ModelDescription, ModelMetadata } from './api.js';
 import type { Run } from './run.js';
+import { CONTENTS_FIELD } from '../../protocol/grpc/contents-field.js';
 import { concreteShape, fillValue, product } from './tensors.js';
 
 export interface Snippet {
@@ -103,20 +104,8 @@ const TYPED_ARRAY: Record<string, string> = {
   UINT64: 'BigUint64Array',
 };
 
-const GRPC_FIELD: Record<string, string> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-  BYTES: 'bytes_contents',
-};
+
+const grpcField = (datatype: string): string | undefined => CONTENTS_FIELD[datatype as keyof typeof CONTENTS_FIELD];
 
 export function inferSnippets(origin: string, grpcAddress: string, metadata: ModelMetadata, last: Run | undefined): Snippet[] {
   const url = `${origin}/v2/models/${encodeURIComponent(metadata.name)}/infer`;
@@ -137,10 +126,10 @@ export function inferSnippets(origin: string, grpcAddress: string, metadata: Mod
     },
     { language: 'Python', code: `import requests\n\nanswer = requests.post(${pyString(url)}, json=${body}).json()\nprint(answer["outputs"])`, ...(note !== undefined && { note }) },
   ];
-  if (inputs.every((t) => GRPC_FIELD[t.datatype] !== undefined)) {
+  if (inputs.every((t) => grpcField(t.datatype) !== undefined)) {
     const grpc = JSON.stringify({
       model_name: metadata.name,
-      inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, contents: { [GRPC_FIELD[t.datatype]!]: t.data } })),
+      inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, contents: { [grpcField(t.datatype)!]: t.data } })),
     });
     snippets.push({
       language: 'gRPC',
