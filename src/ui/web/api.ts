@@ -189,20 +189,26 @@ export async function call<T>(path: string, init: RequestInit = {}): Promise<Tim
   }
   const text = await response.text();
   const latencyMs = performance.now() - started;
+  const body = answerBody(response.status, response.statusText, response.headers.get('content-type'), text);
+  return { body: body as T, status: response.status, latencyMs, serverTiming: parseServerTiming(response.headers.get('server-timing')) };
+}
+
+/** An answer's body, JSON when it says so; a non-2xx one throws ApiError with the server's message and code. */
+function answerBody(status: number, statusText: string, contentType: string | null, text: string): unknown {
   let body: unknown = text;
-  if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
+  if ((contentType ?? '').includes('json') && text !== '') {
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
     }
   }
-  if (!response.ok) {
+  if (status < 200 || status >= 300) {
     const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
-    const message = typeof fields.error === 'string' ? fields.error : `${response.status} ${response.statusText}`;
-    throw new ApiError(message, response.status, typeof fields.code === 'string' ? fields.code : undefined);
+    const message = typeof fields.error === 'string' ? fields.error : `${status} ${statusText}`;
+    throw new ApiError(message, status, typeof fields.code === 'string' ? fields.code : undefined);
   }
-  return { body: body as T, status: response.status, latencyMs, serverTiming: parseServerTiming(response.headers.get('server-timing')) };
+  return body;
 }
 
 export async function getJson<T>(path: string): Promise<T> {
@@ -252,22 +258,12 @@ export function send<T>(path: string, options: SendOptions): Promise<Timed<T>> {
     request.onload = () => {
       options.signal?.removeEventListener('abort', abort);
       const latencyMs = performance.now() - started;
-      const text = request.responseText;
-      let body: unknown = text;
-      if ((request.getResponseHeader('content-type') ?? '').includes('json') && text !== '') {
-        try {
-          body = JSON.parse(text);
-        } catch {
-          body = text;
-        }
+      try {
+        const body = answerBody(request.status, request.statusText, request.getResponseHeader('content-type'), request.responseText);
+        resolve({ body: body as T, status: request.status, latencyMs, serverTiming: parseServerTiming(request.getResponseHeader('server-timing')) });
+      } catch (error) {
+        reject(error);
       }
-      if (request.status < 200 || request.status >= 300) {
-        const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
-        const message = typeof fields.error === 'string' ? fields.error : `${request.status} ${request.statusText}`;
-        reject(new ApiError(message, request.status, typeof fields.code === 'string' ? fields.code : undefined));
-        return;
-      }
-      resolve({ body: body as T, status: request.status, latencyMs, serverTiming: parseServerTiming(request.getResponseHeader('server-timing')) });
     };
     if (options.signal?.aborted) {
       reject(new DOMException('cancelled', 'AbortError'));
