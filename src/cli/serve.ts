@@ -145,6 +145,8 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const base = `http://${host}:${port}`;
   const feedback = config.ui ? redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models)) : undefined;
+  // The load events are buffered; out first, so that in a piped log too the banner comes after them.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
   process.stdout.write(
     banner(slipway, {
       base,
