@@ -7,7 +7,12 @@ import { tempRepository } from '../helpers/temp-repository.js';
 import { post, startTestServer } from '../helpers/test-server.js';
 
 const samples = JSON.parse(await readFile(`${EXAMPLES}/digits/samples.json`, 'utf8')) as Array<{ label: number; image: number[][][] }>;
-const digits = (i: number) => ({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: samples[i]!.image }] });
+/** Sample i % 10; from 10 on, with one pixel changed, so that every i is a different request (the cache must not answer it). */
+const digits = (i: number) => {
+  const data = samples[i % 10]!.image.flat(2);
+  if (i >= 10) data[0] = i;
+  return { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data }] };
+};
 
 test('each metric moves as it should after real requests', async () => {
   const repo = await tempRepository({
@@ -31,7 +36,8 @@ test('each metric moves as it should after real requests', async () => {
     assert.ok(before.has('process_cpu_seconds_total'));
 
     // success (and a burst that batches), 4xx, 5xx, a cache hit
-    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`${server.url}/v2/models/digits/infer`, digits(i % 10))));
+    // Twelve different requests: on a busy machine the last ones may come after the first have been cached.
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`${server.url}/v2/models/digits/infer`, digits(i))));
     assert.ok(burst.every((r) => r.status === 200));
     assert.equal((await post(`${server.url}/v2/models/digits/infer`, digits(0))).status, 200); // a hit: sample 0 was in the burst
     assert.equal((await post(`${server.url}/v2/models/digits/infer`, '{')).status, 400);
