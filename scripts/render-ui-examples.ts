@@ -1,33 +1,13 @@
-// Writes the example pictures the UI offers one click away (files in a model folder's examples/):
-// - examples/models/digits/examples/<label>.png: samples.json's held-out test digits (8×8 ink
-//   counts) as dark-on-light pictures, scaled up 10× with a one-cell margin;
-// - examples/models/ocr/examples/receipt.png: a receipt in DejaVu Sans Mono, tilted on a grey desk.
-// Run after retraining the digits model: node dist/scripts/render-ui-examples.js
-import { mkdir, readFile } from 'node:fs/promises';
+// Writes the OCR example picture the UI offers one click away (a file in the model folder's
+// examples/): examples/models/ocr/examples/receipt.png, a receipt in DejaVu Sans Mono, tilted on a
+// grey desk. (The digits' examples are canvas drawings, written by examples/models/digits/make_heldout.py.)
+// Run: node dist/scripts/render-ui-examples.js
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 const MODELS = fileURLToPath(new URL('../../examples/models/', import.meta.url));
-
-async function digits(): Promise<void> {
-  const scale = 10;
-  const cells = 10; // 8 cells of digit and a margin of one on each side
-  const samples = JSON.parse(await readFile(join(MODELS, 'digits/samples.json'), 'utf8')) as Array<{ label: number; image: number[][][] }>;
-  await mkdir(join(MODELS, 'digits/examples'), { recursive: true });
-  for (const { label, image } of samples) {
-    const size = cells * scale;
-    const pixels = Buffer.alloc(size * size, 255);
-    image[0]!.forEach((row, y) =>
-      row.forEach((ink, x) => {
-        for (let dy = 0; dy < scale; dy++) {
-          for (let dx = 0; dx < scale; dx++) pixels[((y + 1) * scale + dy) * size + (x + 1) * scale + dx] = Math.round(255 - (ink * 255) / 16);
-        }
-      }),
-    );
-    await sharp(pixels, { raw: { width: size, height: size, channels: 1 } }).png({ compressionLevel: 9 }).toFile(join(MODELS, 'digits/examples', `${label}.png`));
-  }
-}
 
 async function receipt(): Promise<void> {
   const lines: Array<[string, number, string]> = [
@@ -58,6 +38,5 @@ async function receipt(): Promise<void> {
     .toFile(join(MODELS, 'ocr/examples/receipt.png'));
 }
 
-await digits();
 await receipt();
 process.stdout.write(`wrote the example pictures under ${MODELS}\n`);

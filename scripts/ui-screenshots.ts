@@ -52,8 +52,9 @@ const FOUR: Array<[number, number]> = [
   [0.8, 0.6],
 ];
 
-async function shoot(name: string, width: number, height: number, scale: number, scenario: (page: Page) => Promise<void>): Promise<void> {
-  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale });
+async function shoot(name: string, width: number, height: number, scale: number, scenario: (page: Page) => Promise<void>, colorScheme: 'light' | 'dark' = 'light'): Promise<void> {
+  // A fresh context each time: no results kept from another picture (the UI keeps them per browser).
+  const context = await browser.newContext({ viewport: { width, height }, deviceScaleFactor: scale, colorScheme });
   const page = await context.newPage();
   await scenario(page);
   // Let bar widths and images settle before the picture.
@@ -70,15 +71,25 @@ const run = async (page: Page, id: number) => {
 
 try {
   await mkdir(OUT, { recursive: true });
+  await shoot('home-desktop', 1280, 640, 1, async (page) => {
+    await page.goto(`${url}/`);
+    await page.getByRole('list', { name: 'Demos' }).getByText('READY').first().waitFor();
+  });
   await shoot('digits-desktop', 1280, 900, 1, async (page) => {
     await page.goto(`${url}/models/digits`);
     await page.getByRole('radio', { name: 'Draw' }).check();
     await draw(page, SEVEN);
     await run(page, 1);
     const result = page.getByRole('article', { name: 'Result 1' });
-    await result.getByRole('radio', { name: 'Wrong' }).check();
-    await result.getByLabel('What should it be? (optional)').fill('7');
-    await result.getByLabel('Comment (optional)').fill('a 7 without its bar, drawn with a mouse');
+    await result.getByRole('radio', { name: 'Right' }).check();
+    await result.getByLabel('Comment (optional)').fill('a plain 7, drawn with a mouse');
+  });
+  await shoot('api-desktop', 1280, 900, 1, async (page) => {
+    await page.goto(`${url}/models/digits`);
+    await page.getByRole('button', { name: 'Run example 7.png' }).click();
+    await page.getByRole('article', { name: 'Result 1' }).waitFor();
+    await page.getByText('Use via API').click();
+    await page.getByRole('tabpanel', { name: 'curl snippet' }).scrollIntoViewIfNeeded();
   });
   await shoot('digits-phone', 390, 844, 2, async (page) => {
     await page.goto(`${url}/models/digits`);
@@ -91,11 +102,18 @@ try {
     await page.getByRole('button', { name: 'Run example receipt.png' }).click();
     await page.getByRole('article', { name: 'Result 1' }).locator('.text-block').waitFor();
   });
-  await shoot('ocr-phone', 390, 844, 2, async (page) => {
-    await page.goto(`${url}/models/ocr`);
-    await page.getByRole('button', { name: 'Run example receipt.png' }).click();
-    await page.getByRole('article', { name: 'Result 1' }).locator('.text-block').waitFor();
-  });
+  await shoot(
+    'ocr-phone',
+    390,
+    844,
+    2,
+    async (page) => {
+      await page.goto(`${url}/models/ocr`);
+      await page.getByRole('button', { name: 'Run example receipt.png' }).click();
+      await page.getByRole('article', { name: 'Result 1' }).locator('.text-block').waitFor();
+    },
+    'dark',
+  );
   // A few flags, sent through the UI, for the flags page.
   const flag = async (path: string, example: string, label: string, comment: string, expected?: string) => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -111,8 +129,8 @@ try {
     await context.close();
   };
   await flag('/models/digits', '9.png', 'Right', 'clean scan');
-  await flag('/models/ocr', 'receipt.png', 'Other', 'prices are read before their items: reading order on a tilted page');
-  await flag('/models/digits', '1.png', 'Other', 'right digit, but only 64% sure of such a clear 1');
+  await flag('/models/ocr', 'receipt.png', 'Right', 'every line, each price on its item’s line');
+  await flag('/models/digits', '1.png', 'Other', 'right, but I write my 1s with a flag');
   await shoot('flags-desktop', 1280, 700, 1, async (page) => {
     await page.goto(`${url}/flags`);
     await page.locator('table.flags img.thumb').first().waitFor();

@@ -150,7 +150,8 @@ export function registerBatch(program: Command): void {
   batch
     .command('status')
     .description('how fresh each predictions table is; exits 1 when stale, 3 when the last run failed')
-    .option('--output <url>', `the batch database (default ${DEFAULT_OUTPUT})`, DEFAULT_OUTPUT)
+    // commander prints the default itself, from the third argument.
+    .option('--output <url>', 'the batch database', DEFAULT_OUTPUT)
     .option('--table <name>', 'only this table')
     .option('--max-age <duration>', 'stale when the newest successful run is older than this: 30m, 2h, 1d')
     .option('--json', 'print JSON')

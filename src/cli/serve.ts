@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveServerConfig, type ServerConfig } from '../config/server-config.js';
+import { resolveServerConfig, serverConfigSchema, type ServerConfig } from '../config/server-config.js';
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
@@ -37,20 +37,25 @@ interface ServeFlags {
   feedbackDb?: string;
 }
 
+/** A server option's default, as the config schema has it (what `--help` shows). */
+function defaultOf(option: 'http_port' | 'host' | 'grpc_port' | 'log_level' | 'body_limit_bytes'): string {
+  return String(serverConfigSchema.shape[option].parse(undefined));
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('serve models over the Open Inference Protocol (KServe v2) REST API')
     .argument('[paths...]', 'model repository folders, model folders or .onnx files (default: the models of slipway.yaml)')
     .option('--config <file>', 'project file whose models and server settings to use (default: ./slipway.yaml if present)')
-    .option('--http-port <port>', 'HTTP port (env SLIPWAY_HTTP_PORT)', undefined)
-    .option('--host <host>', 'address to listen on (env SLIPWAY_HOST)', undefined)
-    .option('--body-limit-bytes <n>', 'largest request body in bytes; 413 beyond (env SLIPWAY_BODY_LIMIT_BYTES)')
-    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (env SLIPWAY_LOG_LEVEL)')
+    .option('--http-port <port>', `HTTP port (default ${defaultOf('http_port')}; env SLIPWAY_HTTP_PORT)`)
+    .option('--host <host>', `address to listen on (default ${defaultOf('host')}, this machine only; 0.0.0.0 for every interface; env SLIPWAY_HOST)`)
+    .option('--body-limit-bytes <n>', `largest request body in bytes; 413 beyond (default ${defaultOf('body_limit_bytes')}; env SLIPWAY_BODY_LIMIT_BYTES)`)
+    .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (default ${defaultOf('log_level')}; env SLIPWAY_LOG_LEVEL)`)
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
     .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
-    .option('--grpc-port <port>', 'OIP gRPC port, default 8001 (env SLIPWAY_GRPC_PORT)')
+    .option('--grpc-port <port>', `OIP gRPC port (default ${defaultOf('grpc_port')}; env SLIPWAY_GRPC_PORT)`)
     .option('--no-grpc', 'do not serve gRPC (env SLIPWAY_GRPC=false)')
     .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
     .option('--default-model <name>', 'model for dialect routes that name none: Vertex, SageMaker, Azure (env SLIPWAY_DEFAULT_MODEL)')
@@ -137,11 +142,19 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http_port;
-  const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
-  const grpcLine =
-    grpcPort === undefined ? '' : `gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${config.host.includes(':') ? `[${config.host}]` : config.host}:${grpcPort}\n`;
-  const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
-  process.stdout.write(banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine);
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const base = `http://${host}:${port}`;
+  const feedback = config.ui ? redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models)) : undefined;
+  // The load events are buffered; out first, so that in a piped log too the banner comes after them.
+  await new Promise<void>((resolve) => logger.flush(() => resolve()));
+  process.stdout.write(
+    banner(slipway, {
+      base,
+      readyMs: performance.now() - started,
+      ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
+      ...(feedback !== undefined && { feedback }),
+    }),
+  );
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -161,29 +174,52 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }
 
-function banner(slipway: Slipway, base: string, readyMs: number): string {
+interface BannerPlaces {
+  base: string;
+  readyMs: number;
+  grpc?: string;
+  /** The feedback store, when the UI is on. */
+  feedback?: string;
+}
+
+/**
+ * What a person reads when the server is up: one line per model (version, state, signature), where
+ * each protocol listens, and last the address to open. Printed once every model and handler has
+ * finished loading, so what it says is what is served.
+ */
+export function banner(slipway: Slipway, places: BannerPlaces): string {
+  const { base } = places;
   const rows = slipway.index();
   const ready = rows.filter((r) => r.state === 'READY').length;
-  const lines = [`Slipway ${SLIPWAY_VERSION}: ${ready}/${rows.length} model versions ready in ${readyMs} ms, on ${base}`];
-  const width = Math.max(...rows.map((r) => r.name.length), 5);
-  for (const row of rows) {
-    const version = slipway.repository.get(row.name)?.versions.get(Number(row.version));
-    const config = version?.config;
-    const pipeline = row.version === undefined && row.state === 'READY' && slipway.repository.get(row.name)?.handler !== undefined;
+  const seconds = places.readyMs < 10_000 ? (places.readyMs / 1000).toFixed(1) : String(Math.round(places.readyMs / 1000));
+  const lines = [`Slipway ${SLIPWAY_VERSION}: ${ready}/${rows.length} model versions ready in ${seconds} s, on ${base}`, ''];
+  const table = rows.map((row) => {
+    const model = slipway.repository.get(row.name);
+    const config = model?.versions.get(Number(row.version))?.config;
+    const handler = model?.handler;
+    const app = handler?.state === 'READY' ? `app: POST /api/models/${row.name}/predict` : undefined;
+    const uses = handler !== undefined && handler.config.uses.length > 0 ? `uses ${handler.config.uses.join(', ')}` : undefined;
     const signature =
       config === undefined
-        ? pipeline
-          ? `pipeline (a handler, no graph): POST ${base}/api/models/${row.name}/predict`
+        ? row.state === 'READY'
+          ? undefined
           : row.reason
         : `${config.platform === 'onnxruntime_onnx' ? '' : `${config.platform}: `}${config.inputs.map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`).join(', ')} -> ${config.outputs
             .map((t) => `${t.name} ${t.datatype}[${fullShape(config, t).join(',')}]`)
             .join(', ')}`;
-    lines.push(`  ${row.name.padEnd(width)}  v${(row.version ?? '-').padEnd(3)} ${row.state.padEnd(11)} ${signature}`);
-  }
-  const example = rows.find((r) => r.state === 'READY' && r.version !== undefined)?.name;
-  if (example !== undefined) {
-    lines.push(`Try:  curl ${base}/v2/models/${example}`);
-    lines.push(`      curl -X POST ${base}/v2/repository/index`);
+    // A handler with no graph has no version of its own: say what it is instead of a bare "-".
+    const version = row.version === undefined ? (handler !== undefined ? 'pipeline' : '-') : `v${row.version}`;
+    return [row.name, version, row.state, [signature, app, uses].filter((part) => part !== undefined).join('; ')];
+  });
+  const widths = [0, 1, 2].map((column) => Math.max(...table.map((cells) => cells[column]!.length)));
+  for (const cells of table) lines.push(`  ${cells.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')}`.trimEnd());
+  lines.push('', `REST and OpenAPI docs on ${base}/docs`);
+  if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
+  if (places.feedback !== undefined) {
+    lines.push(`UI on ${base}/ (feedback: ${places.feedback})`, '', `Open ${base}/ in a browser to try the models.`);
+  } else {
+    const example = rows.find((r) => r.state === 'READY' && r.version !== undefined)?.name;
+    if (example !== undefined) lines.push('', `Try: curl ${base}/v2/models/${example}`);
   }
   return `${lines.join('\n')}\n`;
 }

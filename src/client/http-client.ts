@@ -157,6 +157,34 @@ export class SlipwayHttpClient {
     return decodeInferResponse(response.body, response.headers.get('inference-header-content-length'));
   }
 
+  /**
+   * Calls a model's handler (`POST /api/models/{m}/predict`): a multipart form when a field is a
+   * Blob (a picture, a file), JSON otherwise. Resolves with the handler's JSON answer.
+   *
+   * @example
+   * const { label } = await client.predict<{ label: number }>('digits', {
+   *   image: new Blob([await readFile('seven.png')], { type: 'image/png' }),
+   * });
+   */
+  async predict<T = unknown>(model: string, fields: Record<string, unknown>, options: { timeoutMs?: number } = {}): Promise<T> {
+    const path = `/api/models/${encodeURIComponent(model)}/predict`;
+    let body: string | FormData;
+    const headers: Record<string, string> = {};
+    if (Object.values(fields).some((v) => v instanceof Blob)) {
+      const form = new FormData();
+      for (const [name, value] of Object.entries(fields)) {
+        if (value instanceof Blob) form.append(name, value, value instanceof File ? value.name : name);
+        else form.append(name, typeof value === 'string' ? value : JSON.stringify(value));
+      }
+      body = form;
+    } else {
+      body = JSON.stringify(fields);
+      headers['content-type'] = 'application/json';
+    }
+    const response = await this.request('POST', path, body, headers, options.timeoutMs);
+    return JSON.parse(Buffer.from(response.body).toString('utf8')) as T;
+  }
+
   private adminHeaders(): Record<string, string> {
     return this.options.adminToken === undefined ? {} : { authorization: `Bearer ${this.options.adminToken}` };
   }
@@ -178,7 +206,7 @@ export class SlipwayHttpClient {
   private request(
     method: string,
     path: string,
-    body?: string | Uint8Array,
+    body?: string | Uint8Array | FormData,
     headers: Record<string, string> = {},
     timeoutMs?: number,
   ): Promise<{ status: number; headers: Headers; body: Uint8Array }> {

@@ -17,6 +17,12 @@ export const handlerConfigFileSchema = z.strictObject({
   max_file_bytes: z.number().int().positive().optional(),
   /** Most file parts in one multipart request. */
   max_files: z.number().int().positive().max(1000).optional(),
+  /**
+   * The models this handler calls with `ctx.infer` (a pipeline's parts, as a Triton ensemble lists
+   * its steps). The UI shows them as parts of this model rather than as demos of their own, and
+   * `slipway serve` lists them on the model's line.
+   */
+  uses: z.array(z.string().min(1)).max(64).optional(),
 });
 
 export type HandlerConfigFile = z.infer<typeof handlerConfigFileSchema>;
@@ -29,6 +35,8 @@ export interface HandlerConfig {
   timeoutMs: number;
   maxFileBytes: number;
   maxFiles: number;
+  /** The models the handler calls (config `uses`), as declared. */
+  uses: readonly string[];
 }
 
 export const HANDLER_DEFAULTS: Readonly<HandlerConfig> = Object.freeze({
@@ -39,6 +47,7 @@ export const HANDLER_DEFAULTS: Readonly<HandlerConfig> = Object.freeze({
   timeoutMs: 30_000,
   maxFileBytes: 32 * 1024 * 1024,
   maxFiles: 16,
+  uses: [],
 });
 
 export function resolveHandlerConfig(file: HandlerConfigFile | undefined): HandlerConfig {
@@ -49,5 +58,6 @@ export function resolveHandlerConfig(file: HandlerConfigFile | undefined): Handl
     timeoutMs: file?.timeout_ms ?? HANDLER_DEFAULTS.timeoutMs,
     maxFileBytes: file?.max_file_bytes ?? HANDLER_DEFAULTS.maxFileBytes,
     maxFiles: file?.max_files ?? HANDLER_DEFAULTS.maxFiles,
+    uses: file?.uses ?? HANDLER_DEFAULTS.uses,
   };
 }

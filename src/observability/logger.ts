@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -9,8 +10,9 @@ export interface LoggerOptions {
 }
 
 /**
- * The process logger: one JSON object per line (what log shippers and `jq` expect), or pino-pretty
- * lines on a terminal (formatted on pino's transport thread, not on the one serving requests).
+ * The process logger: one JSON object per line when stdout is a pipe, a file or a container's log
+ * (what log shippers and `jq` expect), or one short pino-pretty line per event on a terminal
+ * (formatted on pino's transport thread, not on the one serving requests).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.SLIPWAY_LOG_LEVEL ?? 'info';
@@ -23,7 +25,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     setInterval(() => destination.flush(), 1000).unref();
     return pino({ name: 'slipway', level }, destination);
   }
-  return pino({ name: 'slipway', level, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } });
+  // Same events, one short line each (requests read like an access log); see pretty-transport.ts.
+  return pino({ name: 'slipway', level, transport: { target: fileURLToPath(new URL('./pretty-transport.js', import.meta.url)), options: { colorize: true } } });
 }
 
 /** A logger that drops everything, for library users who did not ask for logs. */

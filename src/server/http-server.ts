@@ -7,7 +7,7 @@ import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
 import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
 import { predictRoutes } from '../protocol/http/predict-routes.js';
 import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
-import { uiRouteDocs } from '../ui/ui-route-docs.js';
+import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
@@ -67,7 +67,10 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),
   });
   void app.register(predictRoutes, { slipway, bodyLimitBytes: bodyLimit });
-  void app.register(openApiRoutes, { extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])] });
+  void app.register(openApiRoutes, {
+    extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])],
+    handlers: () => handlerRouteDocs(slipway),
+  });
   if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
   return app;
 }

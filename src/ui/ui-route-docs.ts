@@ -1,5 +1,33 @@
-import type { RouteDoc } from '../protocol/http/openapi/openapi.js';
+import { readFile } from 'node:fs/promises';
+import type { HandlerRouteDoc, RouteDoc } from '../protocol/http/openapi/openapi.js';
+import type { Slipway } from '../slipway.js';
 import { flagRequestSchema } from './feedback-routes.js';
+import { exampleFile, listExamples } from './model-examples.js';
+
+/** Example pictures up to this size go into the docs' JSON body as data: URLs. */
+const MAX_EXAMPLE_BYTES = 64 * 1024;
+
+/**
+ * The handlers served now, for the docs' predict route: each one's input schema and file fields,
+ * and a JSON body made from its first example picture (as a data: URL), so "Try it out" works as is.
+ */
+export async function handlerRouteDocs(slipway: Slipway): Promise<HandlerRouteDoc[]> {
+  const docs: HandlerRouteDoc[] = [];
+  for (const name of slipway.repository.names()) {
+    const model = slipway.repository.get(name)!;
+    const description = model.handler?.state === 'READY' ? model.handler.pool?.description : undefined;
+    if (description === undefined) continue;
+    let example: Record<string, unknown> | undefined;
+    const [field] = description.fileFields;
+    if (field !== undefined && description.fileFields.length === 1) {
+      const picture = (await listExamples(model, '')).find((e) => e.kind === 'image' && (e.bytes ?? Infinity) <= MAX_EXAMPLE_BYTES);
+      const file = picture === undefined ? undefined : await exampleFile(model, picture.name);
+      if (file !== undefined) example = { [field]: `data:${file.mediaType};base64,${(await readFile(file.path)).toString('base64')}` };
+    }
+    docs.push({ model: name, inputSchema: description.inputSchema, fileFields: description.fileFields, ...(example !== undefined && { example }) });
+  }
+  return docs;
+}
 
 /**
  * OpenAPI entries for the routes `uiRoutes` adds, so /openapi.json documents every route the

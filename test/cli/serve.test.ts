@@ -9,9 +9,20 @@ test('slipway serve prints what it serves and where, then answers', async () => 
   const { child, url, output } = await startCli([`${EXAMPLES}/digits`, `${TEST_MODELS}/simple`]);
   try {
     assert.match(output(), /2\/2 model versions ready/);
-    assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]/);
-    assert.match(output(), /curl http:\/\/127\.0\.0\.1:\d+\/v2\/models\/digits/);
+    assert.match(output(), /digits\s+v1\s+READY\s+image FP32\[-1,1,8,8\] -> probabilities FP32\[-1,10\]; app: POST \/api\/models\/digits\/predict/);
+    // The banner ends with the address to open.
+    assert.match(output(), /\nOpen http:\/\/127\.0\.0\.1:\d+\/ in a browser to try the models\.\n$/);
     assert.deepEqual(await (await fetch(`${url}/v2/health/ready`)).json(), { ready: true });
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('a pipeline is named as one in the version column, with the models it uses; the banner waits for its handler', async () => {
+  const { child, output } = await startCli(['ocr', 'ocr_det', 'ocr_cls', 'ocr_rec'].map((m) => `${EXAMPLES}/${m}`));
+  try {
+    assert.match(output(), /\n {2}ocr +pipeline +READY +app: POST \/api\/models\/ocr\/predict; uses ocr_det, ocr_cls, ocr_rec\n/);
+    assert.match(output(), /4\/4 model versions ready/);
   } finally {
     child.kill('SIGKILL');
   }
@@ -49,4 +60,51 @@ test('invalid options are reported with the option name and exit code 2', async 
   const [code] = (await once(child, 'exit')) as [number | null];
   assert.equal(code, 2);
   assert.match(stderr, /http_port: /);
+});
+
+test('--help shows the defaults once each: serve its ports and host, batch status its database', async () => {
+  const help = async (...args: string[]): Promise<string> => {
+    const child = spawn(process.execPath, [CLI, ...args, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await once(child, 'exit');
+    return out.replace(/\s+/g, ' ');
+  };
+  const serve = await help('serve');
+  assert.match(serve, /--http-port <port> HTTP port \(default 8000;/);
+  assert.match(serve, /--host <host> address to listen on \(default 127\.0\.0\.1,/);
+  assert.match(serve, /--grpc-port <port> OIP gRPC port \(default 8001;/);
+  const status = await help('batch', 'status');
+  assert.equal(status.match(/sqlite:\.\/predictions\.db/g)?.length, 1, status);
+});
+
+test('piped (not a terminal), the log is one JSON object per line, requests included', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', `${EXAMPLES}/digits`, '--http-port', '0', '--no-grpc', '--no-ui', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', () => {
+        const match = /ready in [\d.]+ s, on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${out}`)));
+    });
+    assert.equal((await fetch(`${url}/v2/models/digits`)).status, 200);
+    // The log is flushed within a second when the server is quiet.
+    const line = await new Promise<Record<string, unknown>>((resolve) => {
+      const look = () => {
+        const found = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request');
+        if (found !== undefined) resolve(found);
+        else setTimeout(look, 100);
+      };
+      look();
+    });
+    assert.equal(line.url, '/v2/models/digits');
+    assert.equal(line.status, 200);
+    assert.equal(typeof line.latencyMs, 'number');
+    assert.ok(out.split('\n').some((l) => l.startsWith('{') && (JSON.parse(l) as { event?: string }).event === 'model_loaded'));
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

@@ -36,9 +36,7 @@ export function homography(from: Quad, to: Quad): Float64Array {
  * A crop at least 1.5 times taller than wide is turned 90° counter-clockwise (vertical text).
  */
 export function cropQuad(image: DecodedImage, quad: Quad): DecodedImage {
-  const [tl, tr, br, bl] = quad;
-  const width = Math.max(1, Math.floor(Math.max(Math.hypot(tr[0] - tl[0], tr[1] - tl[1]), Math.hypot(br[0] - bl[0], br[1] - bl[1]))));
-  const height = Math.max(1, Math.floor(Math.max(Math.hypot(bl[0] - tl[0], bl[1] - tl[1]), Math.hypot(br[0] - tr[0], br[1] - tr[1]))));
+  const { width, height } = quadSize(quad);
   // Maps crop pixels back into the page, so each output pixel is sampled once.
   const h = homography([[0, 0], [width, 0], [width, height], [0, height]], quad);
   const { channels, data } = image;
@@ -68,7 +66,23 @@ export function cropQuad(image: DecodedImage, quad: Quad): DecodedImage {
     }
   }
   const crop: DecodedImage = { width, height, channels, data: out, format: 'raw' };
-  return height / width >= 1.5 ? rotate90CounterClockwise(crop) : crop;
+  return isVertical(width, height) ? rotate90CounterClockwise(crop) : crop;
+}
+
+/**
+ * Whether a box this size holds a line turned by 90° (PaddleOCR's rule: 1.5 times taller than
+ * wide); its crop is turned 90° counter-clockwise before it is read.
+ */
+export function isVertical(width: number, height: number): boolean {
+  return height / width >= 1.5;
+}
+
+/** The quad's width and height as cropQuad measures them. */
+export function quadSize([tl, tr, br, bl]: Quad): { width: number; height: number } {
+  return {
+    width: Math.max(1, Math.floor(Math.max(Math.hypot(tr[0] - tl[0], tr[1] - tl[1]), Math.hypot(br[0] - bl[0], br[1] - bl[1])))),
+    height: Math.max(1, Math.floor(Math.max(Math.hypot(bl[0] - tl[0], bl[1] - tl[1]), Math.hypot(br[0] - tr[0], br[1] - tr[1])))),
+  };
 }
 
 export function rotate90CounterClockwise(image: DecodedImage): DecodedImage {

@@ -160,25 +160,3 @@ export function keepVisibleBoxes(boxes: DetectedBox[]): DetectedBox[] {
     return Math.floor(width) > 3 && Math.floor(height) > 3;
   });
 }
-
-/**
- * Reading order: top to bottom, and left to right for boxes on one line: tops within half the
- * smaller box's height of each other, and never less than `minTolerance` pixels (PaddleOCR's
- * sorted_boxes uses a fixed 10, which splits lines of large slanted text).
- */
-export function readingOrder<T extends { box: Quad }>(items: readonly T[], minTolerance = 10): T[] {
-  const height = (q: Quad): number => Math.hypot(q[3][0] - q[0][0], q[3][1] - q[0][1]);
-  const sorted = [...items].sort((a, b) => a.box[0][1] - b.box[0][1] || a.box[0][0] - b.box[0][0]);
-  for (let i = 0; i < sorted.length - 1; i++) {
-    for (let j = i; j >= 0; j--) {
-      const a = sorted[j]!;
-      const b = sorted[j + 1]!;
-      const tolerance = Math.max(minTolerance, 0.5 * Math.min(height(a.box), height(b.box)));
-      if (Math.abs(b.box[0][1] - a.box[0][1]) < tolerance && b.box[0][0] < a.box[0][0]) {
-        sorted[j] = b;
-        sorted[j + 1] = a;
-      } else break;
-    }
-  }
-  return sorted;
-}

@@ -7,9 +7,9 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
 import { defineHandler, image, imageToTensor, resizeImage, z, type DecodedImage, type HandlerContext, type ModelOutputs } from 'slipway';
 import { ctcAlphabet, ctcGreedyDecode } from './ctc-decode.js';
-import { cropQuad, rotate180 } from './crop.js';
+import { cropQuad, isVertical, quadSize, rotate180 } from './crop.js';
 import { boxesFromProbabilityMap, DB_DEFAULTS, keepVisibleBoxes } from './db-postprocess.js';
-import { layoutLines, type ReadBox } from './layout.js';
+import { layoutLines, pageRotation, type ReadBox, type Rotation } from './layout.js';
 
 const REC_HEIGHT = 48;
 /** PaddleOCR pads every recognition batch to at least this width. */
@@ -50,10 +50,11 @@ const Output = z.object({
       text: z.string(),
       confidence: z.number().min(0).max(1),
       box: z.tuple([Point, Point, Point, Point]).describe('corners in image pixels: top-left, top-right, bottom-right, bottom-left'),
-      angle: z.union([z.literal(0), z.literal(180)]).describe('180 when the line was upside down'),
+      angle: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]).describe('how far the line is turned clockwise from upright (it was read turned back)'),
     }),
   ),
-  text: z.string().describe('every line, in reading order, joined with newlines'),
+  rotation: z.union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)]).describe('how far the page is turned clockwise: the angle most of its text has'),
+  text: z.string().describe('every line, in reading order (on the page turned upright), joined with newlines'),
 });
 
 interface State {
@@ -176,7 +177,7 @@ async function recognise(
 }
 
 export default defineHandler({
-  description: 'Reads printed text (Chinese and English) with PaddleOCR PP-OCRv4: text lines with boxes and confidences.',
+  description: 'Reads printed text (English and Chinese) from a photo or scan, in reading order, upright or turned: lines with boxes and confidences (PaddleOCR PP-OCRv4).',
   input: Input,
   output: Output,
   setup: async (ctx): Promise<State> => {
@@ -218,12 +219,17 @@ export default defineHandler({
         ? await readOriented(ctx, ctx.state, crops, input.space_threshold)
         : (await recognise(ctx, ctx.state, crops, input.space_threshold)).map((r) => ({ ...r, flipped: false }));
 
+    // A vertical box's crop was turned 90° counter-clockwise to be read, so its text is turned 90°
+    // clockwise on the page, or 270° if it then read better upside down.
     const boxes: ReadBox[] = detected
-      .map((d, i) => ({ text: read[i]!.text, confidence: read[i]!.confidence, box: d.box, angle: read[i]!.flipped ? (180 as const) : (0 as const) }))
+      .map((d, i) => {
+        const { width, height } = quadSize(d.box);
+        const angle = (((isVertical(width, height) ? 90 : 0) + (read[i]!.flipped ? 180 : 0)) % 360) as Rotation;
+        return { text: read[i]!.text, confidence: read[i]!.confidence, box: d.box, angle };
+      })
       .filter((b) => b.text.trim() !== '' && b.confidence >= input.min_confidence);
-    const flippedWidth = boxes.reduce((sum, b) => sum + (b.angle === 180 ? b.text.length : 0), 0);
-    const upsideDown = flippedWidth * 2 > boxes.reduce((sum, b) => sum + b.text.length, 0);
-    const lines = layoutLines(boxes, page.width, page.height, { upsideDown, groupWords: input.group_words }).map((l) => ({
+    const rotation = pageRotation(boxes);
+    const lines = layoutLines(boxes, page.width, page.height, { rotation, groupWords: input.group_words }).map((l) => ({
       text: l.text,
       confidence: Math.round(l.confidence * 1e4) / 1e4,
       box: l.box.map(([x, y]) => [clamp(Math.round(x), page.width), clamp(Math.round(y), page.height)] as [number, number]) as [
@@ -234,6 +240,6 @@ export default defineHandler({
       ],
       angle: l.angle,
     }));
-    return { width: page.width, height: page.height, lines, text: lines.map((l) => l.text).join('\n') };
+    return { width: page.width, height: page.height, lines, rotation, text: lines.map((l) => l.text).join('\n') };
   },
 });

@@ -6,6 +6,7 @@ import { DATATYPE_INFO, allocateData, type Datatype, type TensorData } from '../
 import { parseDatatype, parseShape } from '../../tensor/from-json.js';
 import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
 import { elementCount, formatShape, type Parameters, type Tensor } from '../../tensor/tensor.js';
+import { CONTENTS_FIELD as CONTENTS_BY_DATATYPE } from './contents-field.js';
 import type {
   WireContents,
   WireInferRequest,
@@ -18,22 +19,8 @@ import type {
 const invalid = (message: string): ServingError => new ServingError('INVALID_INPUT', message);
 const malformed = (message: string): ServingError => new ServingError('MALFORMED_REQUEST', message);
 
-/** Which InferTensorContents field carries each datatype; FP16 has none (raw only). */
-const CONTENTS_FIELD: Readonly<Record<Datatype, keyof WireContents | undefined>> = {
-  BOOL: 'bool_contents',
-  INT8: 'int_contents',
-  INT16: 'int_contents',
-  INT32: 'int_contents',
-  INT64: 'int64_contents',
-  UINT8: 'uint_contents',
-  UINT16: 'uint_contents',
-  UINT32: 'uint_contents',
-  UINT64: 'uint64_contents',
-  FP16: undefined,
-  FP32: 'fp32_contents',
-  FP64: 'fp64_contents',
-  BYTES: 'bytes_contents',
-};
+// Typed here: the compiler checks that every datatype is listed and every field is the wire's.
+const CONTENTS_FIELD: Readonly<Record<Datatype, keyof WireContents | undefined>> = CONTENTS_BY_DATATYPE;
 
 const CONTENTS_FIELDS = [...new Set(Object.values(CONTENTS_FIELD).filter((f) => f !== undefined))] as Array<keyof WireContents>;
 

@@ -123,7 +123,8 @@ function readRawUpload(request: FastifyRequest<{ Body: Buffer | undefined }>, na
 /**
  * The app-level prediction API over model handlers (a model folder's `handler.ts`):
  *
- * - `GET /api/models`: every model, its kind (`graph` or `pipeline`) and state;
+ * - `GET /api/models`: every model, its kind (`graph` or `pipeline`), state and description, with
+ *   the models a handler `uses` and, for those, which models they are `part_of`;
  * - `GET /api/models/{m}`: one model, with its handler's input and output JSON Schemas;
  * - `POST /api/models/{m}/predict`: runs the handler on a JSON body, a multipart form (files as
  *   parts), or a raw upload (`content-type: image/png`, …) for a handler with one file field.
@@ -148,17 +149,23 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   const base = app.prefix;
 
-  app.get('/api/models', async () =>
-    slipway.repository.names().map((name) => {
-      const model = slipway.repository.get(name)!;
+  app.get('/api/models', async () => {
+    const names = slipway.repository.names();
+    const models = names.map((name) => slipway.repository.get(name)!);
+    return models.map((model, i) => {
+      const description = model.handler?.pool?.description.description;
+      const partOf = models.filter((m) => m.handler?.config.uses.includes(names[i]!)).map((m) => m.name);
       return {
-        name,
+        name: names[i]!,
         kind: modelKind(model),
         state: modelState(model),
         handler: model.handler === undefined ? null : { state: model.handler.state },
+        ...(description !== undefined && { description }),
+        ...(model.handler !== undefined && model.handler.config.uses.length > 0 && { uses: model.handler.config.uses }),
+        ...(partOf.length > 0 && { part_of: partOf }),
       };
-    }),
-  );
+    });
+  });
 
   app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => {
     const { model: name } = request.params;
@@ -197,6 +204,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
                 output_schema: description.outputSchema,
                 file_fields: description.fileFields,
               }),
+              ...(handler.config.uses.length > 0 && { uses: handler.config.uses }),
               limits: {
                 timeout_ms: handler.config.timeoutMs,
                 max_file_bytes: handler.config.maxFileBytes,

@@ -29,6 +29,12 @@ export interface ModelSummary {
   kind: 'graph' | 'pipeline';
   state: ModelState;
   handler: { state: ModelState } | null;
+  /** What the handler says the model does. */
+  description?: string;
+  /** The models a handler calls (its config's `handler.uses`). */
+  uses?: string[];
+  /** The models whose handlers use this one. */
+  part_of?: string[];
 }
 
 /** GET /api/models/{m} */
@@ -48,6 +54,7 @@ export interface ModelDescription {
     input_schema?: JsonSchema;
     output_schema?: JsonSchema;
     file_fields?: string[];
+    uses?: string[];
     limits: { timeout_ms: number; max_file_bytes: number; max_files: number; max_concurrency: number };
   };
 }
@@ -182,20 +189,26 @@ export async function call<T>(path: string, init: RequestInit = {}): Promise<Tim
   }
   const text = await response.text();
   const latencyMs = performance.now() - started;
+  const body = answerBody(response.status, response.statusText, response.headers.get('content-type'), text);
+  return { body: body as T, status: response.status, latencyMs, serverTiming: parseServerTiming(response.headers.get('server-timing')) };
+}
+
+/** An answer's body, JSON when it says so; a non-2xx one throws ApiError with the server's message and code. */
+function answerBody(status: number, statusText: string, contentType: string | null, text: string): unknown {
   let body: unknown = text;
-  if ((response.headers.get('content-type') ?? '').includes('json') && text !== '') {
+  if ((contentType ?? '').includes('json') && text !== '') {
     try {
       body = JSON.parse(text);
     } catch {
       body = text;
     }
   }
-  if (!response.ok) {
+  if (status < 200 || status >= 300) {
     const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
-    const message = typeof fields.error === 'string' ? fields.error : `${response.status} ${response.statusText}`;
-    throw new ApiError(message, response.status, typeof fields.code === 'string' ? fields.code : undefined);
+    const message = typeof fields.error === 'string' ? fields.error : `${status} ${statusText}`;
+    throw new ApiError(message, status, typeof fields.code === 'string' ? fields.code : undefined);
   }
-  return { body: body as T, status: response.status, latencyMs, serverTiming: parseServerTiming(response.headers.get('server-timing')) };
+  return body;
 }
 
 export async function getJson<T>(path: string): Promise<T> {
@@ -212,4 +225,50 @@ export function modelPath(name: string): string {
 
 export function oipPath(name: string, version?: string): string {
   return `v2/models/${encodeURIComponent(name)}${version === undefined ? '' : `/versions/${encodeURIComponent(version)}`}`;
+}
+
+export interface SendOptions {
+  method: string;
+  body: XMLHttpRequestBodyInit;
+  headers?: Record<string, string>;
+  /** Aborts the call: the promise rejects with an AbortError DOMException. */
+  signal?: AbortSignal;
+  /** Share of the request body sent so far (0..1), as the browser reports it. */
+  onUploadProgress?: (sent: number) => void;
+}
+
+/**
+ * Like call(), for the model calls a person waits on: XMLHttpRequest rather than fetch, because
+ * only it reports upload progress, and it can be cancelled.
+ */
+export function send<T>(path: string, options: SendOptions): Promise<Timed<T>> {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    const started = performance.now();
+    request.open(options.method, apiUrl(path));
+    for (const [name, value] of Object.entries(options.headers ?? {})) request.setRequestHeader(name, value);
+    request.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total > 0) options.onUploadProgress?.(event.loaded / event.total);
+    };
+    request.upload.onload = () => options.onUploadProgress?.(1);
+    const abort = () => request.abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    request.onabort = () => reject(new DOMException('cancelled', 'AbortError'));
+    request.onerror = () => reject(new ApiError('cannot reach the server', 0));
+    request.onload = () => {
+      options.signal?.removeEventListener('abort', abort);
+      const latencyMs = performance.now() - started;
+      try {
+        const body = answerBody(request.status, request.statusText, request.getResponseHeader('content-type'), request.responseText);
+        resolve({ body: body as T, status: request.status, latencyMs, serverTiming: parseServerTiming(request.getResponseHeader('server-timing')) });
+      } catch (error) {
+        reject(error);
+      }
+    };
+    if (options.signal?.aborted) {
+      reject(new DOMException('cancelled', 'AbortError'));
+      return;
+    }
+    request.send(options.body);
+  });
 }

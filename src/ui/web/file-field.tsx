@@ -27,19 +27,31 @@ export function checkFile(file: FileValue, field: FieldSpec, maxBytes: number | 
   return undefined;
 }
 
+/** Whether the file starts like a PNG, JPEG or WebP: a renamed or mistyped file is caught before it is uploaded. */
+export async function looksLikeImage(blob: Blob): Promise<boolean> {
+  const head = new Uint8Array(await blob.slice(0, 12).arrayBuffer());
+  const ascii = (from: number, to: number) => String.fromCharCode(...head.subarray(from, to));
+  const png = head[0] === 0x89 && ascii(1, 4) === 'PNG';
+  const jpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+  const webp = ascii(0, 4) === 'RIFF' && ascii(8, 12) === 'WEBP';
+  return png || jpeg || webp;
+}
+
 type Source = 'upload' | 'camera' | 'draw';
 
 export interface FileFieldProps {
   field: FieldSpec;
   value: FileValue | undefined;
   onChange: (value: FileValue | undefined) => void;
+  /** Told whether the field refused the last file (its message is then the only one to show). */
+  onRefused?: (refused: boolean) => void;
   maxBytes: number | undefined;
   /** Set when an example fills the field: shows the upload view with it. */
   exampleVersion: number;
 }
 
 /** A file input; for images also a camera and a drawing canvas, each keeping its own picture. */
-export function FileField({ field, value, onChange, maxBytes, exampleVersion }: FileFieldProps) {
+export function FileField({ field, value, onChange, onRefused, maxBytes, exampleVersion }: FileFieldProps) {
   const isImage = field.kind === 'image';
   const [source, setSource] = useState<Source>('upload');
   const [kept, setKept] = useState<Partial<Record<Source, FileValue>>>({});
@@ -66,9 +78,13 @@ export function FileField({ field, value, onChange, maxBytes, exampleVersion }: 
     return () => URL.revokeObjectURL(url);
   }, [value, source]);
 
-  const choose = (from: Source, file: FileValue | undefined) => {
-    const issue = file === undefined ? undefined : checkFile(file, field, maxBytes);
+  const choose = async (from: Source, file: FileValue | undefined) => {
+    let issue = file === undefined ? undefined : checkFile(file, field, maxBytes);
+    if (issue === undefined && file !== undefined && isImage && !(await looksLikeImage(file.blob))) {
+      issue = `${file.name} is not a picture: ${field.label} takes a PNG, JPEG or WebP file.`;
+    }
     setProblem(issue);
+    onRefused?.(issue !== undefined);
     const accepted = issue === undefined ? file : undefined;
     setKept((k) => ({ ...k, [from]: accepted }));
     onChange(accepted);
@@ -77,12 +93,13 @@ export function FileField({ field, value, onChange, maxBytes, exampleVersion }: 
   const switchTo = (next: Source) => {
     setSource(next);
     setProblem(undefined);
+    onRefused?.(false);
     onChange(kept[next]);
   };
 
   const fromFiles = (files: FileList | null | undefined) => {
     const file = files?.[0];
-    choose('upload', file === undefined ? undefined : { blob: file, name: file.name });
+    void choose('upload', file === undefined ? undefined : { blob: file, name: file.name });
   };
 
   const accept = isImage ? IMAGE_TYPES.join(',') : undefined;
@@ -142,8 +159,8 @@ export function FileField({ field, value, onChange, maxBytes, exampleVersion }: 
           )}
         </div>
       )}
-      {source === 'camera' && <CameraCapture onChange={(blob) => choose('camera', blob === undefined ? undefined : { blob, name: 'camera.jpg' })} />}
-      {source === 'draw' && <DrawCanvas label={field.label} onChange={(blob) => choose('draw', blob === undefined ? undefined : { blob, name: 'drawing.png' })} />}
+      {source === 'camera' && <CameraCapture onChange={(blob) => void choose('camera', blob === undefined ? undefined : { blob, name: 'camera.jpg' })} />}
+      {source === 'draw' && <DrawCanvas label={field.label} onChange={(blob) => void choose('draw', blob === undefined ? undefined : { blob, name: 'drawing.png' })} />}
       {problem !== undefined && (
         <p class="error" role="alert">
           {problem}

@@ -1,5 +1,5 @@
 /** The end of every model form: what stops the request (if anything), the Run button and the route it calls. */
-export function FormFooter({ problems, busy, route }: { problems: string[]; busy: boolean; route: string }) {
+export function FormFooter({ problems, route }: { problems: string[]; route: string }) {
   return (
     <>
       {problems.length > 0 && (
@@ -16,8 +16,9 @@ export function FormFooter({ problems, busy, route }: { problems: string[]; busy
         </div>
       )}
       <div class="row">
-        <button type="submit" class="primary" disabled={busy}>
-          {busy ? 'Running…' : 'Run'}
+        {/* Never disabled: a run asked for while another runs waits its turn (run-queue.ts). */}
+        <button type="submit" class="primary">
+          Run
         </button>
         <span class="muted">POST {route}</span>
       </div>

@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import { ApiError, apiUrl, call, modelPath, type ModelDescription, type ModelExample } from './api.js';
+import { apiUrl, modelPath, send, type ModelDescription, type ModelExample } from './api.js';
 import { ExamplePicker } from './example-picker.js';
 import { FormFooter } from './form-footer.js';
 import { FileField, type FileValue } from './file-field.js';
 import { fieldsOf, isFileKind, type FieldSpec } from './schema-fields.js';
-import { runId, type Run } from './run.js';
+import { failedRun, runId, type Run, type RunJob } from './run.js';
 
 type Value = string | boolean | FileValue | undefined;
 type Values = Record<string, Value>;
@@ -92,29 +92,41 @@ function fileFromText(text: string, name: string): FileValue | undefined {
 export interface HandlerFormProps {
   model: ModelDescription;
   examples: ModelExample[];
-  onRun: (run: Run) => void;
+  /** Queues the call (calls run one at a time; see run-queue.ts). */
+  enqueue: (job: RunJob) => void;
 }
 
 /** The form generated from the handler's input schema; it posts to `/api/models/{m}/predict`. */
-export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
+export function HandlerForm({ model, examples, enqueue }: HandlerFormProps) {
   const handler = model.handler!;
   const fields = fieldsOf(handler.input_schema);
   const [values, setValues] = useState<Values>(() => initialValues(fields));
   const [problems, setProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
+  // Fields whose own check refused the file: their message is the one shown, not "choose a picture" again.
+  const [refused, setRefused] = useState<Set<string>>(new Set());
   const [exampleVersion, setExampleVersion] = useState(0);
   const [example, setExample] = useState<ModelExample | undefined>(undefined);
   const set = (name: string, value: Value) => {
     setValues((v) => ({ ...v, [name]: value }));
     setExample(undefined);
   };
+  const refuse = (name: string, refusedFile: boolean) => {
+    setRefused((r) => {
+      const next = new Set(r);
+      if (refusedFile) next.add(name);
+      else next.delete(name);
+      return next;
+    });
+    if (refusedFile) setProblems([]);
+  };
   const ready = model.versions.filter((v) => v.state === 'READY').map((v) => Number(v.version));
 
-  const run = async (current: Values, from: ModelExample | undefined) => {
+  const run = (current: Values, from: ModelExample | undefined) => {
     const { document, files, problems: found } = buildRequest(fields, current);
-    setProblems(found);
+    const shown = found.filter((p) => !fields.some((f) => refused.has(f.name) && p.startsWith(`${f.label}:`)));
+    setProblems(shown);
     if (found.length > 0) return;
-    let body: BodyInit;
+    let body: FormData | string;
     const headers: Record<string, string> = {};
     if (files.size > 0) {
       const form = new FormData();
@@ -131,6 +143,7 @@ export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
     const images = [...files.entries()]
       .filter(([name, f]) => fields.find((x) => x.name === name)?.kind === 'image' || f.blob.type.startsWith('image/'))
       .map(([, f]) => URL.createObjectURL(f.blob));
+    const source = [...files.values()].map((f) => f.name).join(', ') || 'form';
     const base: Omit<Run, 'latencyMs' | 'serverTiming' | 'finishedAt'> = {
       id: runId(),
       model: model.name,
@@ -139,21 +152,26 @@ export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
       input: document,
       files,
       images,
+      source,
       ...(handler.output_schema !== undefined && { outputSchema: handler.output_schema }),
       ...(from?.expected !== undefined && { expected: from.expected }),
       ...(from !== undefined && { example: from.name }),
     };
-    setBusy(true);
-    const started = performance.now();
-    try {
-      const answer = await call<unknown>(`${modelPath(model.name)}/predict`, { method: 'POST', body, headers });
-      onRun({ ...base, output: answer.body, latencyMs: answer.latencyMs, serverTiming: answer.serverTiming, finishedAt: new Date() });
-    } catch (e) {
-      const error = e instanceof ApiError ? { status: e.status, message: e.message } : { status: 0, message: String(e) };
-      onRun({ ...base, error, latencyMs: performance.now() - started, serverTiming: [], finishedAt: new Date() });
-    } finally {
-      setBusy(false);
-    }
+    enqueue({
+      id: base.id,
+      source,
+      ...(from !== undefined && { example: from.name }),
+      ...(images[0] !== undefined && { thumbnail: images[0] }),
+      execute: async (signal, onUploadProgress) => {
+        const started = performance.now();
+        try {
+          const answer = await send<unknown>(`${modelPath(model.name)}/predict`, { method: 'POST', body, headers, signal, onUploadProgress });
+          return { ...base, output: answer.body, latencyMs: answer.latencyMs, serverTiming: answer.serverTiming, finishedAt: new Date() };
+        } catch (e) {
+          return failedRun(base, e, started);
+        }
+      },
+    });
   };
 
   const useExample = async (chosen: ModelExample) => {
@@ -188,7 +206,7 @@ export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
     setValues(next);
     setExample(chosen);
     setExampleVersion((n) => n + 1);
-    await run(next, chosen);
+    run(next, chosen);
   };
 
   const usable = examples.filter((e) => e.kind !== 'tensors' && !(e.kind === 'request' && e.target === 'infer'));
@@ -201,28 +219,28 @@ export function HandlerForm({ model, examples, onRun }: HandlerFormProps) {
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        void run(values, example);
+        run(values, example);
       }}
       onKeyDown={(e) => {
         if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
           e.preventDefault();
-          void run(values, example);
+          run(values, example);
         }
       }}
     >
-      {usable.length > 0 && <ExamplePicker examples={usable} onPick={(e) => void useExample(e)} disabled={busy} />}
+      {usable.length > 0 && <ExamplePicker examples={usable} onPick={(e) => void useExample(e)} />}
       {main.map((field) => (
-        <Field key={field.name} field={field} value={values[field.name]} onChange={(v) => set(field.name, v)} maxBytes={handler.limits.max_file_bytes} exampleVersion={exampleVersion} />
+        <Field key={field.name} field={field} value={values[field.name]} onChange={(v) => set(field.name, v)} onRefused={(r) => refuse(field.name, r)} maxBytes={handler.limits.max_file_bytes} exampleVersion={exampleVersion} />
       ))}
       {options.length > 0 && (
         <details class="options">
           <summary>Options ({options.length})</summary>
           {options.map((field) => (
-            <Field key={field.name} field={field} value={values[field.name]} onChange={(v) => set(field.name, v)} maxBytes={handler.limits.max_file_bytes} exampleVersion={exampleVersion} />
+            <Field key={field.name} field={field} value={values[field.name]} onChange={(v) => set(field.name, v)} onRefused={(r) => refuse(field.name, r)} maxBytes={handler.limits.max_file_bytes} exampleVersion={exampleVersion} />
           ))}
         </details>
       )}
-      <FormFooter problems={problems} busy={busy} route={handler.predict?.path ?? `/api/models/${model.name}/predict`} />
+      <FormFooter problems={problems} route={handler.predict?.path ?? `/api/models/${model.name}/predict`} />
     </form>
   );
 }
@@ -231,14 +249,15 @@ interface FieldProps {
   field: FieldSpec;
   value: Value;
   onChange: (value: Value) => void;
+  onRefused: (refused: boolean) => void;
   maxBytes: number;
   exampleVersion: number;
 }
 
-function Field({ field, value, onChange, maxBytes, exampleVersion }: FieldProps) {
+function Field({ field, value, onChange, onRefused, maxBytes, exampleVersion }: FieldProps) {
   const id = `field-${field.name}`;
   if (isFileKind(field.kind)) {
-    return <FileField field={field} value={isFileValue(value) ? value : undefined} onChange={onChange} maxBytes={maxBytes} exampleVersion={exampleVersion} />;
+    return <FileField field={field} value={isFileValue(value) ? value : undefined} onChange={onChange} onRefused={onRefused} maxBytes={maxBytes} exampleVersion={exampleVersion} />;
   }
   const hint = field.description !== undefined ? <p class="hint" id={`${id}-hint`}>{field.description}</p> : null;
   const described = field.description !== undefined ? `${id}-hint` : undefined;

@@ -3,9 +3,12 @@ import type { JsonSchema } from './api.js';
 import { BoxOverlay, boxItems } from './box-overlay.js';
 import { formatPercent, shortJson } from './format.js';
 import { humanize } from './schema-fields.js';
+import { isSmallMatrix, PixelGrid } from './pixel-grid.js';
 import { TopKChart } from './top-k-chart.js';
 
 const HEADLINE_KEYS = ['label', 'class', 'prediction', 'category', 'answer', 'digit'];
+/** A headline read with less confidence than this is marked as unsure. */
+const LOW_CONFIDENCE = 0.6;
 const SCORE_NAME = /confidence|probability|score/i;
 const LABEL_LIST_KEYS = ['labels', 'classes', 'class_names', 'names'];
 
@@ -43,13 +46,19 @@ export function HandlerOutput({ value, schema, images }: HandlerOutputProps) {
   if (headlineKey !== undefined) {
     used.add(headlineKey);
     if (scoreKey !== undefined) used.add(scoreKey);
+    const unsure = scoreKey !== undefined && (value[scoreKey] as number) < LOW_CONFIDENCE;
     parts.push(
-      <p class="headline" key="headline">
+      <p class={`headline${unsure ? ' unsure' : ''}`} key="headline">
         <span class="headline-label">{humanize(headlineKey)}</span>
         <output class="headline-value">{String(value[headlineKey])}</output>
         {scoreKey !== undefined && (
           <span class="headline-score">
             {humanize(scoreKey).toLowerCase()} {formatPercent(value[scoreKey] as number)}
+          </span>
+        )}
+        {unsure && (
+          <span class="badge warn" title={`The model gives it less than ${LOW_CONFIDENCE * 100}%: read it as a guess`}>
+            low confidence
           </span>
         )}
       </p>,
@@ -76,6 +85,12 @@ export function HandlerOutput({ value, schema, images }: HandlerOutputProps) {
     if (width !== undefined) used.add('width');
     if (height !== undefined) used.add('height');
     parts.push(<BoxOverlay key={key} image={images[0]} items={items} caption={humanize(key)} {...(width !== undefined && { width })} {...(height !== undefined && { height })} />);
+  }
+
+  for (const [key, v] of Object.entries(value)) {
+    if (used.has(key) || !isSmallMatrix(v)) continue;
+    used.add(key);
+    parts.push(<PixelGrid key={key} values={v} caption={humanize(key)} {...(properties[key]?.description !== undefined && { description: properties[key]!.description! })} />);
   }
 
   for (const [key, v] of Object.entries(value)) {

@@ -2,10 +2,14 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, modelPath, oipPath, type ModelDescription, type ModelExample, type ModelMetadata } from './api.js';
 import { HandlerForm } from './handler-form.js';
 import { kindLabel } from './model-list.js';
+import { ApiPanel } from './api-panel.js';
 import { OptimizeReports } from './optimize-reports.js';
+import { PendingCard } from './pending-card.js';
 import { ResultCard } from './result-card.js';
 import { Link, navigate } from './router.js';
-import type { Run } from './run.js';
+import { runIdsAbove, type Run } from './run.js';
+import { useRunQueue } from './run-queue.js';
+import { loadRuns, saveRuns } from './run-store.js';
 import { StateBadge } from './state-badge.js';
 import { TensorForm } from './tensor-form.js';
 
@@ -60,16 +64,45 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
     };
   }, [name]);
 
-  useEffect(() => () => runs.forEach((r) => r.images.forEach((url) => URL.revokeObjectURL(url))), []);
+  // Results kept in the browser come back: after a visit to /flags, or a reload.
+  const kept = useRef<Run[]>([]);
+  useEffect(() => {
+    let stopped = false;
+    void loadRuns(name).then((restored) => {
+      if (stopped) {
+        restored.forEach((r) => r.images.forEach((url) => URL.revokeObjectURL(url)));
+        return;
+      }
+      runIdsAbove(Math.max(0, ...restored.map((r) => r.id)));
+      setRuns((current) => {
+        const next = [...current, ...restored.filter((r) => !current.some((c) => c.id === r.id))].slice(0, KEEP_RESULTS);
+        kept.current = next;
+        return next;
+      });
+    });
+    return () => {
+      stopped = true;
+      kept.current.forEach((r) => r.images.forEach((url) => URL.revokeObjectURL(url)));
+    };
+  }, [name]);
+
+  const keep = (next: Run[]) => {
+    kept.current = next;
+    setRuns(next);
+    void saveRuns(name, next);
+  };
 
   const addRun = (run: Run) => {
-    setRuns((previous) => {
-      const next = [run, ...previous];
-      for (const dropped of next.slice(KEEP_RESULTS)) dropped.images.forEach((url) => URL.revokeObjectURL(url));
-      return next.slice(0, KEEP_RESULTS);
-    });
+    const next = [run, ...kept.current];
+    for (const dropped of next.slice(KEEP_RESULTS)) dropped.images.forEach((url) => URL.revokeObjectURL(url));
+    keep(next.slice(0, KEEP_RESULTS));
     // On a phone the result is below the form: bring it into view.
     requestAnimationFrame(() => results.current?.scrollIntoView({ block: 'nearest', behavior: 'smooth' }));
+  };
+  const queue = useRunQueue(addRun);
+  const clearResults = (api: Run['api']) => {
+    kept.current.filter((r) => r.api === api).forEach((r) => r.images.forEach((url) => URL.revokeObjectURL(url)));
+    keep(kept.current.filter((r) => r.api !== api));
   };
 
   if (error !== undefined) {
@@ -95,10 +128,13 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
   }
 
   const { description, metadata } = loaded;
+
   const handler = description.handler;
   const hasApp = handler?.state === 'READY' && handler.input_schema !== undefined;
   const hasGraph = metadata !== undefined;
   const mode = view === 'graph' && hasGraph ? 'graph' : hasApp ? 'app' : hasGraph ? 'graph' : undefined;
+  const shownApi = mode === 'app' ? 'predict' : 'infer';
+  const shown = runs.filter((r) => r.api === shownApi);
   const readyVersions = description.versions.filter((v) => v.state === 'READY').map((v) => v.version);
   const reasons = [description.reason, handler?.reason, ...description.versions.map((v) => v.reason)].filter((r): r is string => r !== undefined && r !== '');
 
@@ -136,21 +172,37 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         <div class="workbench">
           <div class="input-panel">
             {mode === 'app' ? (
-              <HandlerForm key="app" model={description} examples={loaded.examples} onRun={addRun} />
+              <HandlerForm key="app" model={description} examples={loaded.examples} enqueue={queue.enqueue} />
             ) : (
-              <TensorForm key="graph" metadata={metadata!} examples={loaded.examples} onRun={addRun} />
+              <TensorForm key="graph" metadata={metadata!} examples={loaded.examples} enqueue={queue.enqueue} />
             )}
+            <ApiPanel
+              model={description}
+              api={mode === 'app' ? 'predict' : 'infer'}
+              {...(metadata !== undefined && { metadata })}
+              {...(shown[0] !== undefined && { last: shown[0] })}
+            />
           </div>
           <div class="results-panel" ref={results} aria-label="Results" role="region">
             <p class="visually-hidden" aria-live="polite">
               {runs[0] === undefined ? '' : runs[0].error !== undefined ? `Result ${runs[0].id} failed: ${runs[0].error.message}` : `Result ${runs[0].id} is ready, in ${Math.round(runs[0].latencyMs)} milliseconds.`}
             </p>
-            {runs.length === 0 ? <p class="muted placeholder">Results show here, newest first, each with its latency and a flag control.</p> : null}
-            {runs
-              .filter((r) => (mode === 'app' ? r.api === 'predict' : r.api === 'infer'))
-              .map((run, i) => (
-                <ResultCard key={run.id} run={run} latest={i === 0} />
-              ))}
+            {shown.length === 0 && queue.pending.length === 0 ? (
+              <p class="muted placeholder">Results show here, newest first, each with what was sent, its latency and a flag control. They are kept in this browser.</p>
+            ) : null}
+            {[...queue.pending].reverse().map((p) => (
+              <PendingCard key={`pending-${p.job.id}`} pending={p} onCancel={() => queue.cancel(p.job.id)} />
+            ))}
+            {shown.map((run, i) => (
+              <ResultCard key={run.id} run={run} latest={i === 0} />
+            ))}
+            {shown.length > 0 && (
+              <p>
+                <button type="button" class="link" onClick={() => clearResults(shownApi)}>
+                  Clear these results
+                </button>
+              </p>
+            )}
           </div>
         </div>
       )}

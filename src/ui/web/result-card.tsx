@@ -30,8 +30,8 @@ export function ResultCard({ run, latest }: { run: Run; latest: boolean }) {
     <article class={`result${run.error !== undefined ? ' failed' : ''}${latest ? ' latest' : ''}`} aria-label={`Result ${run.id}`}>
       <header class="result-head">
         <span class="result-title">
-          #{run.id}
-          {run.example !== undefined && <span class="muted"> · example {run.example}</span>}
+          {run.images[0] !== undefined && <img class="input-thumb" src={run.images[0]} alt={`Sent: ${run.source}`} />}#{run.id}
+          <span class="muted"> · {run.example !== undefined ? `example ${run.example}` : run.source}</span>
         </span>
         <span class="latency" title="Round trip measured in the browser; server time from its Server-Timing header">
           <strong>{formatMs(run.latencyMs)}</strong>

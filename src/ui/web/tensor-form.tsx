@@ -1,8 +1,8 @@
 import { useState } from 'preact/hooks';
-import { ApiError, oipPath, postJson, type InferResponse, type ModelExample, type ModelMetadata, type TensorMetadata } from './api.js';
+import { oipPath, send, type InferResponse, type ModelExample, type ModelMetadata, type TensorMetadata } from './api.js';
 import { ExamplePicker } from './example-picker.js';
 import { FormFooter } from './form-footer.js';
-import { runId, type Run } from './run.js';
+import { failedRun, runId, type RunJob } from './run.js';
 import { concreteShape, fillValue, flatten, gridOf, nest, product, readValue, shapeOf } from './tensors.js';
 
 /** Tensors up to this many values get a grid of cells (when at most two dimensions are wider than 1). */
@@ -71,22 +71,22 @@ function buildInfer(inputs: TensorMetadata[], states: Record<string, InputState>
 export interface TensorFormProps {
   metadata: ModelMetadata;
   examples: ModelExample[];
-  onRun: (run: Run) => void;
+  /** Queues the call (calls run one at a time; see run-queue.ts). */
+  enqueue: (job: RunJob) => void;
 }
 
 /** A form for the graph's raw tensors, generated from OIP metadata; it posts to `/v2/models/{m}/infer`. */
-export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
+export function TensorForm({ metadata, examples, enqueue }: TensorFormProps) {
   const [states, setStates] = useState<Record<string, InputState>>(() => Object.fromEntries(metadata.inputs.map((m) => [m.name, initialState(m)])));
   const [version, setVersion] = useState('');
   const [problems, setProblems] = useState<string[]>([]);
-  const [busy, setBusy] = useState(false);
   const [example, setExample] = useState<ModelExample | undefined>(undefined);
   const update = (name: string, change: Partial<InputState>) => {
     setStates((s) => ({ ...s, [name]: { ...s[name]!, ...change } }));
     setExample(undefined);
   };
 
-  const run = async (current: Record<string, InputState>, from: ModelExample | undefined) => {
+  const run = (current: Record<string, InputState>, from: ModelExample | undefined) => {
     const { body, problems: found } = buildInfer(metadata.inputs, current);
     setProblems(found);
     if (body === undefined) return;
@@ -97,20 +97,26 @@ export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
       input: body,
       files: new Map(),
       images: [],
+      source: 'tensors',
+      modelVersion: version || null,
       ...(from?.expected !== undefined && { expected: from.expected }),
       ...(from !== undefined && { example: from.name }),
     };
-    setBusy(true);
-    const started = performance.now();
-    try {
-      const answer = await postJson<InferResponse>(`${oipPath(metadata.name, version || undefined)}/infer`, body);
-      onRun({ ...base, modelVersion: answer.body.model_version ?? (version || null), output: answer.body, latencyMs: answer.latencyMs, serverTiming: answer.serverTiming, finishedAt: new Date() });
-    } catch (e) {
-      const error = e instanceof ApiError ? { status: e.status, message: e.message } : { status: 0, message: String(e) };
-      onRun({ ...base, modelVersion: version || null, error, latencyMs: performance.now() - started, serverTiming: [], finishedAt: new Date() });
-    } finally {
-      setBusy(false);
-    }
+    const path = `${oipPath(metadata.name, version || undefined)}/infer`;
+    enqueue({
+      id: base.id,
+      source: base.source,
+      ...(from !== undefined && { example: from.name }),
+      execute: async (signal, onUploadProgress) => {
+        const started = performance.now();
+        try {
+          const answer = await send<InferResponse>(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal, onUploadProgress });
+          return { ...base, modelVersion: answer.body.model_version ?? base.modelVersion, output: answer.body, latencyMs: answer.latencyMs, serverTiming: answer.serverTiming, finishedAt: new Date() };
+        } catch (e) {
+          return failedRun(base, e, started);
+        }
+      },
+    });
   };
 
   const useExample = (chosen: ModelExample) => {
@@ -127,7 +133,7 @@ export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
     }
     setStates(next);
     setExample(chosen);
-    void run(next, chosen);
+    run(next, chosen);
   };
 
   const usable = examples.filter((e) => e.kind === 'tensors');
@@ -138,10 +144,10 @@ export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        void run(states, example);
+        run(states, example);
       }}
     >
-      {usable.length > 0 && <ExamplePicker examples={usable} onPick={useExample} disabled={busy} />}
+      {usable.length > 0 && <ExamplePicker examples={usable} onPick={useExample} />}
       {(metadata.versions?.length ?? 0) > 1 && (
         <div class="field">
           <label for="oip-version">Version</label>
@@ -158,7 +164,7 @@ export function TensorForm({ metadata, examples, onRun }: TensorFormProps) {
       {metadata.inputs.map((meta) => (
         <TensorInput key={meta.name} meta={meta} state={states[meta.name]!} onChange={(change) => update(meta.name, change)} />
       ))}
-      <FormFooter problems={problems} busy={busy} route={`/v2/models/${metadata.name}/infer`} />
+      <FormFooter problems={problems} route={`/v2/models/${metadata.name}/infer`} />
     </form>
   );
 }
@@ -187,24 +193,26 @@ function TensorInput({ meta, state, onChange }: TensorInputProps) {
       <legend>
         {meta.name} <span class="muted">{meta.datatype} [{meta.shape.join(', ')}]</span>
       </legend>
-      {meta.shape.some((d) => d < 0) && (
-        <div class="shape row">
-          <span>Shape</span>
-          {state.shape.map((d, axis) =>
-            meta.shape[axis]! < 0 ? (
-              <label key={axis}>
-                <span class="visually-hidden">{`${meta.name} dimension ${axis}`}</span>
-                <input type="number" min={1} step={1} value={d} class="dim" onChange={(e) => setShape(axis, Number(e.currentTarget.value))} />
-              </label>
-            ) : (
-              <span key={axis} class="dim fixed">
-                {d}
-              </span>
-            ),
-          )}
-          <span class="muted">{n.toLocaleString()} values</span>
-        </div>
-      )}
+      <div class="shape row" role="group" aria-label={`${meta.name} shape`}>
+        <span>Shape</span>
+        {state.shape.map((d, axis) => {
+          // A dimension the model leaves open (-1) can be set; a fixed one is shown as it is.
+          const name = axis === 0 && meta.shape[0]! < 0 ? 'batch' : `dim ${axis}`;
+          return (
+            <label key={axis} class="dim-box">
+              <span class="dim-name">{name}</span>
+              {meta.shape[axis]! < 0 ? (
+                <input type="number" min={1} step={1} value={d} class="dim" aria-label={`${meta.name} ${name}`} onChange={(e) => setShape(axis, Number(e.currentTarget.value))} />
+              ) : (
+                <span class="dim fixed" title="fixed by the model">
+                  {d}
+                </span>
+              )}
+            </label>
+          );
+        })}
+        <span class="muted">{n.toLocaleString()} values</span>
+      </div>
       <div class="segmented" role="radiogroup" aria-label={`${meta.name}: how to enter values`}>
         {grid !== undefined && (
           <label class={state.mode === 'grid' ? 'selected' : ''}>
@@ -227,7 +235,11 @@ function TensorInput({ meta, state, onChange }: TensorInputProps) {
         </label>
       </div>
       {state.mode === 'grid' && grid !== undefined && (
-        <div class="grid-scroll">
+        <div class="grid-scroll" tabIndex={0} role="region" aria-label={`${meta.name}: ${grid.rows} × ${grid.columns} cells${grid.columns > 8 || grid.rows > 12 ? ', scrolls' : ''}`}>
+          <p class="grid-caption muted">
+            {grid.rows} × {grid.columns}
+            {(grid.columns > 8 || grid.rows > 12) && ' · scroll to see every cell'}
+          </p>
           <table class="grid" aria-label={`${meta.name} values`}>
             <tbody>
               {Array.from({ length: grid.rows }, (_, r) => (

@@ -32,14 +32,14 @@ describe('prediction routes (/api/models)', () => {
   });
   after(() => server.close());
 
-  test('GET /api/models lists every model with its kind and state', async () => {
+  test('GET /api/models lists every model with its kind, state and description, and what a handler uses', async () => {
     const { status, body } = await get(`${server.url}/api/models`);
     assert.equal(status, 200);
     const byName = Object.fromEntries((body as Array<{ name: string }>).map((m) => [m.name, m]));
-    assert.deepEqual(byName.toolbox, { name: 'toolbox', kind: 'pipeline', state: 'READY', handler: { state: 'READY' } });
+    assert.deepEqual(byName.toolbox, { name: 'toolbox', kind: 'pipeline', state: 'READY', handler: { state: 'READY' }, description: 'test handler', uses: ['simple'] });
     assert.deepEqual(byName.setup_fails, { name: 'setup_fails', kind: 'pipeline', state: 'UNAVAILABLE', handler: { state: 'UNAVAILABLE' } });
-    assert.deepEqual(byName.simple, { name: 'simple', kind: 'graph', state: 'READY', handler: null });
-    assert.deepEqual(byName.digits, { name: 'digits', kind: 'graph', state: 'READY', handler: { state: 'READY' } });
+    assert.deepEqual(byName.simple, { name: 'simple', kind: 'graph', state: 'READY', handler: null, part_of: ['toolbox'] });
+    assert.deepEqual(byName.digits, { name: 'digits', kind: 'graph', state: 'READY', handler: { state: 'READY' }, description: 'Reads one handwritten or printed digit (0-9) from a picture or a drawing.' });
   });
 
   test('GET /api/models/{m} describes the handler with its JSON Schemas', async () => {

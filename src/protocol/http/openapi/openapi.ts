@@ -110,6 +110,78 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/docs/{asset}', tag: 'Docs', summary: "Swagger UI's script and style sheet", responseType: 'text/plain' },
 ];
 
+/** One served handler, so the docs' "Try it out" for `POST /api/models/{model}/predict` has its form and a body that works. */
+export interface HandlerRouteDoc {
+  model: string;
+  /** The handler's input JSON Schema (GET /api/models/{model}). */
+  inputSchema: Record<string, unknown>;
+  /** Its file fields: multipart file parts. */
+  fileFields: readonly string[];
+  /** A JSON body the handler accepts (files as data: URLs), e.g. made from one of its examples. */
+  example?: Record<string, unknown>;
+}
+
+const PREDICT_PATH = '/api/models/{model}/predict';
+
+/** What a multipart form part can be described as in OpenAPI 3.0 (the schema's plain keywords). */
+function formField(schema: Record<string, unknown>, isFile: boolean): Record<string, unknown> {
+  if (isFile) return { type: 'string', format: 'binary', ...(schema.description !== undefined && { description: schema.description }) };
+  const kept = ['type', 'description', 'default', 'enum', 'minimum', 'maximum', 'minLength', 'maxLength'];
+  const field = Object.fromEntries(Object.entries(schema).filter(([k]) => kept.includes(k)));
+  // Lists and objects go as a JSON text part (the server reads it as JSON).
+  if (field.type === 'array' || field.type === 'object' || field.type === undefined) return { type: 'string', description: `JSON${schema.description ? `: ${String(schema.description)}` : ''}` };
+  return field;
+}
+
+/**
+ * The predict route's request body and model parameter for the handlers served: the multipart
+ * form lists every part by name (files as binary), the JSON body has each handler's example, and
+ * the model parameter defaults to the first handler.
+ */
+function handlerRequest(handlers: readonly HandlerRouteDoc[]): { parameters: object[]; requestBody: object } {
+  const properties: Record<string, Record<string, unknown>> = {};
+  for (const handler of handlers) {
+    const fields = (handler.inputSchema.properties ?? {}) as Record<string, Record<string, unknown>>;
+    for (const [name, schema] of Object.entries(fields)) {
+      const { default: preset, ...field } = formField(schema, handler.fileFields.includes(name));
+      const users = handlers.filter((h) => name in ((h.inputSchema.properties ?? {}) as object)).map((h) => h.model);
+      const shared = users.length === handlers.length;
+      // A default fills the form in, and the form is sent whole: only where every handler takes the field.
+      properties[name] ??= {
+        ...field,
+        ...(shared && preset !== undefined && { default: preset }),
+        description: `${String(field.description ?? name)}${shared ? '' : ` (${users.join(', ')}${preset === undefined ? '' : `; default ${JSON.stringify(preset)}`})`}`,
+      };
+    }
+  }
+  const examples = Object.fromEntries(handlers.filter((h) => h.example !== undefined).map((h) => [h.model, { summary: `${h.model}: its first example`, value: h.example }]));
+  const first = handlers[0]!;
+  return {
+    parameters: [
+      {
+        name: 'model',
+        in: 'path',
+        required: true,
+        description: `a model with a handler: ${handlers.map((h) => h.model).join(', ')}`,
+        schema: { type: 'string', default: first.model },
+        examples: Object.fromEntries(handlers.map((h) => [h.model, { value: h.model }])),
+      },
+    ],
+    requestBody: {
+      required: true,
+      content: {
+        'application/json': {
+          schema: { type: 'object', description: "the model's handler input schema (GET /api/models/{model}); files as base64 or data: URLs" },
+          ...(Object.keys(examples).length > 0 && { examples }),
+        },
+        'multipart/form-data': { schema: { type: 'object', properties } },
+        'image/*': { schema: { type: 'string', format: 'binary' } },
+        'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+      },
+    },
+  };
+}
+
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the field, tensor or column',
   401: 'Missing or wrong admin token',
@@ -127,9 +199,10 @@ function parametersOf(path: string): object[] {
 
 /**
  * The OpenAPI 3 document for every HTTP route, generated from the zod schemas the routes validate
- * with. `extraRoutes` documents routes an embedding app adds (Vertex's configured routes).
+ * with. `extraRoutes` documents routes an embedding app adds (Vertex's configured routes);
+ * `handlers` fills in the handler route's forms for the handlers served.
  */
-export function openApiDocument(extraRoutes: readonly RouteDoc[] = []): Record<string, unknown> {
+export function openApiDocument(extraRoutes: readonly RouteDoc[] = [], handlers: readonly HandlerRouteDoc[] = []): Record<string, unknown> {
   const schemaOf = (schema: z.ZodType): object => z.toJSONSchema(schema, { target: 'openapi-3.0', unrepresentable: 'any', io: 'input' });
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of [...ROUTES, ...extraRoutes]) {
@@ -158,6 +231,7 @@ export function openApiDocument(extraRoutes: readonly RouteDoc[] = []): Record<s
       for (const type of route.requestTypes ?? []) content[type] = { schema: { type: 'string', format: 'binary' } };
       operation.requestBody = { required: route.method === 'post' && !route.admin && route.path !== '/v2/repository/index', content };
     }
+    if (route.path === PREDICT_PATH && handlers.length > 0) Object.assign(operation, handlerRequest(handlers));
     if (route.admin) operation.security = [{ adminToken: [] }];
     (paths[route.path] ??= {})[route.method] = operation;
   }
@@ -201,6 +275,8 @@ window.ui = SwaggerUIBundle({ url: 'openapi.json', dom_id: '#ui', deepLinking: t
 
 export interface OpenApiRoutesOptions {
   extraRoutes?: readonly RouteDoc[];
+  /** The handlers served now (asked at every request: handlers load and reload). */
+  handlers?: () => Promise<readonly HandlerRouteDoc[]>;
 }
 
 /**
@@ -210,8 +286,11 @@ export interface OpenApiRoutesOptions {
  * await app.register(openApiRoutes, {});
  */
 export const openApiRoutes: FastifyPluginAsync<OpenApiRoutesOptions> = async (app, options) => {
-  const document = JSON.stringify(openApiDocument(options.extraRoutes));
-  app.get('/openapi.json', async (_request, reply) => reply.type('application/json').send(document));
+  const fixed = JSON.stringify(openApiDocument(options.extraRoutes));
+  app.get('/openapi.json', async (_request, reply) => {
+    const handlers = (await options.handlers?.()) ?? [];
+    return reply.type('application/json').send(handlers.length === 0 ? fixed : JSON.stringify(openApiDocument(options.extraRoutes, handlers)));
+  });
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(DOCS_HTML));
   const assets: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'application/javascript' };
   app.get('/docs/:asset', async (request, reply) => {

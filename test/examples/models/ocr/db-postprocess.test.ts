@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { boxesFromProbabilityMap, boxScore, keepVisibleBoxes, readingOrder, regionBoundaries, type ProbabilityMap } from '../../../../examples/models/ocr/db-postprocess.js';
+import { boxesFromProbabilityMap, boxScore, keepVisibleBoxes, regionBoundaries, type ProbabilityMap } from '../../../../examples/models/ocr/db-postprocess.js';
+import { readingLines } from '../../../../examples/models/ocr/layout.js';
 import type { Quad } from '../../../../examples/models/ocr/geometry.js';
 
 /** A map of `background` with rectangles [x0, y0, x1, y1] (inclusive) set to `value`. */
@@ -34,7 +35,7 @@ describe('boxesFromProbabilityMap', () => {
       [20, 20, 79, 29, 0.9],
       [20, 60, 119, 71, 0.85],
     ]);
-    const boxes = readingOrder(boxesFromProbabilityMap(m, 400, 200));
+    const boxes = readingLines(boxesFromProbabilityMap(m, 400, 200), 400, 200, 0).flat();
     assert.equal(boxes.length, 3);
     // The first kernel spans x 20..79, y 20..29 in pixel centres: 59×9. Unclip with ratio 1.5 grows
     // each side by 59·9·1.5 / (2·(59+9)) ≈ 5.86, then everything doubles.
@@ -71,15 +72,10 @@ describe('boxScore', () => {
   });
 });
 
-describe('keepVisibleBoxes and readingOrder', () => {
+describe('keepVisibleBoxes', () => {
   const box = (x: number, y: number, w = 20, h = 10): { box: Quad } => ({ box: [[x, y], [x + w, y], [x + w, y + h], [x, y + h]] });
 
   test('boxes collapsed to 3 pixels or less are dropped', () => {
     assert.equal(keepVisibleBoxes([{ ...box(0, 0, 3, 10), score: 1 }, { ...box(0, 0, 20, 10), score: 1 }]).length, 1);
-  });
-
-  test('top to bottom, and left to right within a line despite small slopes', () => {
-    const ordered = readingOrder([box(300, 52), box(10, 100), box(150, 48), box(10, 50)]);
-    assert.deepEqual(ordered.map((b) => b.box[0]), [[10, 50], [150, 48], [300, 52], [10, 100]]);
   });
 });

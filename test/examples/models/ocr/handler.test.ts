@@ -1,6 +1,7 @@
 // The OCR pipeline end to end over HTTP: accuracy on the rendered test set (see
 // examples/models/ocr/README.md for the measurement), PNG uploads, upside-down pages, JSON bodies.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { editDistance, evaluate, FONT_DIR, fontsInstalled, renderTestSet, strictText } from '../../../../examples/models/ocr/evaluate.js';
@@ -14,6 +15,8 @@ const EXACT_FLOOR = 0.96;
 const GLYPH_FLOOR = 0.98;
 
 const LINES = ['Invoice 2024-0117: 3 items', 'Total due $1,284.50 by May 31.'];
+/** What examples/models/ocr/examples/receipt.png says (scripts/render-ui-examples.ts), line by line as a person reads it. */
+const RECEIPT = ['SLIPWAY CAFE', '12 Harbour Street', 'Flat white 3.40', 'Croissant 2.90', 'Total 6.30 EUR', 'Thank you!'];
 
 async function page(lines: readonly string[], size = 30): Promise<Buffer> {
   const text = await sharp({
@@ -74,11 +77,46 @@ describe('OCR pipeline (examples/models/ocr)', requirement(fontsInstalled(), `th
     body.lines.forEach((line: Line, i: number) => assert.ok(editDistance(line.text, LINES[i]!) <= 1, `read ${JSON.stringify(line.text)}`));
   });
 
+  test('the bundled receipt reads in order: each item with its price on one line', async () => {
+    const receipt = readFileSync(`${EXAMPLES}/ocr/examples/receipt.png`);
+    const { status, body } = await post(url, { image: receipt.toString('base64') });
+    assert.equal(status, 200);
+    assert.equal(body.rotation, 0);
+    assert.deepEqual(body.lines.map((l: Line) => l.text), RECEIPT);
+  });
+
+  for (const rotation of [90, 270] as const) {
+    test(`the receipt turned ${rotation}° is read upright, in order, and reported as turned`, async () => {
+      const turned = await sharp(readFileSync(`${EXAMPLES}/ocr/examples/receipt.png`)).rotate(rotation).png().toBuffer();
+      const { status, body } = await post(url, { image: turned.toString('base64') });
+      assert.equal(status, 200);
+      assert.equal(body.rotation, rotation);
+      assert.deepEqual(body.lines.map((l: Line) => [l.text, l.angle]), RECEIPT.map((text) => [text, rotation]));
+    });
+  }
+
+  test(`rendered pages turned 90° and 270° keep the accuracy floors (${EXACT_FLOOR} exact, ${GLYPH_FLOOR} glyphs)`, async (t) => {
+    // Another seed than the upright set; every other page turned each way.
+    const samples = await Promise.all(
+      (await renderTestSet(12, 2)).map(async (sample, i) => ({
+        ...sample,
+        bytes: await sharp(sample.bytes).rotate(i % 2 === 0 ? 90 : 270).png().toBuffer(),
+        mediaType: 'image/png' as const,
+        pose: `${sample.pose}, turned ${i % 2 === 0 ? 90 : 270}°`,
+      })),
+    );
+    const result = await evaluate(url, samples);
+    t.diagnostic(`turned pages: exact ${(result.strict.accuracy * 100).toFixed(2)}%, glyphs ${(result.glyph.accuracy * 100).toFixed(2)}%`);
+    const worst = result.rows.map((r) => ({ pose: r.sample.pose, expected: r.sample.lines, read: r.actual })).filter((r) => strictText(r.expected) !== strictText(r.read));
+    assert.ok(result.strict.accuracy >= EXACT_FLOOR, `exact accuracy ${result.strict.accuracy}: ${JSON.stringify(worst)}`);
+    assert.ok(result.glyph.accuracy >= GLYPH_FLOOR, `glyph accuracy ${result.glyph.accuracy}: ${JSON.stringify(worst)}`);
+  });
+
   test('a blank page has no lines; a file that is not an image is refused', async () => {
     const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: 'white' } }).jpeg().toBuffer();
     const empty = await fetch(url, { method: 'POST', body: blank, headers: { 'content-type': 'image/jpeg' } });
     assert.equal(empty.status, 200);
-    assert.deepEqual(await empty.json(), { width: 300, height: 200, lines: [], text: '' });
+    assert.deepEqual(await empty.json(), { width: 300, height: 200, lines: [], rotation: 0, text: '' });
     const wrong = await post(url, { image: Buffer.from('%PDF-1.7').toString('base64') });
     assert.equal(wrong.status, 400);
     assert.equal(wrong.body.error, 'invalid input: image: not an image: expected PNG, JPEG or WebP');
