@@ -48,6 +48,10 @@ export const ERROR_CODES = {
   DATABASE_UNAVAILABLE: 'UNAVAILABLE',
   /** A feedback flag or stored feedback file that does not exist (the prototype UI's /api/feedback). */
   FEEDBACK_NOT_FOUND: 'NOT_FOUND',
+  /** A rollout of this model is already in progress (one at a time per model). */
+  ROLLOUT_CONFLICT: 'ALREADY_EXISTS',
+  /** Promote asked of a model with no rollout in progress. */
+  ROLLOUT_NOT_FOUND: 'NOT_FOUND',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
   INFERENCE_FAILED: 'INTERNAL',
   /** A handler threw, or returned output its schema refuses; the message says which. */

@@ -29,6 +29,8 @@ export interface HandlerDescription {
   outputSchema: Record<string, unknown>;
   /** Top-level input fields that take uploaded files. */
   fileFields: string[];
+  /** The handler judges shadow answers itself (`compare`). */
+  compares: boolean;
 }
 
 /** A model call a handler makes through `ctx.infer`. */
@@ -46,6 +48,7 @@ export type ToHandlerWorker =
   | { type: 'infer-result'; callId: number; outputs: Tensor[] }
   | { type: 'infer-error'; callId: number; code: ErrorCode; message: string }
   | { type: 'ping'; seq: number }
+  | { type: 'compare'; id: number; primary: Tensor[]; shadow: Tensor[] }
   | { type: 'close' };
 
 export type FromHandlerWorker =
@@ -54,4 +57,6 @@ export type FromHandlerWorker =
   | { type: 'result'; id: number; body: Uint8Array }
   | { type: 'error'; id: number; code: ErrorCode; message: string; stack?: string }
   | { type: 'infer'; callId: number; request: HandlerInferRequest }
-  | { type: 'pong'; seq: number };
+  | { type: 'pong'; seq: number }
+  | { type: 'compared'; id: number; agree: boolean; difference?: number }
+  | { type: 'compare-error'; id: number; message: string };

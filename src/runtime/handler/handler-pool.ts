@@ -1,6 +1,8 @@
 import type { HandlerConfig } from '../../config/handler-config.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Logger } from '../../observability/logger.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { ShadowComparison } from './define-handler.js';
 import { HandlerInstance, type HandlerInfer } from './handler-instance.js';
 import type { HandlerDescription, HandlerWorkerData, PredictPayload } from './handler-messages.js';
 
@@ -95,6 +97,17 @@ export class HandlerPool {
       this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  /**
+   * Runs the handler's `compare` (when it defines one) on a worker: shadow traffic uses it to
+   * judge a shadow version's answer against the primary's. The tensors are moved to the worker.
+   */
+  compare(primary: Tensor[], shadow: Tensor[]): Promise<ShadowComparison> {
+    let best: HandlerInstance | undefined;
+    for (const instance of this.instances) if (instance.alive && (best === undefined || instance.inflight < best.inflight)) best = instance;
+    if (best === undefined || this.closed) return Promise.reject(new ServingError('INSTANCE_FAILED', `no handler worker of model '${this.options.worker.model}' is running`));
+    return best.compare(primary, shadow);
   }
 
   /** Fails what is queued, lets running requests finish (up to the timeout), then stops every worker. */

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ERROR_CODES, type ErrorCode } from '../../errors/codes.js';
 import { ServingError } from '../../errors/serving-error.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
 import type { HandlerContext, HandlerDefinition, InferOptions, ModelInputs, ModelOutputs, PredictContext } from './define-handler.js';
 import { checkDefinition, describeDefinition, inputError, rawInput, toTensors } from './handler-input.js';
@@ -83,6 +84,9 @@ port.on('message', (message: ToHandlerWorker) => {
     case 'ping':
       send({ type: 'pong', seq: message.seq });
       return;
+    case 'compare':
+      void compare(message.id, message.primary, message.shadow);
+      return;
     case 'close':
       // The pool only sends this once nothing is running here.
       process.exit(0);
@@ -123,6 +127,20 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
     send({ type: 'error', id, ...wireError(error) });
   } finally {
     running.delete(id);
+  }
+}
+
+async function compare(id: number, primary: Tensor[], shadow: Tensor[]): Promise<void> {
+  try {
+    const byName = (tensors: Tensor[]) => Object.fromEntries(tensors.map((t) => [t.name, t]));
+    const verdict = await definition!.compare!(byName(primary), byName(shadow), baseContext);
+    const result = typeof verdict === 'boolean' ? { agree: verdict } : verdict;
+    if (typeof result !== 'object' || result === null || typeof result.agree !== 'boolean') {
+      throw new Error(`compare() must return a boolean or { agree, difference }, not ${JSON.stringify(verdict)}`);
+    }
+    send({ type: 'compared', id, agree: result.agree, ...(typeof result.difference === 'number' && { difference: result.difference }) });
+  } catch (error) {
+    send({ type: 'compare-error', id, message: `handler '${data.model}' compare() failed: ${(error as Error).message ?? String(error)}` });
   }
 }
 
