@@ -6,6 +6,7 @@ import { registerBench } from './bench.js';
 import { registerBuild } from './build.js';
 import { registerServe } from './serve.js';
 import { registerBatch } from './batch.js';
+import { registerRollout } from './rollout.js';
 
 const program = new Command()
   .name('slipway')
@@ -15,6 +16,7 @@ registerServe(program);
 registerBatch(program);
 registerBuild(program);
 registerBench(program);
+registerRollout(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -47,12 +47,14 @@ export const trafficConfigSchema = z.strictObject({
 });
 
 export type TrafficConfig = z.infer<typeof trafficConfigSchema>;
+/** What a caller may send (versions as numbers or strings). */
+export type TrafficConfigInput = z.input<typeof trafficConfigSchema>;
 
-/** `90s`, `1m30s`, `500ms`, or a number of milliseconds. */
+/** `90s`, `1m30s`, `500ms`, or a number of milliseconds (as a number or digits). */
 export const durationMsSchema = z.union([
   z.number().int().positive(),
   z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
+    const ms = /^\s*\d+\s*$/.test(text) ? Number(text) : parseDuration(text);
     if (ms === undefined || ms <= 0) {
       ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 1m or 1m30s, got '${text}'` });
       return z.NEVER;

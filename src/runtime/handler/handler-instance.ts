@@ -11,6 +11,7 @@ import type {
   HandlerInferRequest,
   HandlerWorkerData,
   PredictPayload,
+  PredictRouting,
   ToHandlerWorker,
 } from './handler-messages.js';
 
@@ -97,12 +98,12 @@ export class HandlerInstance {
   }
 
   /** Sends one request; the body (or a raw upload) is moved to the worker when this side owns it whole. */
-  predict(payload: PredictPayload, requestId: string | undefined): { id: number; result: Promise<Uint8Array> } {
+  predict(payload: PredictPayload, requestId: string | undefined, routing?: PredictRouting): { id: number; result: Promise<Uint8Array> } {
     const id = this.nextId++;
     if (this.dead) return { id, result: Promise.reject(new ServingError('INSTANCE_FAILED', 'handler worker is shut down')) };
     const result = new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }) };
+      const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }), ...(routing !== undefined && { routing }) };
       this.worker.postMessage(message, payloadTransfer(payload));
     });
     return { id, result };
@@ -223,6 +224,7 @@ export class HandlerInstance {
       inputs: request.inputs,
       transferInputs: true,
       ...(request.version !== undefined && { version: request.version }),
+      ...(request.routingKey !== undefined && { routingKey: request.routingKey }),
       ...(request.outputs !== undefined && { outputs: request.outputs.map((name) => ({ name })) }),
       ...(request.parameters !== undefined && { parameters: request.parameters }),
     };

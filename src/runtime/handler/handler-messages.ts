@@ -33,17 +33,27 @@ export interface HandlerDescription {
   compares: boolean;
 }
 
+/**
+ * How the model calls of one predict request are routed: one sticky key for all of them (so one
+ * request sees one version of each model), and a version a tester forced for the handler's own model.
+ */
+export interface PredictRouting {
+  key: string;
+  version?: string;
+}
+
 /** A model call a handler makes through `ctx.infer`. */
 export interface HandlerInferRequest {
   model: string;
   version?: string;
+  routingKey?: string;
   inputs: Tensor[];
   outputs?: string[];
   parameters?: Parameters;
 }
 
 export type ToHandlerWorker =
-  | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string }
+  | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string; routing?: PredictRouting }
   | { type: 'cancel'; id: number }
   | { type: 'infer-result'; callId: number; outputs: Tensor[] }
   | { type: 'infer-error'; callId: number; code: ErrorCode; message: string }

@@ -10,7 +10,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
 import type { HandlerContext, HandlerDefinition, InferOptions, ModelInputs, ModelOutputs, PredictContext } from './define-handler.js';
 import { checkDefinition, describeDefinition, inputError, rawInput, toTensors } from './handler-input.js';
-import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, ToHandlerWorker } from './handler-messages.js';
+import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting, ToHandlerWorker } from './handler-messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('handler-worker must run as a worker thread');
@@ -27,7 +27,7 @@ let nextCallId = 1;
 const calls = new Map<number, { model: string; resolve: (outputs: ModelOutputs) => void; reject: (error: Error) => void }>();
 const running = new Map<number, AbortController>();
 
-function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, signal?: AbortSignal): Promise<ModelOutputs> {
+function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, signal?: AbortSignal, routing?: PredictRouting): Promise<ModelOutputs> {
   if (signal?.aborted === true) return Promise.reject(new ServingError('DEADLINE_EXCEEDED', 'the request timed out before this model call'));
   let prepared;
   try {
@@ -36,10 +36,13 @@ function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, s
     return Promise.reject(error as Error);
   }
   const callId = nextCallId++;
+  // A version the tester forced applies to the handler's own graph only; other models have their own.
+  const version = options.version ?? (model === data.model ? routing?.version : undefined);
   const request = {
     model,
     inputs: prepared.tensors,
-    ...(options.version !== undefined && { version: options.version }),
+    ...(version !== undefined && { version }),
+    ...(routing !== undefined && { routingKey: routing.key }),
     ...(options.outputs !== undefined && { outputs: options.outputs }),
     ...(options.parameters !== undefined && { parameters: options.parameters }),
   };
@@ -64,7 +67,7 @@ let state: unknown;
 port.on('message', (message: ToHandlerWorker) => {
   switch (message.type) {
     case 'predict':
-      void predict(message.id, message.payload, message.requestId);
+      void predict(message.id, message.payload, message.requestId, message.routing);
       return;
     case 'cancel':
       running.get(message.id)?.abort(new ServingError('DEADLINE_EXCEEDED', 'the request timed out'));
@@ -93,7 +96,7 @@ port.on('message', (message: ToHandlerWorker) => {
   }
 });
 
-async function predict(id: number, payload: PredictPayload, requestId: string | undefined): Promise<void> {
+async function predict(id: number, payload: PredictPayload, requestId: string | undefined, routing: PredictRouting | undefined): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   try {
@@ -105,7 +108,7 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
       state,
       signal: controller.signal,
       requestId,
-      infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal),
+      infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal, routing),
     });
     let result: unknown;
     if ('predict' in handler) {
