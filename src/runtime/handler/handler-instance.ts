@@ -121,14 +121,14 @@ export class HandlerInstance {
     for (const waiter of this.idleWaiters.splice(0)) waiter();
   }
 
-  /** Runs the handler's `compare` on a primary and a shadow answer (the tensors are moved to the worker). */
+  /** Runs the handler's `compare` on a primary and a shadow answer (copied to the worker: the prediction log may still want them). */
   compare(primary: Tensor[], shadow: Tensor[]): Promise<ShadowComparison> {
     if (this.dead) return Promise.reject(new ServingError('INSTANCE_FAILED', 'handler worker is shut down'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.comparisons.set(id, { resolve, reject });
-      const a = forTransfer(primary, true);
-      const b = forTransfer(shadow, true);
+      const a = forTransfer(primary, false);
+      const b = forTransfer(shadow, false);
       this.worker.postMessage({ type: 'compare', id, primary: a.tensors, shadow: b.tensors } satisfies ToHandlerWorker, [...new Set([...a.transfer, ...b.transfer])]);
     });
   }

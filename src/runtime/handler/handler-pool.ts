@@ -102,7 +102,7 @@ export class HandlerPool {
 
   /**
    * Runs the handler's `compare` (when it defines one) on a worker: shadow traffic uses it to
-   * judge a shadow version's answer against the primary's. The tensors are moved to the worker.
+   * judge a shadow version's answer against the primary's. The tensors are copied to the worker.
    */
   compare(primary: Tensor[], shadow: Tensor[]): Promise<ShadowComparison> {
     let best: HandlerInstance | undefined;
