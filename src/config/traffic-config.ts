@@ -2,9 +2,14 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
 /** A version number, written as a number (`2`) or as the string the URL uses (`"2"`). */
-export const versionNumberSchema = z
-  .union([z.number(), z.string().regex(/^[1-9][0-9]*$/, 'expected a version number such as 2').transform(Number)])
-  .pipe(z.number().int('expected a version number such as 2').positive('expected a version number such as 2'));
+export const versionNumberSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const version = typeof value === 'number' ? value : /^[1-9][0-9]*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(version) || version < 1) {
+    ctx.addIssue({ code: 'custom', message: `expected a version number such as 2, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return version;
+});
 
 /** How a shadow answer is compared with the primary's (see `compare-outputs.ts`). */
 export const SHADOW_COMPARE_MODES = ['auto', 'top1', 'max_abs_diff'] as const;
@@ -38,9 +43,15 @@ export type ShadowConfig = z.infer<typeof shadowConfigSchema>;
  */
 export const trafficConfigSchema = z.strictObject({
   weights: z
-    .record(z.string().regex(/^[1-9][0-9]*$/, 'keys are version numbers'), z.number().min(0, 'a weight is 0 or more').max(1e6))
-    .refine((w) => Object.keys(w).length > 0, 'name at least one version')
-    .refine((w) => Object.values(w).some((v) => v > 0), 'at least one weight must be above 0'),
+    .record(z.string(), z.number().min(0, 'a weight is 0 or more').max(1e6))
+    .superRefine((weights, ctx) => {
+      // Keys are checked here rather than by a key schema, whose message zod replaces with "Invalid key in record".
+      for (const key of Object.keys(weights)) {
+        if (!/^[1-9][0-9]*$/.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'keys are version numbers, e.g. 1 or 2' });
+      }
+      if (Object.keys(weights).length === 0) ctx.addIssue({ code: 'custom', message: 'name at least one version' });
+      else if (!Object.values(weights).some((v) => v > 0)) ctx.addIssue({ code: 'custom', message: 'at least one weight must be above 0' });
+    }),
   /** The version a rollback returns to; default: the one with the largest weight. */
   stable: versionNumberSchema.optional(),
   shadow: shadowConfigSchema.optional(),
@@ -51,17 +62,14 @@ export type TrafficConfig = z.infer<typeof trafficConfigSchema>;
 export type TrafficConfigInput = z.input<typeof trafficConfigSchema>;
 
 /** `90s`, `1m30s`, `500ms`, or a number of milliseconds (as a number or digits). */
-export const durationMsSchema = z.union([
-  z.number().int().positive(),
-  z.string().transform((text, ctx) => {
-    const ms = /^\s*\d+\s*$/.test(text) ? Number(text) : parseDuration(text);
-    if (ms === undefined || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 1m or 1m30s, got '${text}'` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
+export const durationMsSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `expected a duration such as 30s, 1m or 1m30s (or milliseconds), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return Math.round(ms);
+});
 
 /**
  * A canary rollout: the `rollout:` section of a model's `config.yaml`, the body of
