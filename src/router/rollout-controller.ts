@@ -224,7 +224,9 @@ export class RolloutController {
       // A declared rollout runs once per version, whichever replica gets there first.
       if (by === 'config' && [doc.rollout, ...doc.history].some((r) => r?.spec.to === config.to)) return undefined;
       const from = config.from ?? this.currentStable(model, doc, config.to);
-      if (from === undefined) throw new ServingError('INVALID_INPUT', `model '${model}' has no READY version other than ${config.to} to compare it with`);
+      if (from === undefined) {
+        throw new ServingError('INVALID_INPUT', `model '${model}' has no READY version below ${config.to} taking traffic to compare it with; name the stable version with from`);
+      }
       requireReady(model, versions, config.to, 'to');
       requireReady(model, versions, from, 'from');
       const spec = resolveRolloutSpec(config, from);
@@ -271,7 +273,7 @@ export class RolloutController {
       const nowMs = this.now();
       const rollout = doc.rollout;
       if (rollout?.state === 'progressing') {
-        const ended = this.decide(model, { ...rollout, state: 'rolled_back', percent: 0, finished_at: iso(nowMs), reason }, { decision: 'rollback', reason, by }, nowMs);
+        const ended = { ...this.decide(model, rollout, { decision: 'rollback', reason, by }, nowMs), state: 'rolled_back' as const, percent: 0, finished_at: iso(nowMs), reason };
         return { ...doc, rollout: ended, traffic: this.pinned(rollout.spec.from, 'rollout', nowMs) };
       }
       const current = doc.traffic;
@@ -289,7 +291,7 @@ export class RolloutController {
       const rollout = doc.rollout;
       if (rollout?.state !== 'progressing') throw new ServingError('ROLLOUT_NOT_FOUND', `model '${model}' has no rollout in progress to promote`);
       const nowMs = this.now();
-      const ended = this.decide(model, { ...rollout, state: 'promoted', percent: 100, finished_at: iso(nowMs), reason }, { decision: 'promote', reason, by }, nowMs);
+      const ended = { ...this.decide(model, rollout, { decision: 'promote', reason, by }, nowMs), state: 'promoted' as const, percent: 100, finished_at: iso(nowMs), reason };
       return { ...doc, rollout: ended, traffic: this.pinned(rollout.spec.to, 'rollout', nowMs) };
     });
     return this.status(model);
@@ -653,12 +655,9 @@ export class RolloutController {
         if (r?.id !== run.id || r.state !== 'progressing') return undefined;
         const nowMs = this.now();
         const state = outcome === 'rollback' ? 'rolled_back' : 'promoted';
-        const ended = this.decide(
-          model,
-          { ...r, state, percent: outcome === 'rollback' ? 0 : 100, finished_at: iso(nowMs), reason },
-          { decision: outcome, reason, by: 'controller', ...(analysis !== undefined && { analysis }) },
-          nowMs,
-        );
+        // The decision records the share it was taken at; the record then moves to its final share.
+        const decided = this.decide(model, r, { decision: outcome, reason, by: 'controller', ...(analysis !== undefined && { analysis }) }, nowMs);
+        const ended: RolloutRecord = { ...decided, state, percent: outcome === 'rollback' ? 0 : 100, finished_at: iso(nowMs), reason };
         return { ...doc, rollout: ended, traffic: this.pinned(target, 'rollout', nowMs) };
       });
     } finally {
