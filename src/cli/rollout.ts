@@ -272,7 +272,7 @@ export function formatStatus(status: RolloutStatus): string {
   lines.push(`  ${formatTraffic(status.traffic)}`);
   if (r !== null && r.decisions.length > 0) {
     lines.push('  decisions:');
-    for (const d of r.decisions.slice(-12)) lines.push(formatDecision(d));
+    for (const d of r.decisions.slice(-12)) lines.push(`  ${formatDecision(d)}`);
   }
   return lines.join('\n');
 }

@@ -246,7 +246,8 @@ export class RolloutController {
         decisions: [],
       };
       this.fresh.add(started.id);
-      const reason = `${by === 'config' ? 'config.yaml declares' : 'started'} a rollout of version ${spec.to} against ${spec.from}: steps ${spec.steps.join('→')}%, ${spec.interval_ms} ms each`;
+      const shares = spec.steps.at(-1)! < 100 ? [...spec.steps, 100] : spec.steps;
+      const reason = `${by === 'config' ? 'config.yaml declares' : 'started'} a rollout of version ${spec.to} against ${spec.from}: steps ${shares.join('→')}%, ${spec.interval_ms} ms each`;
       return {
         traffic: this.rolloutTraffic(spec, percent, nowMs),
         rollout: this.decide(model, started, { decision: 'start', reason, by }, nowMs),
@@ -265,10 +266,14 @@ export class RolloutController {
    */
   async rollback(model: string, reason = 'rolled back by an administrator', by: DecidedBy = 'admin'): Promise<RolloutStatus> {
     this.requireModel(model);
-    const entry = this.entries.get(model);
-    const stable = entry?.doc.rollout?.state === 'progressing' ? entry.doc.rollout.spec.from : this.policy(model)?.stable;
+    const policy = this.policy(model);
+    const running = this.entries.get(model)?.doc.rollout;
+    const progressing = running?.state === 'progressing';
+    const stable = progressing ? running!.spec.from : policy?.stable;
     if (stable === undefined) return this.status(model);
-    this.setLocalPolicy(model, { weights: [{ version: stable, weight: 100 }], stable, source: 'admin' });
+    const pinned = policy?.shadow === undefined && policy !== undefined && policy.weights.every((w) => (w.version === stable) === w.weight > 0);
+    if (!progressing && pinned) return this.status(model);
+    this.setLocalPolicy(model, { weights: [{ version: stable, weight: 100 }], stable, source: progressing ? 'rollout' : 'admin' });
     await this.mutate(model, (doc) => {
       const nowMs = this.now();
       const rollout = doc.rollout;

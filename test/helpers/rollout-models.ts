@@ -38,6 +38,7 @@ export function lookupModel(size: number, offset = 0): Uint8Array {
 export const INDEX_RANGE = 100;
 
 export interface LookupRepository {
+  /** The repository folder (inside a temporary folder of its own). */
   dir: string;
   /** Adds a version folder whole (built aside and renamed in, so a poll never sees half of one). */
   addVersion: (version: number, size: number, offset?: number, model?: string) => Promise<void>;
@@ -52,7 +53,10 @@ export interface LookupRepository {
  */
 export async function lookupRepository(versions: Record<number, number | [number, number]>, config = '', parent = tmpdir()): Promise<LookupRepository> {
   await mkdir(parent, { recursive: true });
-  const dir = await mkdtemp(join(parent, 'slipway-rollout-'));
+  // The repository is a folder inside the temporary one, so the default rollouts.db (beside the
+  // repository) lands in it too, and goes with it.
+  const root = await mkdtemp(join(parent, 'slipway-rollout-'));
+  const dir = join(root, 'models');
   let staged = 0;
   const addVersion = async (version: number, size: number, offset = 0, model = 'lookup') => {
     const staging = join(dir, `.staging-${staged++}`);
@@ -66,7 +70,7 @@ export async function lookupRepository(versions: Record<number, number | [number
     await addVersion(Number(version), size, offset);
   }
   await writeFile(join(dir, 'lookup', 'config.yaml'), `${ONE_INSTANCE}version_policy: { all: {} }\n${config}`);
-  return { dir, remove: () => rm(dir, { recursive: true, force: true }), addVersion };
+  return { dir, remove: () => rm(root, { recursive: true, force: true }), addVersion };
 }
 
 export const ONE_INSTANCE = 'instance_group:\n  count: 1\n  intra_op_threads: 1\n';
