@@ -4,6 +4,7 @@ import { HandlerForm } from './handler-form.js';
 import { kindLabel } from './model-list.js';
 import { ResultCard } from './result-card.js';
 import { Link, navigate } from './router.js';
+import { RolloutPanel } from './rollout-panel.js';
 import type { Run } from './run.js';
 import { StateBadge } from './state-badge.js';
 import { TensorForm } from './tensor-form.js';
@@ -113,6 +114,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         {readyVersions.length > 0 && ` · version ${readyVersions.join(', ')}`}
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>
+      {description.kind === 'graph' && <RolloutPanel model={name} />}
       {description.state !== 'READY' && reasons.length > 0 && (
         <p class="error" role="alert">
           {reasons.join('; ')}
