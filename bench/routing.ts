@@ -8,17 +8,12 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SlipwayHttpClient } from '../src/client/http-client.js';
 import { runClosedLoop, type ClosedLoopResult, type HttpCall } from '../src/loadgen/closed-loop.js';
+import { ROOT, numberArg, writeResultsSection } from './results-section.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const SECONDS = arg('--seconds', 4);
-const CLIENTS = arg('--clients', 32);
+const SECONDS = numberArg('--seconds', 4);
+const CLIENTS = numberArg('--clients', 32);
 const TOKEN = 'bench-routing-token';
 
 async function startServer(repo: string): Promise<{ url: string; stop: () => void }> {
@@ -93,11 +88,7 @@ A sticky key costs two MurmurHash3 passes per version (well under a microsecond)
 the input and, on the shadow version, an inference that is shed whenever either version has requests waiting.
 `;
   console.log(section);
-  const resultsPath = join(ROOT, 'bench/RESULTS.md');
-  const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-  const marker = '<!-- bench:routing -->';
-  const block = `${marker}\n${section}${marker}`;
-  await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+  await writeResultsSection('routing', section);
 } finally {
   server.stop();
   await rm(dir, { recursive: true, force: true });

@@ -179,29 +179,18 @@ export function registerRollout(program: Command): void {
     }),
   );
 
-  serverOptions(
-    rollout
-      .command('rollback')
-      .description('every request to the stable version now; a rollout in progress ends rolled back (its candidate stays loaded)')
-      .argument('<model>', 'the model')
-      .option('--reason <text>', 'why (kept with the decision)'),
-  ).action(
-    action(async (model: string, flags: ServerFlags & { reason?: string }) => {
-      print(flags, await clientOf(flags).rollback(model, flags.reason));
-    }),
-  );
-
-  serverOptions(
-    rollout
-      .command('promote')
-      .description("give the rollout's candidate every request now, skipping the remaining steps")
-      .argument('<model>', 'the model')
-      .option('--reason <text>', 'why (kept with the decision)'),
-  ).action(
-    action(async (model: string, flags: ServerFlags & { reason?: string }) => {
-      print(flags, await clientOf(flags).promote(model, flags.reason));
-    }),
-  );
+  const actions = [
+    ['rollback', 'every request to the stable version now; a rollout in progress ends rolled back (its candidate stays loaded)'],
+    ['promote', "give the rollout's candidate every request now, skipping the remaining steps"],
+  ] as const;
+  for (const [name, description] of actions) {
+    serverOptions(rollout.command(name).description(description).argument('<model>', 'the model').option('--reason <text>', 'why (kept with the decision)')).action(
+      action(async (model: string, flags: ServerFlags & { reason?: string }) => {
+        const client = clientOf(flags);
+        print(flags, await (name === 'rollback' ? client.rollback(model, flags.reason) : client.promote(model, flags.reason)));
+      }),
+    );
+  }
 
   serverOptions(
     rollout

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { MemoryRolloutStore } from '../../src/router/memory-rollout-store.js';
 import { defaultRolloutDb, openRolloutStore } from '../../src/router/open-rollout-store.js';
 import { SqliteRolloutStore } from '../../src/router/sqlite-rollout-store.js';
 import { tempDir } from '../helpers/batch-data.js';
-import { POSTGRES_URL, requirePostgres } from '../helpers/requirements.js';
+import { requirePostgres, testSchemas } from '../helpers/requirements.js';
 import { rolloutStoreContract, sampleDocument } from './rollout-store-contract.js';
 
 describe('memory rollout store', () => {
@@ -81,20 +79,9 @@ describe('SQLite rollout store', () => {
 });
 
 describe('PostgreSQL rollout store', await requirePostgres(), () => {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  const schemas: string[] = [];
-  const newUrl = (): { schema: string; url: string } => {
-    const schema = `slipway_rollouts_${randomBytes(5).toString('hex')}`;
-    schemas.push(schema);
-    const url = new URL(POSTGRES_URL);
-    url.searchParams.set('schema', schema);
-    return { schema, url: url.toString() };
-  };
+  const { client, newUrl, drop } = testSchemas('slipway_rollouts');
   before(() => client.connect());
-  after(async () => {
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
+  after(drop);
 
   describe('the contract', () => {
     rolloutStoreContract(async () => {
