@@ -142,6 +142,7 @@ export class Slipway {
       }),
     };
     let router: ModelRouter | undefined;
+    // A store opened here is closed here when the models cannot be served (a bad path, say).
     const repository = await ModelRepository.open({
       paths: typeof options.models === 'string' ? [options.models] : options.models,
       logger,
@@ -153,6 +154,9 @@ export class Slipway {
         router = new ModelRouter(loading, cache, predictionLog, traffic);
         return (request) => router!.infer(request);
       },
+    }).catch(async (error: unknown) => {
+      await ownedStore?.close();
+      throw error;
     });
     loaded = repository;
     controller = await RolloutController.open({

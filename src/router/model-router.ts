@@ -115,14 +115,13 @@ export class ModelRouter {
    */
   private route(request: InferenceRequest): { target: ReadyVersion; policy: TrafficPolicy | undefined; routed: boolean } {
     if (request.version !== undefined && request.version !== '') return { target: this.resolve(request.model, request.version), policy: undefined, routed: false };
-    const policy = this.traffic.director?.policy(request.model);
+    const versions = this.repository.get(request.model)?.versions;
+    // An unknown model is resolve's NOT_FOUND; only known ones are asked for a policy.
+    const policy = versions === undefined ? undefined : this.traffic.director?.policy(request.model);
     if (policy !== undefined) {
-      const versions = this.repository.get(request.model)?.versions;
-      if (versions !== undefined) {
-        const chosen = chooseVersion(policy, (v) => isReady(versions.get(v)), routingKeyOf(request));
-        const target = chosen === undefined ? undefined : versions.get(chosen);
-        if (isReady(target)) return { target, policy, routed: true };
-      }
+      const chosen = chooseVersion(policy, (v) => isReady(versions!.get(v)), routingKeyOf(request));
+      const target = chosen === undefined ? undefined : versions!.get(chosen);
+      if (isReady(target)) return { target, policy, routed: true };
     }
     return { target: this.resolve(request.model), policy, routed: true };
   }

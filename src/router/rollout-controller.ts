@@ -164,6 +164,8 @@ export class RolloutController {
   policy(model: string): TrafficPolicy | undefined {
     const entry = this.entries.get(model);
     if (entry !== undefined) return entry.policy;
+    // Only models the server has get an entry: request paths name models, and they are not to be trusted.
+    if (this.options.models.versions(model) === undefined) return undefined;
     const doc = emptyDocument();
     const policy = this.defaultPolicy(model, doc);
     this.entries.set(model, { revision: 0, doc, policy });
@@ -212,48 +214,58 @@ export class RolloutController {
    */
   async start(model: string, config: ParsedRolloutConfig, by: DecidedBy = 'admin'): Promise<RolloutStatus> {
     const versions = this.requireModel(model);
+    // The rollout this call wrote; a write redone after losing to another replica makes a new one.
     let started: RolloutRecord | undefined;
-    await this.mutate(model, (doc) => {
-      if (doc.rollout?.state === 'progressing') {
-        if (by === 'config') return undefined;
-        throw new ServingError(
-          'ROLLOUT_CONFLICT',
-          `model '${model}' already has a rollout in progress (version ${doc.rollout.spec.from} → ${doc.rollout.spec.to}, at ${doc.rollout.percent}%); roll it back or promote it first`,
-        );
-      }
-      // A declared rollout runs once per version, whichever replica gets there first.
-      if (by === 'config' && [doc.rollout, ...doc.history].some((r) => r?.spec.to === config.to)) return undefined;
-      const from = config.from ?? this.currentStable(model, doc, config.to);
-      if (from === undefined) {
-        throw new ServingError('INVALID_INPUT', `model '${model}' has no READY version below ${config.to} taking traffic to compare it with; name the stable version with from`);
-      }
-      requireReady(model, versions, config.to, 'to');
-      requireReady(model, versions, from, 'from');
-      const spec = resolveRolloutSpec(config, from);
-      const nowMs = this.now();
-      const percent = spec.steps[0]!;
+    const forget = () => {
       if (started !== undefined) this.fresh.delete(started.id);
-      started = {
-        id: randomUUID(),
-        state: 'progressing',
-        spec,
-        step: 0,
-        percent,
-        started_at: iso(nowMs),
-        step_started_at: iso(nowMs),
-        finished_at: null,
-        reason: null,
-        decisions: [],
-      };
-      this.fresh.add(started.id);
-      const shares = spec.steps.at(-1)! < 100 ? [...spec.steps, 100] : spec.steps;
-      const reason = `${by === 'config' ? 'config.yaml declares' : 'started'} a rollout of version ${spec.to} against ${spec.from}: steps ${shares.join('→')}%, ${spec.interval_ms} ms each`;
-      return {
-        traffic: this.rolloutTraffic(spec, percent, nowMs),
-        rollout: this.decide(model, started, { decision: 'start', reason, by }, nowMs),
-        history: retire(doc),
-      };
-    });
+      started = undefined;
+    };
+    try {
+      await this.mutate(model, (doc) => {
+        forget();
+        if (doc.rollout?.state === 'progressing') {
+          if (by === 'config') return undefined;
+          throw new ServingError(
+            'ROLLOUT_CONFLICT',
+            `model '${model}' already has a rollout in progress (version ${doc.rollout.spec.from} → ${doc.rollout.spec.to}, at ${doc.rollout.percent}%); roll it back or promote it first`,
+          );
+        }
+        // A declared rollout runs once per version, whichever replica gets there first.
+        if (by === 'config' && [doc.rollout, ...doc.history].some((r) => r?.spec.to === config.to)) return undefined;
+        const from = config.from ?? this.currentStable(model, doc, config.to);
+        if (from === undefined) {
+          throw new ServingError('INVALID_INPUT', `model '${model}' has no READY version below ${config.to} taking traffic to compare it with; name the stable version with from`);
+        }
+        requireReady(model, versions, config.to, 'to');
+        requireReady(model, versions, from, 'from');
+        const spec = resolveRolloutSpec(config, from);
+        const nowMs = this.now();
+        const percent = spec.steps[0]!;
+        started = {
+          id: randomUUID(),
+          state: 'progressing',
+          spec,
+          step: 0,
+          percent,
+          started_at: iso(nowMs),
+          step_started_at: iso(nowMs),
+          finished_at: null,
+          reason: null,
+          decisions: [],
+        };
+        this.fresh.add(started.id);
+        const shares = spec.steps.at(-1)! < 100 ? [...spec.steps, 100] : spec.steps;
+        const reason = `${by === 'config' ? 'config.yaml declares' : 'started'} a rollout of version ${spec.to} against ${spec.from}: steps ${shares.join('→')}%, ${spec.interval_ms} ms each`;
+        return {
+          traffic: this.rolloutTraffic(spec, percent, nowMs),
+          rollout: this.decide(model, started, { decision: 'start', reason, by }, nowMs),
+          history: retire(doc),
+        };
+      });
+    } catch (error) {
+      forget();
+      throw error;
+    }
     if (started !== undefined) this.track(this.claim(model));
     return this.status(model);
   }

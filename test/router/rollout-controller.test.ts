@@ -409,6 +409,13 @@ describe('restarts and replicas', () => {
   });
 });
 
+test('names the server does not serve get no policy and leave nothing behind (request paths are not to be trusted)', async () => {
+  const h = await harness();
+  for (let i = 0; i < 1000; i++) assert.equal(h.controller.policy(`nope-${i}`), undefined);
+  assert.equal((h.controller as unknown as { entries: Map<string, unknown> }).entries.size, 1, 'only digits');
+  await h.controller.close();
+});
+
 test('START_MS is the wall time the stored decisions carry', async () => {
   const h = await harness();
   const status = await h.controller.start('digits', QUICK);
