@@ -30,6 +30,20 @@ export interface RouterTraffic {
 /** The OIP request parameter that carries a sticky routing key (as the x-slipway-key header does). */
 export const ROUTING_KEY_PARAMETER = 'routing_key';
 
+const routedVersions = new WeakMap<object, { model: string; version: number }>();
+
+/**
+ * The version a failed request had been routed to, when it got that far: a candidate's failures
+ * are then counted and logged under its own version, not the one metadata names.
+ */
+export function routedVersionOf(error: unknown): { model: string; version: number } | undefined {
+  return typeof error === 'object' && error !== null ? routedVersions.get(error) : undefined;
+}
+
+function markRouted(error: unknown, target: ReadyVersion): void {
+  if (typeof error === 'object' && error !== null) routedVersions.set(error, { model: target.model, version: target.version });
+}
+
 const isReady = (version: ModelVersion | undefined): version is ReadyVersion =>
   version?.state === 'READY' && version.config !== undefined && version.scheduler !== undefined;
 
@@ -136,6 +150,7 @@ export class ModelRouter {
     } catch (error) {
       // A candidate whose signature changed refuses what the stable takes: that is its failure.
       director?.observe(target.model, target.version, false, nsSince(startedMs) / 1e6);
+      markRouted(error, target);
       throw error;
     }
     const stats = target.scheduler.stats;
@@ -196,6 +211,7 @@ export class ModelRouter {
     } catch (error) {
       stats.recordFailure(nsSince(startedMs));
       director?.observe(target.model, target.version, false, nsSince(startedMs) / 1e6);
+      markRouted(error, target);
       throw error;
     }
   }

@@ -107,6 +107,11 @@ describe('rollouts under closed-loop load (16 clients), server in its own proces
     assert.ok(afterRollback.length > 100);
     assert.ok(afterRollback.every((a) => a.status === 200 && a.version === '1'), 'after the rollback, the stable answers everything');
     assert.ok(answers.filter((a) => a.version === '1').length > 0.8 * answers.length);
+    // The candidate's failures are counted under its own version.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const failures = (version: string) => Number(new RegExp(`slipway_requests_total\\{model="lookup",version="${version}",protocol="http",outcome="INFERENCE_FAILED"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+    assert.equal(failures('2'), failed.length);
+    assert.equal(failures('1'), 0);
   });
 
   test('a good candidate is promoted through every step with zero failed requests', async (t) => {
