@@ -58,9 +58,9 @@ export interface ShadowCopy {
  * nothing for clients.
  *
  * @example
- * const copy = mirror.select('digits', primary, policy.shadow, shadowVersion, inputs, outputNames);
+ * const copy = mirror.select('digits', primary, policy.shadow, shadowVersion, { inputs, outputNames });
  * // … run the primary, answer the client …
- * if (copy !== undefined) mirror.run(copy, response.outputs);
+ * if (copy !== undefined) mirror.run(copy, response.outputs, latencyMs);
  */
 export class ShadowMirror {
   private inflight = 0;
