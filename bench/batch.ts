@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseCsv } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import * as ort from 'onnxruntime-node';
@@ -15,8 +14,8 @@ import pg from 'pg';
 import { CsvSource } from '../src/batch/sources/csv-source.js';
 import { Slipway } from '../src/slipway.js';
 import { expandInputFiles } from '../src/batch/sources/input-files.js';
+import { ROOT, writeResultsSection } from './results-section.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);
   return at >= 0 ? Number(process.argv[at + 1]) : fallback;
@@ -202,9 +201,5 @@ at the rate in the last row. That is why Slipway tokenizes CSV itself; its tests
 against csv-parse.
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:batch -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+await writeResultsSection('batch', section);
 process.exit(0);

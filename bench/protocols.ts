@@ -7,19 +7,14 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Metadata, credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { runClosedLoop, type HttpCall } from '../src/loadgen/closed-loop.js';
 import { summarizeLatencies, type LatencySummary } from '../src/loadgen/latency-summary.js';
 import { loadServices } from '../src/protocol/grpc/proto.js';
+import { ROOT, numberArg, writeResultsSection } from './results-section.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const SECONDS = arg('--seconds', 3);
-const CLIENTS = arg('--clients', 4);
+const SECONDS = numberArg('--seconds', 3);
+const CLIENTS = numberArg('--clients', 4);
 
 interface Row {
   workload: string;
@@ -148,9 +143,5 @@ ${rows
   .join('\n')}
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:protocols -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+await writeResultsSection('protocols', section);
 process.exit(0);

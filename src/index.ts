@@ -15,7 +15,7 @@
  * const app = Fastify();
  * await app.register(oipRoutes, { slipway, prefix: '/ml' });
  */
-export { Slipway, type SlipwayOptions } from './slipway.js';
+export { Slipway, type SlipwayOptions, type RolloutOptions } from './slipway.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { oipRoutes, type OipRoutesOptions } from './protocol/http/oip-routes.js';
 export { ServingError, isServingError } from './errors/serving-error.js';
@@ -38,6 +38,7 @@ export {
   type ModelInputs,
   type ModelOutputs,
   type InferOptions,
+  type ShadowComparison,
 } from './runtime/handler/define-handler.js';
 export { file, type UploadedFile, type FileOptions } from './runtime/handler/file-schema.js';
 export {
@@ -68,3 +69,10 @@ export { batchStatusRoutes, type BatchStatusRoutesOptions } from './protocol/htt
 export { uiRoutes, type UiRoutesOptions } from './ui/ui-routes.js';
 export { openFeedbackStore } from './ui/feedback/open-feedback-store.js';
 export type { FeedbackStore, FeedbackBlob, NewFlag, StoredFlag, FlagLabel, FlagApi } from './ui/feedback/feedback-store.js';
+// Traffic policies, shadow traffic and canary rollouts (`Slipway.rollouts`), and where their state lives.
+export { RolloutController, type RolloutStatus, type TrafficStatus, type VersionShare, type RolloutModels } from './router/rollout-controller.js';
+export type { RolloutStore, RolloutRecord, RolloutDecision, RolloutSpec, RolloutState, ModelRolloutDocument } from './router/rollout-store.js';
+export { openRolloutStore, defaultRolloutDb } from './router/open-rollout-store.js';
+export { MemoryRolloutStore } from './router/memory-rollout-store.js';
+export type { TrafficPolicy, ShadowPolicy } from './router/traffic-policy.js';
+export type { TrafficConfig, RolloutConfig } from './config/traffic-config.js';

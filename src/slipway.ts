@@ -1,6 +1,13 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
-import { ModelRouter } from './router/model-router.js';
+import { RepositoryPoller } from './repository/repository-poller.js';
+import { ModelRouter, type RouterTraffic } from './router/model-router.js';
 import { graphRuntime } from './router/graph/graph-runtime.js';
+import { MemoryRolloutStore } from './router/memory-rollout-store.js';
+import { openRolloutStore } from './router/open-rollout-store.js';
+import { RolloutController, type RolloutModels } from './router/rollout-controller.js';
+import type { RolloutStore } from './router/rollout-store.js';
+import { ShadowMirror, type ShadowComparator } from './router/shadow.js';
+import type { Clock } from './scheduler/clock.js';
 import { ResponseCache } from './scheduler/response-cache.js';
 import { Metrics } from './observability/metrics.js';
 import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
@@ -27,6 +34,28 @@ export interface SlipwayOptions {
   metrics?: Metrics | false;
   /** Sample predictions into a store for monitoring (off by default). */
   predictionLog?: Omit<PredictionLogOptions, 'logger' | 'metrics'>;
+  /** Traffic policies and canary rollouts: where their state lives, and how often replicas re-read it. */
+  rollouts?: RolloutOptions;
+  /**
+   * Watch the model paths every this many milliseconds and load what appears, reload what changes
+   * and unload what disappears (Triton's POLL mode). Off when absent.
+   */
+  pollIntervalMs?: number;
+}
+
+export interface RolloutOptions {
+  /**
+   * A store, or its URL: `sqlite:PATH` or `postgres://…[?schema=name]` (opened here, closed with
+   * Slipway). Default: in memory, so policies and rollouts end with the process.
+   */
+  store?: string | RolloutStore;
+  /** For a SQLite URL: create the file at once (default) or only when something is first stored. */
+  createStore?: 'at-open' | 'on-first-write';
+  /** How often the store is re-read (default 1000 ms): replicas sharing a store agree within this. */
+  syncIntervalMs?: number;
+  /** Timers and wall time for the controller (tests use fake ones). */
+  clock?: Clock;
+  now?: () => number;
 }
 
 /**
@@ -46,6 +75,8 @@ export interface SlipwayOptions {
 export class Slipway {
   readonly router: ModelRouter;
   readonly cache: ResponseCache;
+  /** Traffic policies and rollouts (`/v2/models/{m}/traffic`, `/v2/models/{m}/rollout`). */
+  readonly rollouts: RolloutController;
   private draining = false;
 
   private constructor(
@@ -53,13 +84,17 @@ export class Slipway {
     readonly logger: Logger,
     private readonly strictReadiness: boolean,
     cache: ResponseCache,
-    router: ModelRouter | undefined,
+    router: ModelRouter,
     /** Prometheus metrics, unless turned off. */
     readonly metrics: Metrics | undefined,
     private readonly predictionLog: PredictionLog | undefined,
+    rollouts: RolloutController,
+    private readonly ownedStore: RolloutStore | undefined,
+    private readonly poller: RepositoryPoller | undefined,
   ) {
     this.cache = cache;
-    this.router = router ?? new ModelRouter(repository, cache);
+    this.router = router;
+    this.rollouts = rollouts;
     if (metrics !== undefined) {
       metrics.setCacheBytesSource(() => cache.bytes);
       metrics.addModelSource(() =>
@@ -86,8 +121,30 @@ export class Slipway {
       options.predictionLog === undefined || options.predictionLog.sampleRate === 0
         ? undefined
         : await PredictionLog.open({ ...options.predictionLog, logger, ...(metrics !== undefined && { metrics }) });
+    const rolloutOptions = options.rollouts ?? {};
+    const ownedStore =
+      typeof rolloutOptions.store === 'string' ? await openRolloutStore(rolloutOptions.store, { create: rolloutOptions.createStore ?? 'at-open' }) : undefined;
+    const store = ownedStore ?? (typeof rolloutOptions.store === 'object' ? rolloutOptions.store : new MemoryRolloutStore());
+    // The router needs the controller and the controller the repository, which needs the router
+    // (handlers call models through it): these late-bound references close the circle.
+    let controller: RolloutController | undefined;
+    let loaded: ModelRepository | undefined;
+    const traffic: RouterTraffic = {
+      director: {
+        policy: (model) => controller?.policy(model),
+        observe: (model, version, ok, latencyMs) => controller?.observe(model, version, ok, latencyMs),
+      },
+      mirror: new ShadowMirror({
+        logger,
+        ...(metrics !== undefined && { metrics }),
+        ...(predictionLog !== undefined && { predictionLog }),
+        onOutcome: (model, version, outcome) => controller?.observeShadow(model, version, outcome),
+        comparatorFor: (model) => handlerComparator(loaded, model),
+      }),
+    };
     let router: ModelRouter | undefined;
-    const routerFor = (loading: ModelRepository): ModelRouter => (router ??= new ModelRouter(loading, cache, predictionLog));
+    const routerFor = (loading: ModelRepository): ModelRouter => (router ??= new ModelRouter(loading, cache, predictionLog, traffic));
+    // A store opened here is closed here when the models cannot be served (a bad path, say).
     const repository = await ModelRepository.open({
       paths: typeof options.models === 'string' ? [options.models] : options.models,
       logger,
@@ -101,8 +158,45 @@ export class Slipway {
         return (request) => shared.infer(request);
       },
       connectGraphs: (loading) => graphRuntime(routerFor(loading), { logger, ...(metrics !== undefined && { metrics }) }),
+    }).catch(async (error: unknown) => {
+      await ownedStore?.close();
+      throw error;
     });
-    return new Slipway(repository, logger, options.strictReadiness ?? false, cache, router ?? new ModelRouter(repository, cache, predictionLog), metrics, predictionLog);
+    loaded = repository;
+    controller = await RolloutController.open({
+      store,
+      models: rolloutModels(repository),
+      logger,
+      ...(metrics !== undefined && { metrics }),
+      ...(rolloutOptions.syncIntervalMs !== undefined && { syncIntervalMs: rolloutOptions.syncIntervalMs }),
+      ...(rolloutOptions.clock !== undefined && { clock: rolloutOptions.clock }),
+      ...(rolloutOptions.now !== undefined && { now: rolloutOptions.now }),
+    });
+    let slipway: Slipway | undefined;
+    const poller =
+      options.pollIntervalMs === undefined
+        ? undefined
+        : new RepositoryPoller({
+            paths: typeof options.models === 'string' ? [options.models] : options.models,
+            intervalMs: options.pollIntervalMs,
+            load: (name) => slipway!.loadModel(name),
+            unload: (name) => slipway!.unloadModel(name),
+            logger,
+          });
+    slipway = new Slipway(
+      repository,
+      logger,
+      options.strictReadiness ?? false,
+      cache,
+      router ?? new ModelRouter(repository, cache, predictionLog, traffic),
+      metrics,
+      predictionLog,
+      controller,
+      ownedStore,
+      poller,
+    );
+    await poller?.start();
+    return slipway;
   }
 
   /**
@@ -140,6 +234,7 @@ export class Slipway {
       await this.repository.loadModel(name);
     } finally {
       this.cache.clear();
+      if (this.repository.get(name) !== undefined) this.rollouts.modelChanged(name);
     }
   }
 
@@ -147,6 +242,7 @@ export class Slipway {
   async unloadModel(name: string): Promise<void> {
     await this.repository.unloadModel(name);
     this.cache.clear();
+    this.rollouts.modelChanged(name);
   }
 
   /** Marks the server as draining (readiness turns false) without stopping anything yet. */
@@ -157,8 +253,38 @@ export class Slipway {
   /** Unloads every model after each instance finishes its running request. */
   async close(): Promise<void> {
     this.draining = true;
+    this.poller?.stop();
+    await this.poller?.idle();
+    // Hands this replica's rollouts back at once, so a restart or another replica resumes them.
+    await this.rollouts.close();
     await this.repository.close();
     // After the models: the last requests' predictions are flushed, not lost.
     await this.predictionLog?.close();
+    await this.ownedStore?.close();
   }
+}
+
+/** The repository as the rollout controller sees it. */
+function rolloutModels(repository: ModelRepository): RolloutModels {
+  return {
+    names: () => repository.names(),
+    versions: (model) => {
+      const entry = repository.get(model);
+      return entry === undefined ? undefined : new Map([...entry.versions].map(([version, v]) => [version, v.state]));
+    },
+    declared: (model) => {
+      const file = repository.get(model)?.configFile;
+      return file === undefined ? undefined : { ...(file.traffic !== undefined && { traffic: file.traffic }), ...(file.rollout !== undefined && { rollout: file.rollout }) };
+    },
+  };
+}
+
+/** The model's handler `compare`, when it has one: shadow answers are judged on its worker. */
+function handlerComparator(repository: ModelRepository | undefined, model: string): ShadowComparator | undefined {
+  const pool = repository?.get(model)?.handler?.pool;
+  if (pool === undefined || !pool.description.compares) return undefined;
+  return async (primary, shadow) => {
+    const verdict = await pool.compare(primary, shadow);
+    return { agree: verdict.agree, maxAbsDiff: verdict.difference ?? null };
+  };
 }

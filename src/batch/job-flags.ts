@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ServingError } from '../errors/serving-error.js';
 import type { BatchJobOptions } from './batch-job.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../config/duration.js';
 import { DEFAULT_OUTPUT } from './sinks/open-store.js';
 
 /** Flags of `slipway batch run` as commander hands them over (strings, lists, booleans). */

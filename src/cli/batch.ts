@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { runBatchJob, type BatchJobOptions, type BatchRunSummary } from '../batch/batch-job.js';
 import { BatchSchedule } from '../batch/batch-schedule.js';
-import { formatAge, parseDuration } from '../batch/duration.js';
+import { formatAge, parseDuration } from '../config/duration.js';
 import { parseRunFlags, runFlagsToArgs, type BatchRunFlags } from '../batch/job-flags.js';
 import { cronJobYaml } from '../batch/kubernetes-cronjob.js';
 import { barProgress, lineProgress, silentProgress, type ProgressReporter } from '../batch/progress-reporter.js';

@@ -7,6 +7,7 @@ import { registerBuild } from './build.js';
 import { registerServe } from './serve.js';
 import { registerBatch } from './batch.js';
 import { registerOptimize } from './optimize.js';
+import { registerRollout } from './rollout.js';
 
 const program = new Command()
   .name('slipway')
@@ -17,6 +18,7 @@ registerBatch(program);
 registerBuild(program);
 registerBench(program);
 registerOptimize(program);
+registerRollout(program);
 
 try {
   await program.parseAsync(process.argv);

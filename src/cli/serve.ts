@@ -11,7 +11,8 @@ import { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { Slipway } from '../slipway.js';
 import { SLIPWAY_VERSION } from '../version.js';
 import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
-import { redactPassword } from '../ui/feedback/postgres-feedback-store.js';
+import { defaultRolloutDb } from '../router/open-rollout-store.js';
+import { redactPassword } from '../config/database-url.js';
 
 interface ServeFlags {
   httpPort?: string;
@@ -35,6 +36,9 @@ interface ServeFlags {
   batchDb?: string;
   ui?: boolean;
   feedbackDb?: string;
+  rolloutDb?: string;
+  rolloutSync?: string;
+  poll?: string;
 }
 
 /** A server option's default, as the config schema has it (what `--help` shows). */
@@ -68,6 +72,9 @@ export function registerServe(program: Command): void {
     .option('--ui', 'serve the prototype web UI at / (default; env SLIPWAY_UI)')
     .option('--no-ui', 'no web UI and no feedback API (env SLIPWAY_UI=false)')
     .option('--feedback-db <url>', 'UI feedback store: sqlite:PATH or postgres://… (default sqlite:feedback.db beside the first path; env SLIPWAY_FEEDBACK_DB)')
+    .option('--rollout-db <url>', 'traffic policies and rollouts: sqlite:PATH or postgres://… (default sqlite:rollouts.db beside the first path; env SLIPWAY_ROLLOUT_DB)')
+    .option('--rollout-sync <interval>', 'how often replicas re-read the rollout store, e.g. 1s (default; env SLIPWAY_ROLLOUT_SYNC)')
+    .option('--poll <interval>', "watch the model paths, e.g. 5s: load new models and versions, reload changed ones, unload removed ones (Triton's POLL mode; env SLIPWAY_POLL)")
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
@@ -96,6 +103,9 @@ export function registerServe(program: Command): void {
         batch_db: flags.batchDb,
         ui: flags.ui,
         feedback_db: flags.feedbackDb,
+        rollout_db: flags.rolloutDb,
+        rollout_sync: flags.rolloutSync,
+        poll: flags.poll,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
@@ -105,6 +115,7 @@ export function registerServe(program: Command): void {
 export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const logger = createLogger({ level: config.log_level });
   const started = performance.now();
+  const rolloutDb = config.rollout_db ?? defaultRolloutDb(config.models);
   const slipway = await Slipway.open({
     models: config.models,
     logger,
@@ -116,6 +127,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.prediction_log !== undefined && {
       predictionLog: { store: config.prediction_log, sampleRate: config.prediction_log_sample_rate, maxRows: config.prediction_log_max_rows },
     }),
+    // The default store is made when something is first stored (and may not be writable); one asked for must open now.
+    rollouts: { store: rolloutDb, createStore: config.rollout_db === undefined ? 'on-first-write' : 'at-open', syncIntervalMs: config.rollout_sync },
+    ...(config.poll !== undefined && { pollIntervalMs: config.poll }),
   });
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
@@ -153,6 +167,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
       readyMs: performance.now() - started,
       ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
       ...(feedback !== undefined && { feedback }),
+      rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
     }),
   );
 
@@ -180,6 +195,8 @@ interface BannerPlaces {
   grpc?: string;
   /** The feedback store, when the UI is on. */
   feedback?: string;
+  /** Where traffic policies and rollouts are stored, and how often they are re-read. */
+  rollouts?: string;
 }
 
 /**
@@ -215,6 +232,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   for (const cells of table) lines.push(`  ${cells.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ')}`.trimEnd());
   lines.push('', `REST and OpenAPI docs on ${base}/docs`);
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
+  if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
   if (places.feedback !== undefined) {
     lines.push(`UI on ${base}/ (feedback: ${places.feedback})`, '', `Open ${base}/ in a browser to try the models.`);
   } else {

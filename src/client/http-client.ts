@@ -42,6 +42,18 @@ export interface InferResult {
 import type { ModelMetadata } from '../protocol/model-metadata.js';
 
 export type { ModelMetadata, TensorMetadata } from '../protocol/model-metadata.js';
+import type { RolloutStatus, TrafficStatus } from '../router/rollout-controller.js';
+import type { RolloutConfig, TrafficConfigInput } from '../config/traffic-config.js';
+
+export type { RolloutStatus, TrafficStatus } from '../router/rollout-controller.js';
+export type { RolloutConfig, TrafficConfigInput } from '../config/traffic-config.js';
+
+/** `GET /v2/models/{m}/traffic`. */
+export interface TrafficReply {
+  model: string;
+  revision: number;
+  traffic: TrafficStatus;
+}
 
 export interface RepositoryEntry {
   name: string;
@@ -122,6 +134,44 @@ export class SlipwayHttpClient {
 
   async unloadModel(model: string): Promise<void> {
     await this.json('POST', `/v2/repository/models/${encodeURIComponent(model)}/unload`, '{}', this.adminHeaders());
+  }
+
+  /** The model's traffic policy and the share of requests each version gets now. */
+  traffic(model: string): Promise<TrafficReply> {
+    return this.json('GET', `${modelPath(model)}/traffic`);
+  }
+
+  /** Sets the model's traffic weights (and stable version, shadow traffic); needs the admin token. */
+  setTraffic(model: string, policy: TrafficConfigInput): Promise<TrafficReply> {
+    return this.json('PUT', `${modelPath(model)}/traffic`, JSON.stringify(policy), this.adminHeaders());
+  }
+
+  /** Forgets the policy set through the API (config.yaml's applies again); needs the admin token. */
+  clearTraffic(model: string): Promise<TrafficReply> {
+    return this.json('DELETE', `${modelPath(model)}/traffic`, undefined, this.adminHeaders());
+  }
+
+  /** The model's current (or last) rollout, its decisions and traffic. */
+  rolloutStatus(model: string): Promise<RolloutStatus> {
+    return this.json('GET', `${modelPath(model)}/rollout`);
+  }
+
+  /**
+   * Starts a canary rollout of `rollout.to` (steps, interval and thresholds default as the server
+   * documents); needs the admin token. Answers 409 while another rollout of the model runs.
+   */
+  startRollout(model: string, rollout: RolloutConfig): Promise<RolloutStatus> {
+    return this.json('POST', `${modelPath(model)}/rollout`, JSON.stringify(rollout), this.adminHeaders());
+  }
+
+  /** Every request to the stable version now (ends a rollout in progress); needs the admin token. */
+  rollback(model: string, reason?: string): Promise<RolloutStatus> {
+    return this.json('POST', `${modelPath(model)}/rollout/rollback`, JSON.stringify(reason === undefined ? {} : { reason }), this.adminHeaders());
+  }
+
+  /** Gives the rollout's candidate every request now; needs the admin token. */
+  promote(model: string, reason?: string): Promise<RolloutStatus> {
+    return this.json('POST', `${modelPath(model)}/rollout/promote`, JSON.stringify(reason === undefined ? {} : { reason }), this.adminHeaders());
   }
 
   /** Runs one inference; outputs come back as typed arrays (strings for BYTES). */

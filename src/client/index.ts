@@ -11,7 +11,21 @@
  * const a = await http.infer('digits', [input]);
  * const b = await grpc.infer('digits', [input]);
  */
-export { SlipwayHttpClient, type HttpClientOptions, type InferOptions, type InferResult, type ModelMetadata, type RepositoryEntry, type TensorMetadata } from './http-client.js';
+export {
+  SlipwayHttpClient,
+  type HttpClientOptions,
+  type InferOptions,
+  type InferResult,
+  type ModelMetadata,
+  type RepositoryEntry,
+  type TensorMetadata,
+  type RolloutStatus,
+  type TrafficStatus,
+  type TrafficReply,
+  type RolloutConfig,
+  type TrafficConfigInput,
+} from './http-client.js';
+export { startRollout, followRollout, type RolloutTarget, type FollowOptions } from './rollout.js';
 export { SlipwayGrpcClient, type GrpcClientOptions } from './grpc-client.js';
 export { SlipwayClientError } from './client-error.js';
 export type { RetryOptions } from './retry.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DATATYPES, type Datatype } from '../tensor/datatypes.js';
 import { handlerConfigFileSchema } from './handler-config.js';
 import { batchMappingSchema } from './batch-mapping-config.js';
+import { rolloutConfigSchema, trafficConfigSchema } from './traffic-config.js';
 
 // Triton spells datatypes TYPE_FP32 in model configs and FP32 on the wire; accept both so a
 // config.pbtxt translated to YAML works as is.
@@ -97,6 +98,10 @@ export const modelConfigFileSchema = z.strictObject({
   handler: handlerConfigFileSchema.optional(),
   /** How `slipway batch run` maps rows to inputs and outputs to columns (see batch-mapping-config.ts). */
   batch: batchMappingSchema.optional(),
+  /** How requests that name no version split across the loaded versions, and which are mirrored (see traffic-config.ts). */
+  traffic: trafficConfigSchema.optional(),
+  /** A canary rollout to run once its `to` version is READY (once per version; see traffic-config.ts). */
+  rollout: rolloutConfigSchema.optional(),
 });
 
 export type ModelConfigFile = z.infer<typeof modelConfigFileSchema>;

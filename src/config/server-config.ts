@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ServingError } from '../errors/serving-error.js';
 import { formatIssues } from './format-issues.js';
+import { durationMsSchema } from './traffic-config.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -46,6 +47,12 @@ export const serverConfigSchema = z.strictObject({
   ui: boolFlag.default(true),
   /** Feedback store: sqlite:PATH or postgres://…[?schema=name]; default sqlite:feedback.db beside the first served path. */
   feedback_db: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/i, 'expected sqlite:PATH or postgres://…').optional(),
+  /** Traffic policies and rollouts: sqlite:PATH or postgres://…[?schema=name]; default sqlite:rollouts.db beside the first served path. */
+  rollout_db: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/i, 'expected sqlite:PATH or postgres://…').optional(),
+  /** How often the rollout store is re-read: replicas sharing it agree within this (and take over a dead one's rollout within about 5 s). */
+  rollout_sync: durationMsSchema.default(1000),
+  /** Triton's POLL mode: scan the model paths this often, loading, reloading and unloading what changed. Off when absent. */
+  poll: durationMsSchema.optional(),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -80,6 +87,9 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   AIP_HEALTH_ROUTE: 'vertex_health_route',
   SLIPWAY_UI: 'ui',
   SLIPWAY_FEEDBACK_DB: 'feedback_db',
+  SLIPWAY_ROLLOUT_DB: 'rollout_db',
+  SLIPWAY_ROLLOUT_SYNC: 'rollout_sync',
+  SLIPWAY_POLL: 'poll',
 };
 
 /**

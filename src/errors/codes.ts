@@ -52,6 +52,10 @@ export const ERROR_CODES = {
   GRAPH_NO_ROUTE: 'NOT_FOUND',
   /** A graph's remote step could not be reached, or failed with an error this server has no code for. */
   REMOTE_STEP_FAILED: 'UNAVAILABLE',
+  /** A rollout of this model is already in progress (one at a time per model). */
+  ROLLOUT_CONFLICT: 'ALREADY_EXISTS',
+  /** Promote asked of a model with no rollout in progress. */
+  ROLLOUT_NOT_FOUND: 'NOT_FOUND',
   NOT_IMPLEMENTED: 'UNIMPLEMENTED',
   /** `slipway optimize` met an operator, opset or tensor type it has no rule for; the message names it. */
   OPTIMIZE_UNSUPPORTED: 'UNIMPLEMENTED',

@@ -24,6 +24,20 @@ export interface ModelGaugeSource {
   instances: number;
 }
 
+/** A model's traffic split and rollout, for the gauges, read at scrape time. */
+export interface RolloutGaugeSource {
+  model: string;
+  /** Version → its share of the requests that name no version now, 0..100. */
+  shares: ReadonlyMap<number, number>;
+  /** The current (or last) rollout's state, if the model ever had one. */
+  state: string | undefined;
+  /** Its candidate's share now. */
+  percent: number | undefined;
+}
+
+const ROLLOUT_STATES = ['progressing', 'promoted', 'rolled_back'] as const;
+const DIFFERENCE_BUCKETS = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STATES = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'] as const;
 
@@ -51,7 +65,11 @@ export class Metrics {
   private readonly droppedPredictions: Counter<'reason'>;
   private readonly loggedPredictions: Counter;
   private readonly graphSteps: Histogram<'model' | 'version' | 'step' | 'outcome'>;
+  private readonly rolloutDecisions: Counter<'model' | 'decision'>;
+  private readonly shadowComparisons: Counter<'model' | 'version' | 'outcome'>;
+  private readonly shadowDifference: Histogram<'model' | 'version'>;
   private sources: Array<() => ModelGaugeSource[]> = [];
+  private rolloutSources: Array<() => RolloutGaugeSource[]> = [];
   private cacheBytesSource: (() => number) | undefined;
   private batchRunSource: (() => Promise<Array<{ table: string; finishedAt: Date }>>) | undefined;
 
@@ -74,7 +92,24 @@ export class Metrics {
     this.loggedPredictions = new Counter({ name: 'slipway_prediction_log_written_total', help: 'Sampled predictions written to the prediction log', registers });
     this.graphSteps = new Histogram({ name: 'slipway_graph_step_duration_seconds', help: 'Time of each step of a graph (pipeline), by outcome (success or error code)', labelNames: ['model', 'version', 'step', 'outcome'], buckets: LATENCY_BUCKETS, registers });
 
+    this.rolloutDecisions = new Counter({ name: 'slipway_rollout_decisions_total', help: 'Rollout decisions: start, advance, wait, rollback, promote, resume', labelNames: ['model', 'decision'], registers });
+    this.shadowComparisons = new Counter({ name: 'slipway_shadow_requests_total', help: 'Shadow copies by outcome: agree, disagree, error (the shadow failed) or shed (the server was busy)', labelNames: ['model', 'version', 'outcome'], registers });
+    this.shadowDifference = new Histogram({ name: 'slipway_shadow_max_abs_difference', help: 'Largest absolute difference between a shadow answer and the primary one', labelNames: mv, buckets: DIFFERENCE_BUCKETS, registers });
+
     const sources = () => this.sources.flatMap((s) => s());
+    const rollouts = () => this.rolloutSources.flatMap((s) => s());
+    new Gauge({ name: 'slipway_traffic_share_percent', help: 'Share of the requests that name no version each version gets now, 0-100', labelNames: mv, registers, collect() {
+      this.reset();
+      for (const r of rollouts()) for (const [version, percent] of r.shares) this.set({ model: r.model, version: String(version) }, percent);
+    } });
+    new Gauge({ name: 'slipway_rollout_state', help: "1 for the state of each model's current (or last) rollout", labelNames: ['model', 'state'], registers, collect() {
+      this.reset();
+      for (const r of rollouts()) if (r.state !== undefined) for (const state of ROLLOUT_STATES) this.set({ model: r.model, state }, r.state === state ? 1 : 0);
+    } });
+    new Gauge({ name: 'slipway_rollout_step_percent', help: "The rollout candidate's share of traffic now, 0-100", labelNames: ['model'], registers, collect() {
+      this.reset();
+      for (const r of rollouts()) if (r.percent !== undefined) this.set({ model: r.model }, r.percent);
+    } });
     const batchRuns = async () => (this.batchRunSource === undefined ? [] : this.batchRunSource().catch(() => []));
     new Gauge({ name: 'slipway_queue_depth', help: 'Requests waiting in the model queue', labelNames: mv, registers, collect() {
       this.reset();
@@ -113,6 +148,20 @@ export class Metrics {
   /** Adds a source of per-version gauge values (queue depth, state, …), read at each scrape. */
   addModelSource(source: () => ModelGaugeSource[]): void {
     this.sources.push(source);
+  }
+
+  /** Adds a source of traffic and rollout gauge values, read at each scrape. */
+  addRolloutSource(source: () => RolloutGaugeSource[]): void {
+    this.rolloutSources.push(source);
+  }
+
+  rolloutDecision(model: string, decision: string): void {
+    this.rolloutDecisions.inc({ model, decision });
+  }
+
+  shadowCompared(model: string, version: string, outcome: string, maxAbsDiff: number | null): void {
+    this.shadowComparisons.inc({ model, version, outcome });
+    if (maxAbsDiff !== null && Number.isFinite(maxAbsDiff)) this.shadowDifference.observe({ model, version }, maxAbsDiff);
   }
 
   /** Where the newest successful batch run per output table is read from (for staleness alerts). */

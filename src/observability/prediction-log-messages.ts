@@ -9,6 +9,19 @@ export interface PredictionRecord {
   latencyMs: number;
   inputs: Tensor[];
   outputs: Tensor[];
+  /** When the request was also sent to a shadow version: what it answered and whether it agreed. */
+  shadow?: ShadowRecord;
+}
+
+/** A shadow copy's result beside the primary answer it was compared with. */
+export interface ShadowRecord {
+  version: string;
+  outcome: 'agree' | 'disagree' | 'error' | 'shed';
+  maxAbsDiff: number | null;
+  latencyMs: number;
+  /** What disagreed, or why the shadow failed. */
+  detail?: string;
+  outputs?: Tensor[];
 }
 
 export interface PredictionLogWorkerData {

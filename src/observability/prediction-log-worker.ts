@@ -22,8 +22,16 @@ interface Store {
   close(): Promise<void>;
 }
 
-const COLUMNS = 'time, model, version, request_id, latency_ms, inputs, outputs';
-const row = (r: PredictionRecord) => [new Date(r.time).toISOString(), r.model, r.version, r.requestId ?? null, r.latencyMs, tensorsJson(r.inputs), tensorsJson(r.outputs)];
+const COLUMNS = 'time, model, version, request_id, latency_ms, inputs, outputs, shadow';
+const row = (r: PredictionRecord) => [new Date(r.time).toISOString(), r.model, r.version, r.requestId ?? null, r.latencyMs, tensorsJson(r.inputs), tensorsJson(r.outputs), shadowJson(r.shadow)];
+
+/** A shadow comparison as JSON (null when the request was not mirrored); its outputs as tensors. */
+function shadowJson(shadow: PredictionRecord['shadow']): string | null {
+  if (shadow === undefined) return null;
+  const { outputs, ...rest } = shadow;
+  const head = JSON.stringify({ version: rest.version, outcome: rest.outcome, max_abs_diff: rest.maxAbsDiff, latency_ms: rest.latencyMs, ...(rest.detail !== undefined && { detail: rest.detail }) });
+  return outputs === undefined ? head : `${head.slice(0, -1)},"outputs":${tensorsJson(outputs)}}`;
+}
 
 async function openStore(url: string): Promise<Store> {
   if (url.startsWith('sqlite:')) {
@@ -31,8 +39,11 @@ async function openStore(url: string): Promise<Store> {
     await mkdir(dirname(path), { recursive: true });
     const db = new Database(path);
     db.pragma('journal_mode = WAL');
-    db.exec(`CREATE TABLE IF NOT EXISTS slipway_predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, request_id TEXT, latency_ms REAL NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL)`);
-    const insert = db.prepare(`INSERT INTO slipway_predictions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    db.exec(`CREATE TABLE IF NOT EXISTS slipway_predictions (id INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, request_id TEXT, latency_ms REAL NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, shadow TEXT)`);
+    // Logs written before shadow traffic existed lack the column.
+    const columns = db.prepare('PRAGMA table_info(slipway_predictions)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'shadow')) db.exec('ALTER TABLE slipway_predictions ADD COLUMN shadow TEXT');
+    const insert = db.prepare(`INSERT INTO slipway_predictions (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     const trim = db.prepare('DELETE FROM slipway_predictions WHERE id <= (SELECT MAX(id) FROM slipway_predictions) - ?');
     const writeAll = db.transaction((records: PredictionRecord[]) => {
       for (const r of records) insert.run(...row(r));
@@ -43,13 +54,14 @@ async function openStore(url: string): Promise<Store> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
-    await client.query(`CREATE TABLE IF NOT EXISTS slipway_predictions (id BIGSERIAL PRIMARY KEY, time TIMESTAMPTZ NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, request_id TEXT, latency_ms DOUBLE PRECISION NOT NULL, inputs JSONB NOT NULL, outputs JSONB NOT NULL)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS slipway_predictions (id BIGSERIAL PRIMARY KEY, time TIMESTAMPTZ NOT NULL, model TEXT NOT NULL, version TEXT NOT NULL, request_id TEXT, latency_ms DOUBLE PRECISION NOT NULL, inputs JSONB NOT NULL, outputs JSONB NOT NULL, shadow JSONB)`);
+    await client.query('ALTER TABLE slipway_predictions ADD COLUMN IF NOT EXISTS shadow JSONB');
     return {
       write: async (records) => {
         const values: unknown[] = [];
         const tuples = records.map((r, i) => {
           values.push(...row(r));
-          return `(${Array.from({ length: 7 }, (_, k) => `$${i * 7 + k + 1}`).join(',')})`;
+          return `(${Array.from({ length: 8 }, (_, k) => `$${i * 8 + k + 1}`).join(',')})`;
         });
         await client.query('BEGIN');
         try {
@@ -76,7 +88,7 @@ async function openStore(url: string): Promise<Store> {
           lines = 0;
         }
         const text = records
-          .map((r) => `{"time":"${new Date(r.time).toISOString()}","model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"request_id":${JSON.stringify(r.requestId ?? null)},"latency_ms":${r.latencyMs},"inputs":${tensorsJson(r.inputs)},"outputs":${tensorsJson(r.outputs)}}\n`)
+          .map((r) => `{"time":"${new Date(r.time).toISOString()}","model":${JSON.stringify(r.model)},"version":${JSON.stringify(r.version)},"request_id":${JSON.stringify(r.requestId ?? null)},"latency_ms":${r.latencyMs},"inputs":${tensorsJson(r.inputs)},"outputs":${tensorsJson(r.outputs)}${r.shadow === undefined ? '' : `,"shadow":${shadowJson(r.shadow)}`}}\n`)
           .join('');
         await appendFile(path, text);
         lines += records.length;

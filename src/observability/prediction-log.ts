@@ -82,8 +82,15 @@ export class PredictionLog {
       this.options.metrics?.predictionDropped('queue_full');
       return;
     }
+    try {
+      this.worker.postMessage({ type: 'record', record } satisfies ToPredictionWriter);
+    } catch (error) {
+      // A record that cannot be cloned (a tensor someone moved away) is dropped, never thrown at a request.
+      this.options.metrics?.predictionDropped('store_error');
+      this.options.logger?.warn({ event: 'prediction_log_failed', err: error }, 'a prediction could not be queued for the log');
+      return;
+    }
     this.queued++;
-    this.worker.postMessage({ type: 'record', record } satisfies ToPredictionWriter);
   }
 
   /** Flushes what is queued and closes the store. */

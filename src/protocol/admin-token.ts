@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ServingError } from '../errors/serving-error.js';
 
 /**
- * Guards the routes that change what the server serves (repository load/unload). They are off
+ * Guards the routes that change what the server serves (repository load/unload, traffic policies,
+ * rollouts). They are off
  * unless an admin token is configured; then a caller must present it as `Authorization: Bearer
  * <token>` (HTTP header or gRPC metadata). Shared by every protocol so they refuse alike.
  *
@@ -27,7 +28,7 @@ export class AdminGuard {
     if (this.digest === undefined) {
       throw new ServingError(
         'PERMISSION_DENIED',
-        'model repository changes are disabled: start the server with --admin-token (or SLIPWAY_ADMIN_TOKEN) to allow load and unload',
+        'changes to what the server serves (repository load and unload, traffic, rollouts) are disabled: start the server with --admin-token (or SLIPWAY_ADMIN_TOKEN) to allow them',
       );
     }
     const match = authorization === undefined ? null : /^Bearer\s+(.+)$/i.exec(authorization.trim());

@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadModelConfigFile } from '../config/load-model-config.js';
@@ -36,6 +36,8 @@ export interface ModelVersion {
   graph?: GraphPlan;
   /** How long the last load took (instances started, config resolved). */
   loadMs?: number;
+  /** The model file's identity when it was loaded (size, mtime, inode): a reload skips versions whose file has not changed. */
+  fingerprint?: string;
 }
 
 export interface Model {
@@ -49,6 +51,8 @@ export interface Model {
   handler?: ModelHandler;
   /** The graph the folder declares (Triton ensemble or KServe InferenceGraph), if it is one. */
   graph?: GraphDeclaration;
+  /** The config.yaml it was loaded with (empty for a single .onnx file). */
+  configFile?: ModelConfigFile;
 }
 
 /** One row of Triton's repository index. */
@@ -168,7 +172,9 @@ export class ModelRepository {
   /**
    * Loads a model that was dropped into a repository folder after start, or reloads a served one
    * (new versions, a changed config or file), as Triton's repository load does. A reload keeps the
-   * old versions serving until the new ones are READY, and keeps them when the reload fails.
+   * old versions serving until the new ones are READY, and keeps them when the reload fails. When
+   * only version folders changed, only those versions load or unload: the others keep their
+   * instances, and a retired version drains its queue before it unloads.
    * Throws MODEL_NOT_FOUND when no repository path holds the model, MODEL_LOAD_FAILED (with the
    * reason) when no version could be loaded.
    *
@@ -177,6 +183,8 @@ export class ModelRepository {
    */
   async loadModel(name: string): Promise<void> {
     await this.oneAtATime(name, async () => {
+      const served = this.models.get(name);
+      if (served !== undefined && serves(served) && (await this.reloadVersions(served))) return;
       const source = this.models.get(name)?.source ?? (await this.findSource(name));
       const fresh: Model = { name, source, versions: new Map() };
       const old = this.models.get(name);
@@ -239,14 +247,72 @@ export class ModelRepository {
   }
 
   private async drainAndUnload(model: Model, drainTimeoutMs = 30_000): Promise<void> {
-    const serving = [...model.versions.values()].filter((v) => v.scheduler !== undefined);
-    // UNLOADING first: the router refuses new requests for a version that is not READY, and it
-    // hands a request to the scheduler synchronously after that check, so none can slip in after.
-    for (const v of serving) v.state = 'UNLOADING';
-    const busy = (): boolean => serving.some((v) => (v.scheduler?.queueDepth ?? 0) + (v.scheduler?.inflight ?? 0) > 0);
-    const deadline = performance.now() + drainTimeoutMs;
-    while (busy() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await drain([...model.versions.values()], drainTimeoutMs);
     await this.unload(model);
+  }
+
+  /**
+   * A reload that touches only what changed, when the model's config.yaml and handler did not:
+   * a new version folder loads beside the running ones and takes traffic once READY; a version
+   * whose file changed is replaced when its new instances are READY; a version the policy no
+   * longer selects drains its queue, then unloads. If a version fails to load, nothing is retired
+   * and the versions loaded before keep serving. Returns false when a full reload is needed.
+   */
+  private async reloadVersions(model: Model): Promise<boolean> {
+    // A handler may import any file of its folder, so a model with one reloads whole (still beside the
+    // old one); so does a graph, whose versions are its declaration's.
+    if (model.source.kind !== 'folder' || model.handler !== undefined || model.graph !== undefined) return false;
+    let file: ModelConfigFile;
+    let dirs: Map<number, string>;
+    try {
+      file = await loadModelConfigFile(join(model.source.dir, 'config.yaml'));
+      if ((await findHandlerFile(model.source)) !== undefined) return false;
+      dirs = await versionDirs(model.source);
+    } catch {
+      // The full reload reports what is wrong.
+      return false;
+    }
+    if (JSON.stringify(file) !== JSON.stringify(model.configFile ?? {})) return false;
+    const wanted = selectVersions(toVersionPolicy(file.version_policy), [...dirs.keys()]);
+    if (wanted.length === 0) return false;
+    const loads = await Promise.all(
+      wanted.map(async (version) => {
+        const current = model.versions.get(version);
+        const modelPath = join(dirs.get(version)!, file.default_model_filename ?? 'model.onnx');
+        if (current?.state === 'READY' && current.modelPath === modelPath && current.fingerprint === (await fingerprint(modelPath))) return undefined;
+        const entry: ModelVersion = { model: model.name, version, modelPath, state: 'LOADING' };
+        // A version new to the server shows as LOADING in the index; a changed one keeps serving until its replacement is READY.
+        if (current === undefined) model.versions.set(version, entry);
+        await this.startVersion(entry, file);
+        return { entry, current };
+      }),
+    );
+    const failed = loads.filter((l) => l !== undefined && l.entry.state !== 'READY');
+    const retired: ModelVersion[] = [];
+    for (const load of loads) {
+      if (load === undefined) continue;
+      const { entry, current } = load;
+      if (entry.state === 'READY' || current?.state !== 'READY') {
+        model.versions.set(entry.version, entry);
+        if (current !== undefined && current !== entry) retired.push(current);
+      }
+    }
+    if (failed.length === 0) {
+      for (const [version, entry] of model.versions) {
+        if (wanted.includes(version)) continue;
+        model.versions.delete(version);
+        retired.push(entry);
+      }
+    }
+    await drain(retired, 30_000);
+    await Promise.all(retired.map((v) => unloadVersion(v)));
+    if (failed.length > 0) {
+      throw new ServingError(
+        'MODEL_LOAD_FAILED',
+        `failed to load model '${model.name}': ${failed.map((l) => `version ${l!.entry.version}: ${l!.entry.reason ?? l!.entry.state}`).join('; ')}; the versions loaded before keep serving`,
+      );
+    }
+    return true;
   }
 
   /** Unloads every model; each instance finishes the request it is running first. */
@@ -260,19 +326,7 @@ export class ModelRepository {
   private async unload(model: Model): Promise<void> {
     if (model.handler !== undefined) await unloadModelHandler(model.handler);
     if (model.graph !== undefined) this.graphs.unload(model);
-    await Promise.all(
-      [...model.versions.values()].map(async (v) => {
-        if (v.pool === undefined) return;
-        v.state = 'UNLOADING';
-        const pool = v.pool;
-        v.scheduler?.close();
-        v.pool = undefined;
-        v.scheduler = undefined;
-        await pool.close();
-        v.state = 'UNAVAILABLE';
-        v.reason = 'unloaded';
-      }),
-    );
+    await Promise.all([...model.versions.values()].map((v) => unloadVersion(v)));
   }
 
   private async load(model: Model, options: { validateGraph?: boolean } = {}): Promise<void> {
@@ -307,6 +361,7 @@ export class ModelRepository {
       this.logger.error({ event: 'model_unavailable', model: model.name, reason: model.reason }, `model '${model.name}' is unavailable: ${model.reason}`);
       return;
     }
+    model.configFile = file;
     if (graph !== undefined) await this.graphs.load(model, graph, versions, options.validateGraph ?? true);
     else await Promise.all(versions.map((version) => this.loadVersion(model, version, dirs.get(version)!, file)));
     if (handlerFile !== undefined && model.source.kind === 'folder') {
@@ -328,37 +383,42 @@ export class ModelRepository {
     const modelPath = source.kind === 'file' ? source.file : join(dir, file.default_model_filename ?? 'model.onnx');
     const entry: ModelVersion = { model: model.name, version, modelPath, state: 'LOADING' };
     model.versions.set(version, entry);
+    await this.startVersion(entry, file);
+  }
+
+  /** Starts a version's instances and scheduler: READY, or UNAVAILABLE with the reason (never thrown). */
+  private async startVersion(entry: ModelVersion, file: ModelConfigFile): Promise<void> {
+    const { model: name, version, modelPath } = entry;
     const started = performance.now();
     const layout = defaultInstanceLayout(this.defaults.cores, file.instance_group?.count, file.instance_group?.intra_op_threads);
     let pool: InstancePool | undefined;
     try {
-      await access(modelPath).catch(() => {
-        throw new ServingError('CONFIG_INVALID', `model file ${modelPath} not found`);
-      });
+      entry.fingerprint = await fingerprint(modelPath);
+      if (entry.fingerprint === MISSING) throw new ServingError('CONFIG_INVALID', `model file ${modelPath} not found`);
       pool = await InstancePool.start({
         worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads },
         count: layout.instanceCount,
         logger: this.logger,
-        onRestart: () => this.options.metrics?.instanceRestarted(model.name, String(version)),
+        onRestart: () => this.options.metrics?.instanceRestarted(name, String(version)),
       });
-      entry.config = autocompleteConfig(model.name, file, pool.signature, this.defaults);
+      entry.config = autocompleteConfig(name, file, pool.signature, this.defaults);
       entry.pool = pool;
-      const stats = new ModelStats(model.name, String(version), this.options.metrics?.forModel(model.name, String(version)));
+      const stats = new ModelStats(name, String(version), this.options.metrics?.forModel(name, String(version)));
       entry.scheduler = new ModelScheduler(entry.config, pool, stats);
       entry.state = 'READY';
       const loadMs = Math.round(performance.now() - started);
       entry.loadMs = loadMs;
       this.logger.info(
-        { event: 'model_loaded', model: model.name, version, loadMs, instances: layout.instanceCount, intraOpThreads: layout.intraOpThreads },
-        `loaded ${model.name} version ${version} in ${loadMs} ms`,
+        { event: 'model_loaded', model: name, version, loadMs, instances: layout.instanceCount, intraOpThreads: layout.intraOpThreads },
+        `loaded ${name} version ${version} in ${loadMs} ms`,
       );
     } catch (error) {
       await pool?.close();
       entry.state = 'UNAVAILABLE';
       entry.reason = (error as Error).message;
       this.logger.error(
-        { event: 'model_unavailable', model: model.name, version, reason: entry.reason },
-        `model '${model.name}' version ${version} is unavailable: ${entry.reason}`,
+        { event: 'model_unavailable', model: name, version, reason: entry.reason },
+        `model '${name}' version ${version} is unavailable: ${entry.reason}`,
       );
     }
   }
@@ -382,4 +442,45 @@ async function versionDirs(source: ModelSource): Promise<Map<number, string>> {
   // A model.onnx directly in the model folder is version 1, for people who have just one.
   if (dirs.size === 0 && entries.some((e) => e.name === 'model.onnx')) dirs.set(1, source.dir);
   return dirs;
+}
+
+const MISSING = 'missing';
+
+/** A file's identity for change detection: size, modification time and inode ('missing' when there is none). */
+export async function fingerprint(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    return `${info.size}:${info.mtimeMs}:${info.ino}`;
+  } catch {
+    return MISSING;
+  }
+}
+
+/**
+ * Waits (up to `timeoutMs`) until the versions' queued and running requests have finished. They
+ * are marked UNLOADING first: the router refuses new requests for a version that is not READY, and
+ * it hands a request to the scheduler synchronously after that check, so none can slip in after.
+ */
+async function drain(versions: readonly ModelVersion[], timeoutMs: number): Promise<void> {
+  // Every version with a scheduler: a model's batcher or a graph's executor (which has no pool).
+  const serving = versions.filter((v) => v.scheduler !== undefined);
+  // UNLOADING first: the router refuses new requests for a version that is not READY, and it
+  // hands a request to the scheduler synchronously after that check, so none can slip in after.
+  for (const v of serving) v.state = 'UNLOADING';
+  const busy = (): boolean => serving.some((v) => (v.scheduler?.queueDepth ?? 0) + (v.scheduler?.inflight ?? 0) > 0);
+  const deadline = performance.now() + timeoutMs;
+  while (busy() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
+/** Stops a version's scheduler and instances (each finishes the request it is running). */
+async function unloadVersion(v: ModelVersion): Promise<void> {
+  if (v.pool === undefined) return;
+  v.state = 'UNLOADING';
+  const pool = v.pool;
+  v.scheduler?.close();
+  v.pool = undefined;
+  v.scheduler = undefined;
+  await pool.close();
+  v.state = 'UNAVAILABLE';
+  v.reason = 'unloaded';
 }

@@ -14,6 +14,8 @@ export interface ScheduleRequest {
   /** OIP parameters; `timeout` (µs) and `priority` are read here. */
   parameters?: Parameters;
   transfer: boolean;
+  /** The request's sticky routing key: a graph passes it on to its steps, so they keep their versions too. */
+  routingKey?: string;
 }
 
 /**

@@ -17,8 +17,17 @@ export interface RequestedOutput {
  */
 export interface InferenceRequest {
   model: string;
-  /** A version number as a string; the policy's newest ready version when absent. */
+  /**
+   * A version number as a string: the request is pinned to it (from the URL, or a tester's
+   * `x-slipway-version` header). Absent: the model's traffic policy picks one (the newest READY
+   * version when it has none).
+   */
   version?: string;
+  /**
+   * A sticky routing key (the `x-slipway-key` header or gRPC metadata, or the `routing_key`
+   * parameter): the same key keeps the same version while the model's traffic weights hold.
+   */
+  routingKey?: string;
   id?: string;
   parameters?: Parameters;
   inputs: Tensor[];

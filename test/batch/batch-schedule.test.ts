@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BatchSchedule, type ScheduleClock } from '../../src/batch/batch-schedule.js';
-import { parseDuration } from '../../src/batch/duration.js';
+import { parseDuration } from '../../src/config/duration.js';
 import { assessTables, statusExitCode } from '../../src/batch/staleness.js';
 import type { RunRecord } from '../../src/batch/sinks/batch-store.js';
 

@@ -131,6 +131,23 @@ describe('parseModelConfigText: errors name the field path', () => {
     assert.deepEqual(problemsOf('max_batch_size: 1.5'), ['max_batch_size: Invalid input: expected int, received number']);
   });
 
+  test('traffic and rollout sections: each mistake with its path', () => {
+    assert.deepEqual(problemsOf('traffic:\n  weights: { v1: 90, 2: 0 }\n  shadow: { version: two, percent: 120 }\n'), [
+      'traffic.weights.v1: keys are version numbers, e.g. 1 or 2',
+      'traffic.shadow.version: expected a version number such as 2, got "two"',
+      'traffic.shadow.percent: Too big: expected number to be <=100',
+    ]);
+    assert.deepEqual(problemsOf('rollout:\n  to: 2\n  steps: [25, 10]\n  interval: 1 minute\n  min_success_rate: 99\n'), [
+      'rollout.steps: steps must increase',
+      'rollout.interval: expected a duration such as 30s, 1m or 1m30s (or milliseconds), got "1 minute"',
+      'rollout.min_success_rate: Too big: expected number to be <=1',
+    ]);
+    assert.deepEqual(problemsOf('traffic:\n  weights: { 1: 0 }\n'), ['traffic.weights: at least one weight must be above 0']);
+    const parsed = parseModelConfigText('traffic:\n  weights: { 1: 90, 2: 10 }\nrollout: { to: 3, interval: 30s, step_deadline: 2m }\n', SOURCE);
+    assert.deepEqual(parsed.traffic, { weights: { '1': 90, '2': 10 } });
+    assert.deepEqual(parsed.rollout, { to: 3, interval: 30_000, step_deadline: 120_000 });
+  });
+
   test('a -2 dim names input.0.dims.1', () => {
     assert.deepEqual(problemsOf('input:\n  - name: x\n    dims: [3, -2]\n'), [
       'input.0.dims.1: a dimension is a non-negative integer, or -1 for variable',

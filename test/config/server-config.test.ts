@@ -38,6 +38,7 @@ describe('resolveServerConfig: defaults', () => {
         prediction_log_sample_rate: 0.1,
         prediction_log_max_rows: 100_000,
         ui: true,
+        rollout_sync: 1000,
       },
     );
   });
@@ -92,6 +93,18 @@ describe('resolveServerConfig: environment < flags', () => {
     const config = resolveServerConfig({ models: ['m'] }, { PORT: '1234', HOST: 'example.com', SLIPWAY_UNKNOWN: 'x' });
     assert.equal(config.http_port, 8000);
     assert.equal(config.host, '127.0.0.1');
+  });
+
+  test('rollout and poll options: URLs, and durations written for people or in milliseconds', () => {
+    const config = resolveServerConfig({ models: ['m'], poll: '5s' }, { SLIPWAY_ROLLOUT_DB: 'postgres://db/ml?schema=slipway', SLIPWAY_ROLLOUT_SYNC: '250' });
+    assert.equal(config.rollout_db, 'postgres://db/ml?schema=slipway');
+    assert.equal(config.rollout_sync, 250);
+    assert.equal(config.poll, 5000);
+    assert.throws(() => resolveServerConfig({ models: ['m'], poll: 'often', rollout_db: 'mysql://x' }), (error: Error) => {
+      assert.match(error.message, /poll: expected a duration such as 30s, 1m or 1m30s \(or milliseconds\), got "often"/);
+      assert.match(error.message, /rollout_db: expected sqlite:PATH or postgres:\/\/…/);
+      return true;
+    });
   });
 
   test('strict_readiness reads true/false/1/0 from the environment', () => {

@@ -36,6 +36,8 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   PREDICTION_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   DATABASE_UNAVAILABLE: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
   FEEDBACK_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
+  ROLLOUT_CONFLICT: { category: 'ALREADY_EXISTS', http: 409, grpc: 6 },
+  ROLLOUT_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },
   NOT_IMPLEMENTED: { category: 'UNIMPLEMENTED', http: 501, grpc: 12 },
   OPTIMIZE_UNSUPPORTED: { category: 'UNIMPLEMENTED', http: 501, grpc: 12 },
   REPORT_NOT_FOUND: { category: 'NOT_FOUND', http: 404, grpc: 5 },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 
@@ -48,4 +49,33 @@ export function hasCommand(command: string, args: string[] = ['--version']): boo
 
 export function requireCommand(command: string, args?: string[]): { skip?: string } {
   return requirement(hasCommand(command, args), `the '${command}' command`);
+}
+
+/**
+ * A schema of its own for each store a test opens on the shared PostgreSQL (`?schema=` on the URL),
+ * all dropped by `drop()`, so parallel test runs never see each other's tables.
+ *
+ * @example
+ * const schemas = testSchemas('slipway_feedback');
+ * before(() => schemas.client.connect());
+ * after(() => schemas.drop());
+ * const { url } = schemas.newUrl();
+ */
+export function testSchemas(prefix: string): { client: pg.Client; newUrl: () => { schema: string; url: string }; drop: () => Promise<void> } {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  const schemas: string[] = [];
+  return {
+    client,
+    newUrl: () => {
+      const schema = `${prefix}_${randomBytes(5).toString('hex')}`;
+      schemas.push(schema);
+      const url = new URL(POSTGRES_URL);
+      url.searchParams.set('schema', schema);
+      return { schema, url: url.toString() };
+    },
+    drop: async () => {
+      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    },
+  };
 }

@@ -64,7 +64,7 @@ describe('monitoring assets', () => {
 
   test('promtool accepts the alert rules and the scrape config', requireCommand('promtool'), async () => {
     const rules = await run('promtool', ['check', 'rules', join(MONITORING, 'alert-rules.yml')]);
-    assert.match(rules.stdout, /SUCCESS: 6 rules found/);
+    assert.match(rules.stdout, /SUCCESS: 8 rules found/);
     await run('promtool', ['check', 'config', join(MONITORING, 'prometheus.yml')]);
   });
 

@@ -140,9 +140,7 @@ export interface BatchStore {
   close(): Promise<void>;
 }
 
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
+export { quoteIdent } from '../../config/database-url.js';
 
 /** Columns every predictions table has besides the key and the outputs. */
 export const RESERVED_COLUMNS = ['run_id', 'model_version', 'predicted_at'] as const;

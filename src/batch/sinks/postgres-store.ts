@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { redactPassword } from '../../config/database-url.js';
 import { ServingError } from '../../errors/serving-error.js';
 import { failpoint } from '../failpoint.js';
 import {
@@ -31,15 +32,7 @@ const SQL_TYPES: Record<ColumnSpec['type'], string> = {
 const sqlType = (c: ColumnSpec): string => SQL_TYPES[c.type];
 
 /** Removes the password from a URL for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
-}
+export const redactUrl = redactPassword;
 
 /**
  * PostgreSQL through pg. A `schema` query parameter on the URL (`postgres://…/db?schema=ml`) puts

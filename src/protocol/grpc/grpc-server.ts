@@ -13,6 +13,7 @@ import { grpcStatusOf } from '../../errors/to-grpc.js';
 import type { Slipway } from '../../slipway.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
+import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
 import { modelMetadata, modelReadiness } from '../model-metadata.js';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, usesRawContents } from './grpc-tensors.js';
@@ -132,9 +133,10 @@ export class GrpcServer {
       ModelMetadata: this.unary('ModelMetadata', (request: NamedRequest) =>
         modelMetadata(slipway, requireName(request.name, 'name'), request.version || undefined),
       ),
-      ModelInfer: this.unary('ModelInfer', async (request: WireInferRequest) => {
+      ModelInfer: this.unary('ModelInfer', async (request: WireInferRequest, metadata: Metadata) => {
         const decoded = decodeGrpcInferRequest(request);
-        const response = await slipway.router.infer(decoded);
+        // model_version pins the request, else x-slipway-version metadata; x-slipway-key is the sticky key.
+        const response = await slipway.router.infer({ ...decoded, ...routingFields((name) => metadataValue(metadata, name), decoded.version) });
         return encodeGrpcInferResponse(response, usesRawContents(request));
       }),
       RepositoryIndex: this.unary('RepositoryIndex', (request: { ready?: boolean }) => {
@@ -213,7 +215,11 @@ function requireName(value: string | undefined, field: string): string {
   return value;
 }
 
-function authorization(metadata: Metadata): string | undefined {
-  const value = metadata.get('authorization')[0];
+function metadataValue(metadata: Metadata, name: string): string | undefined {
+  const value = metadata.get(name)[0];
   return typeof value === 'string' ? value : value?.toString('utf8');
+}
+
+function authorization(metadata: Metadata): string | undefined {
+  return metadataValue(metadata, 'authorization');
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { parseDuration } from '../../batch/duration.js';
+import { parseDuration } from '../../config/duration.js';
 import type { BatchStore } from '../../batch/sinks/batch-store.js';
 import { openStore } from '../../batch/sinks/open-store.js';
 import { tableHealth } from '../../batch/staleness.js';

@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServingError, toServingError } from '../../errors/serving-error.js';
 import { httpStatusOf } from '../../errors/to-http.js';
-import { noteError } from './request-context.js';
+import { routedVersionOf } from '../../router/model-router.js';
+import { inferenceOf, noteError, noteInference } from './request-context.js';
 
 /** Fastify's own 4xx errors (body limit, bad content) translated into registry codes. */
 function fromFastify(error: FastifyError): ServingError | undefined {
@@ -23,6 +24,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
     error instanceof ServingError ? error : (fromFastify(error as FastifyError) ?? toServingError(error));
   const status = httpStatusOf(serving.category);
   noteError(request, serving.code);
+  // Counted and logged under the version that failed (a canary's), not the one metadata names.
+  const routed = routedVersionOf(error);
+  if (routed !== undefined && inferenceOf(request) === undefined) noteInference(request, { model: routed.model, version: String(routed.version) });
   if (status >= 500) request.log.error({ err: error, code: serving.code }, serving.message);
   if (serving.retryAfterSeconds !== undefined) reply.header('retry-after', String(serving.retryAfterSeconds));
   return reply

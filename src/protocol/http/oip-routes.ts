@@ -12,6 +12,8 @@ import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferRespon
 import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
+import { registerTrafficRoutes } from './traffic-routes.js';
+import { httpRouting } from './http-routing.js';
 
 export interface OipRoutesOptions {
   slipway: Slipway;
@@ -102,7 +104,9 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   app.get('/v2/models/:model/versions/:version/config', config);
 
   const infer = async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply: FastifyReply) => {
-    const { model, version } = request.params;
+    const { model } = request.params;
+    // The path's version, else a tester's x-slipway-version; neither: the model's traffic policy decides.
+    const { version, routingKey } = httpRouting(request, request.params.version);
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
     const headerLength = request.headers[HEADER_LENGTH_HEADER];
@@ -110,6 +114,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
       headerLength !== undefined
         ? decodeBinaryInferRequest(request.body, headerLength, model, version)
         : await codec.decode(request.body, model, version);
+    if (routingKey !== undefined) inferRequest.routingKey = routingKey;
     const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
@@ -130,6 +135,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
 
   registerStatsRoutes(app, slipway);
   registerRepositoryRoutes(app, slipway, options.adminToken);
+  registerTrafficRoutes(app, slipway, options.adminToken);
 
   app.post('/v2/repository/index', async (request: FastifyRequest<{ Body: Buffer | undefined }>) => {
     const body = request.body !== undefined && request.body.length > 0 ? parseJsonBody(request.body) : {};

@@ -9,6 +9,7 @@ import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
 import type { PredictPayload } from '../../runtime/handler/handler-messages.js';
 import type { Slipway } from '../../slipway.js';
 import { sendError } from './error-reply.js';
+import { httpRouting } from './http-routing.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from './oip-routes.js';
 
 export interface PredictRoutesOptions {
@@ -225,7 +226,12 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
       payload = { kind: 'json', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
     } else payload = readRawUpload(request, name, pool.description.fileFields, handler.config);
     const started = performance.now();
-    const body = await pool.predict(payload, String(request.id));
+    // Every model call of this request goes the same way: by the client's sticky key, else by its request id.
+    const routing = httpRouting(request);
+    const body = await pool.predict(payload, String(request.id), {
+      key: routing.routingKey ?? String(request.id),
+      ...(routing.version !== undefined && { version: routing.version }),
+    });
     reply.header('server-timing', `handler;dur=${(performance.now() - started).toFixed(3)}`);
     return reply.type('application/json; charset=utf-8').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   });

@@ -255,6 +255,8 @@ class GraphRun {
           inputs,
           ...(step.outputs !== undefined && { outputs: step.outputs.map((name) => ({ name })) }),
           parameters,
+          // A sticky key keeps each step model on its version too, as it does the graph.
+          ...(this.request.routingKey !== undefined && { routingKey: this.request.routingKey }),
         });
         this.queueNs += response.timing?.queueNs ?? 0;
         this.computeNs += response.timing?.computeNs ?? 0;

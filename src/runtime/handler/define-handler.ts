@@ -63,6 +63,20 @@ interface HandlerBase<In extends z.ZodType, Out extends z.ZodType, State> {
   output: Out;
   /** Runs once per worker before it takes requests; its result is `ctx.state`. */
   setup?: (ctx: HandlerContext) => MaybePromise<State>;
+  /**
+   * Judges whether a shadow version's answer agrees with the primary's, for shadow traffic and
+   * rollouts that mirror requests to this model (its graph's outputs, both keyed by name). Without
+   * it, classifiers compare their top-1 label and other tensors their max absolute difference.
+   * Return a boolean, or `{ agree, difference }` (the difference goes to the metrics).
+   */
+  compare?: (primary: ModelOutputs, shadow: ModelOutputs, ctx: HandlerContext) => MaybePromise<boolean | ShadowComparison>;
+}
+
+/** A handler's verdict on a shadow answer. */
+export interface ShadowComparison {
+  agree: boolean;
+  /** How far apart the answers are, in the handler's own terms (e.g. an edit distance). */
+  difference?: number;
 }
 
 /** A handler that does the whole prediction itself, calling whichever models it needs. */

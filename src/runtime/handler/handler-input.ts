@@ -29,6 +29,7 @@ export function checkDefinition(value: unknown, file: string, hasGraph: boolean)
   if (!isZodSchema(d.input)) problems.push('`input` must be a zod schema (e.g. z.object({...}))');
   if (!isZodSchema(d.output)) problems.push('`output` must be a zod schema');
   if (d.setup !== undefined && !isFunction(d.setup)) problems.push('`setup` must be a function');
+  if (d.compare !== undefined && !isFunction(d.compare)) problems.push('`compare` must be a function');
   const predict = isFunction(d.predict);
   const pre = isFunction(d.preprocess);
   const post = isFunction(d.postprocess);
@@ -56,6 +57,7 @@ export function describeDefinition(definition: HandlerDefinition): HandlerDescri
     inputSchema,
     outputSchema,
     fileFields,
+    compares: definition.compare !== undefined,
   };
 }
 

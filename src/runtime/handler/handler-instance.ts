@@ -2,13 +2,16 @@ import { Worker } from 'node:worker_threads';
 import { ServingError, toServingError } from '../../errors/serving-error.js';
 import type { Logger } from '../../observability/logger.js';
 import type { InferenceRequest, InferenceResponse } from '../../tensor/inference.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
+import type { ShadowComparison } from './define-handler.js';
 import type {
   FromHandlerWorker,
   HandlerDescription,
   HandlerInferRequest,
   HandlerWorkerData,
   PredictPayload,
+  PredictRouting,
   ToHandlerWorker,
 } from './handler-messages.js';
 
@@ -42,6 +45,7 @@ export class HandlerInstance {
   private nextPing = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly pings = new Map<number, (answered: boolean) => void>();
+  private readonly comparisons = new Map<number, { resolve: (verdict: ShadowComparison) => void; reject: (error: Error) => void }>();
   private idleWaiters: Array<() => void> = [];
   private dead = false;
   private exitListener: ((error: Error) => void) | undefined;
@@ -94,12 +98,12 @@ export class HandlerInstance {
   }
 
   /** Sends one request; the body (or a raw upload) is moved to the worker when this side owns it whole. */
-  predict(payload: PredictPayload, requestId: string | undefined): { id: number; result: Promise<Uint8Array> } {
+  predict(payload: PredictPayload, requestId: string | undefined, routing?: PredictRouting): { id: number; result: Promise<Uint8Array> } {
     const id = this.nextId++;
     if (this.dead) return { id, result: Promise.reject(new ServingError('INSTANCE_FAILED', 'handler worker is shut down')) };
     const result = new Promise<Uint8Array>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }) };
+      const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }), ...(routing !== undefined && { routing }) };
       this.worker.postMessage(message, payloadTransfer(payload));
     });
     return { id, result };
@@ -115,6 +119,18 @@ export class HandlerInstance {
   private notifyIdle(): void {
     if (this.pending.size > 0) return;
     for (const waiter of this.idleWaiters.splice(0)) waiter();
+  }
+
+  /** Runs the handler's `compare` on a primary and a shadow answer (copied to the worker: the prediction log may still want them). */
+  compare(primary: Tensor[], shadow: Tensor[]): Promise<ShadowComparison> {
+    if (this.dead) return Promise.reject(new ServingError('INSTANCE_FAILED', 'handler worker is shut down'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.comparisons.set(id, { resolve, reject });
+      const a = forTransfer(primary, false);
+      const b = forTransfer(shadow, false);
+      this.worker.postMessage({ type: 'compare', id, primary: a.tensors, shadow: b.tensors } satisfies ToHandlerWorker, [...new Set([...a.transfer, ...b.transfer])]);
+    });
   }
 
   /** Resolves true if the worker's event loop answers within `timeoutMs` (a blocked thread cannot). */
@@ -191,6 +207,14 @@ export class HandlerInstance {
         this.pings.get(message.seq)?.(true);
         this.pings.delete(message.seq);
         return;
+      case 'compared':
+      case 'compare-error': {
+        const pending = this.comparisons.get(message.id);
+        this.comparisons.delete(message.id);
+        if (message.type === 'compared') pending?.resolve({ agree: message.agree, ...(message.difference !== undefined && { difference: message.difference }) });
+        else pending?.reject(new ServingError('HANDLER_FAILED', message.message));
+        return;
+      }
     }
   }
 
@@ -200,6 +224,7 @@ export class HandlerInstance {
       inputs: request.inputs,
       transferInputs: true,
       ...(request.version !== undefined && { version: request.version }),
+      ...(request.routingKey !== undefined && { routingKey: request.routingKey }),
       ...(request.outputs !== undefined && { outputs: request.outputs.map((name) => ({ name })) }),
       ...(request.parameters !== undefined && { parameters: request.parameters }),
     };
@@ -240,6 +265,8 @@ export class HandlerInstance {
     this.pending.clear();
     for (const resolve of this.pings.values()) resolve(false);
     this.pings.clear();
+    for (const pending of this.comparisons.values()) pending.reject(error);
+    this.comparisons.clear();
     this.notifyIdle();
   }
 }

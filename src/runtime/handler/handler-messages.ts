@@ -29,23 +29,36 @@ export interface HandlerDescription {
   outputSchema: Record<string, unknown>;
   /** Top-level input fields that take uploaded files. */
   fileFields: string[];
+  /** The handler judges shadow answers itself (`compare`). */
+  compares: boolean;
+}
+
+/**
+ * How the model calls of one predict request are routed: one sticky key for all of them (so one
+ * request sees one version of each model), and a version a tester forced for the handler's own model.
+ */
+export interface PredictRouting {
+  key: string;
+  version?: string;
 }
 
 /** A model call a handler makes through `ctx.infer`. */
 export interface HandlerInferRequest {
   model: string;
   version?: string;
+  routingKey?: string;
   inputs: Tensor[];
   outputs?: string[];
   parameters?: Parameters;
 }
 
 export type ToHandlerWorker =
-  | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string }
+  | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string; routing?: PredictRouting }
   | { type: 'cancel'; id: number }
   | { type: 'infer-result'; callId: number; outputs: Tensor[] }
   | { type: 'infer-error'; callId: number; code: ErrorCode; message: string }
   | { type: 'ping'; seq: number }
+  | { type: 'compare'; id: number; primary: Tensor[]; shadow: Tensor[] }
   | { type: 'close' };
 
 export type FromHandlerWorker =
@@ -54,4 +67,6 @@ export type FromHandlerWorker =
   | { type: 'result'; id: number; body: Uint8Array }
   | { type: 'error'; id: number; code: ErrorCode; message: string; stack?: string }
   | { type: 'infer'; callId: number; request: HandlerInferRequest }
-  | { type: 'pong'; seq: number };
+  | { type: 'pong'; seq: number }
+  | { type: 'compared'; id: number; agree: boolean; difference?: number }
+  | { type: 'compare-error'; id: number; message: string };

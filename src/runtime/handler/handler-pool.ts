@@ -1,8 +1,10 @@
 import type { HandlerConfig } from '../../config/handler-config.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Logger } from '../../observability/logger.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import type { ShadowComparison } from './define-handler.js';
 import { HandlerInstance, type HandlerInfer } from './handler-instance.js';
-import type { HandlerDescription, HandlerWorkerData, PredictPayload } from './handler-messages.js';
+import type { HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting } from './handler-messages.js';
 
 export interface HandlerPoolOptions {
   worker: HandlerWorkerData;
@@ -16,6 +18,7 @@ export interface HandlerPoolOptions {
 interface Job {
   payload: PredictPayload;
   requestId: string | undefined;
+  routing: PredictRouting | undefined;
   resolve: (body: Uint8Array) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
@@ -78,8 +81,8 @@ export class HandlerPool {
     return this.instances.reduce((sum, i) => sum + i.inflight, 0);
   }
 
-  /** Runs one request through the handler; resolves with the JSON response body. */
-  predict(payload: PredictPayload, requestId?: string): Promise<Uint8Array> {
+  /** Runs one request through the handler; resolves with the JSON response body. `routing` steers its model calls. */
+  predict(payload: PredictPayload, requestId?: string, routing?: PredictRouting): Promise<Uint8Array> {
     const { config, worker } = this.options;
     if (this.closed) return Promise.reject(new ServingError('MODEL_NOT_READY', `model '${worker.model}' is unloading`));
     if (config.maxQueueSize > 0 && this.queue.length >= config.maxQueueSize) {
@@ -90,11 +93,22 @@ export class HandlerPool {
       );
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { payload, requestId, resolve, reject, done: false, timer: undefined as unknown as NodeJS.Timeout };
+      const job: Job = { payload, requestId, routing, resolve, reject, done: false, timer: undefined as unknown as NodeJS.Timeout };
       job.timer = setTimeout(() => this.timeOut(job), config.timeoutMs);
       this.queue.push(job);
       this.dispatch();
     });
+  }
+
+  /**
+   * Runs the handler's `compare` (when it defines one) on a worker: shadow traffic uses it to
+   * judge a shadow version's answer against the primary's. The tensors are copied to the worker.
+   */
+  compare(primary: Tensor[], shadow: Tensor[]): Promise<ShadowComparison> {
+    let best: HandlerInstance | undefined;
+    for (const instance of this.instances) if (instance.alive && (best === undefined || instance.inflight < best.inflight)) best = instance;
+    if (best === undefined || this.closed) return Promise.reject(new ServingError('INSTANCE_FAILED', `no handler worker of model '${this.options.worker.model}' is running`));
+    return best.compare(primary, shadow);
   }
 
   /** Fails what is queued, lets running requests finish (up to the timeout), then stops every worker. */
@@ -120,7 +134,7 @@ export class HandlerPool {
   }
 
   private run(job: Job, instance: HandlerInstance): void {
-    const { id, result } = instance.predict(job.payload, job.requestId);
+    const { id, result } = instance.predict(job.payload, job.requestId, job.routing);
     job.instance = instance;
     job.id = id;
     result.then(

@@ -6,10 +6,11 @@ import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ERROR_CODES, type ErrorCode } from '../../errors/codes.js';
 import { ServingError } from '../../errors/serving-error.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
 import type { HandlerContext, HandlerDefinition, InferOptions, ModelInputs, ModelOutputs, PredictContext } from './define-handler.js';
 import { checkDefinition, describeDefinition, inputError, rawInput, toTensors } from './handler-input.js';
-import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, ToHandlerWorker } from './handler-messages.js';
+import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting, ToHandlerWorker } from './handler-messages.js';
 
 const port = parentPort;
 if (port === null) throw new Error('handler-worker must run as a worker thread');
@@ -26,7 +27,7 @@ let nextCallId = 1;
 const calls = new Map<number, { model: string; resolve: (outputs: ModelOutputs) => void; reject: (error: Error) => void }>();
 const running = new Map<number, AbortController>();
 
-function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, signal?: AbortSignal): Promise<ModelOutputs> {
+function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, signal?: AbortSignal, routing?: PredictRouting): Promise<ModelOutputs> {
   if (signal?.aborted === true) return Promise.reject(new ServingError('DEADLINE_EXCEEDED', 'the request timed out before this model call'));
   let prepared;
   try {
@@ -35,10 +36,13 @@ function infer(model: string, inputs: ModelInputs, options: InferOptions = {}, s
     return Promise.reject(error as Error);
   }
   const callId = nextCallId++;
+  // A version the tester forced applies to the handler's own graph only; other models have their own.
+  const version = options.version ?? (model === data.model ? routing?.version : undefined);
   const request = {
     model,
     inputs: prepared.tensors,
-    ...(options.version !== undefined && { version: options.version }),
+    ...(version !== undefined && { version }),
+    ...(routing !== undefined && { routingKey: routing.key }),
     ...(options.outputs !== undefined && { outputs: options.outputs }),
     ...(options.parameters !== undefined && { parameters: options.parameters }),
   };
@@ -63,7 +67,7 @@ let state: unknown;
 port.on('message', (message: ToHandlerWorker) => {
   switch (message.type) {
     case 'predict':
-      void predict(message.id, message.payload, message.requestId);
+      void predict(message.id, message.payload, message.requestId, message.routing);
       return;
     case 'cancel':
       running.get(message.id)?.abort(new ServingError('DEADLINE_EXCEEDED', 'the request timed out'));
@@ -83,13 +87,16 @@ port.on('message', (message: ToHandlerWorker) => {
     case 'ping':
       send({ type: 'pong', seq: message.seq });
       return;
+    case 'compare':
+      void compare(message.id, message.primary, message.shadow);
+      return;
     case 'close':
       // The pool only sends this once nothing is running here.
       process.exit(0);
   }
 });
 
-async function predict(id: number, payload: PredictPayload, requestId: string | undefined): Promise<void> {
+async function predict(id: number, payload: PredictPayload, requestId: string | undefined, routing: PredictRouting | undefined): Promise<void> {
   const controller = new AbortController();
   running.set(id, controller);
   try {
@@ -101,7 +108,7 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
       state,
       signal: controller.signal,
       requestId,
-      infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal),
+      infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal, routing),
     });
     let result: unknown;
     if ('predict' in handler) {
@@ -123,6 +130,20 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
     send({ type: 'error', id, ...wireError(error) });
   } finally {
     running.delete(id);
+  }
+}
+
+async function compare(id: number, primary: Tensor[], shadow: Tensor[]): Promise<void> {
+  try {
+    const byName = (tensors: Tensor[]) => Object.fromEntries(tensors.map((t) => [t.name, t]));
+    const verdict = await definition!.compare!(byName(primary), byName(shadow), baseContext);
+    const result = typeof verdict === 'boolean' ? { agree: verdict } : verdict;
+    if (typeof result !== 'object' || result === null || typeof result.agree !== 'boolean') {
+      throw new Error(`compare() must return a boolean or { agree, difference }, not ${JSON.stringify(verdict)}`);
+    }
+    send({ type: 'compared', id, agree: result.agree, ...(typeof result.difference === 'number' && { difference: result.difference }) });
+  } catch (error) {
+    send({ type: 'compare-error', id, message: `handler '${data.model}' compare() failed: ${(error as Error).message ?? String(error)}` });
   }
 }
 

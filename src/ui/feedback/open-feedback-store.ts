@@ -1,4 +1,4 @@
-import { dirname, join, resolve } from 'node:path';
+import { sqliteBesideModels } from '../../config/database-url.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { FeedbackStore } from './feedback-store.js';
 import { PostgresFeedbackStore } from './postgres-feedback-store.js';
@@ -28,6 +28,5 @@ export async function openFeedbackStore(url: string): Promise<FeedbackStore> {
  * defaultFeedbackDb(['examples/models']); // 'sqlite:/…/examples/feedback.db'
  */
 export function defaultFeedbackDb(models: readonly string[]): string {
-  const first = models[0] ?? '.';
-  return `sqlite:${join(dirname(resolve(first)), 'feedback.db')}`;
+  return sqliteBesideModels(models, 'feedback.db');
 }

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { quoteIdent, redactPassword } from '../../config/database-url.js';
 import { ServingError } from '../../errors/serving-error.js';
 import {
   FEEDBACK_SCHEMA_VERSION,
@@ -13,24 +14,10 @@ import {
 import { blobRefs } from './flag-document.js';
 import { flagFromRow, type FlagRow } from './flag-rows.js';
 
-/** Removes the password from a URL for messages and logs. */
-export function redactPassword(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
-}
+export { redactPassword } from '../../config/database-url.js';
 
 // Documents come back as their text, exactly as stored (pg would otherwise parse json columns itself).
 const FLAG_COLUMNS = 'id, created_at, model, model_version, api, label, expected, comment, latency_ms, input::text AS input, output::text AS output';
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
 
 /**
  * Feedback in PostgreSQL (pg). A `schema` query parameter (`postgres://…/db?schema=ui`) puts the

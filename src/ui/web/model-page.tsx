@@ -7,6 +7,7 @@ import { OptimizeReports } from './optimize-reports.js';
 import { PendingCard } from './pending-card.js';
 import { ResultCard } from './result-card.js';
 import { Link, navigate } from './router.js';
+import { RolloutPanel } from './rollout-panel.js';
 import { runIdsAbove, type Run } from './run.js';
 import { useRunQueue } from './run-queue.js';
 import { loadRuns, saveRuns } from './run-store.js';
@@ -150,6 +151,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         {readyVersions.length > 0 && ` · version ${readyVersions.join(', ')}`}
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>
+      {description.kind === 'graph' && <RolloutPanel model={name} />}
       <OptimizeReports name={name} />
       {description.state !== 'READY' && reasons.length > 0 && (
         <p class="error" role="alert">

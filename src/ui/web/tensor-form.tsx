@@ -152,7 +152,7 @@ export function TensorForm({ metadata, examples, enqueue }: TensorFormProps) {
         <div class="field">
           <label for="oip-version">Version</label>
           <select id="oip-version" value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
-            <option value="">newest ready</option>
+            <option value="">as traffic is routed</option>
             {metadata.versions!.map((v) => (
               <option key={v} value={v}>
                 {v}

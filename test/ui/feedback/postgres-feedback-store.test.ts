@@ -1,29 +1,15 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { openFeedbackStore } from '../../../src/ui/feedback/open-feedback-store.js';
 import { PostgresFeedbackStore } from '../../../src/ui/feedback/postgres-feedback-store.js';
-import { POSTGRES_URL, requirePostgres } from '../../helpers/requirements.js';
+import { requirePostgres, testSchemas } from '../../helpers/requirements.js';
 import { feedbackStoreContract, newFlag } from './feedback-store-contract.js';
 
 // Every test gets a schema of its own (`?schema=` on the URL), dropped when the file is done.
 describe('PostgreSQL feedback store', await requirePostgres(), () => {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  const schemas: string[] = [];
-  const newUrl = (): { schema: string; url: string } => {
-    const schema = `slipway_feedback_${randomBytes(5).toString('hex')}`;
-    schemas.push(schema);
-    const url = new URL(POSTGRES_URL);
-    url.searchParams.set('schema', schema);
-    return { schema, url: url.toString() };
-  };
-
+  const { client, newUrl, drop } = testSchemas('slipway_feedback');
   before(() => client.connect());
-  after(async () => {
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
+  after(drop);
 
   describe('the contract', () => {
     feedbackStoreContract(async () => {

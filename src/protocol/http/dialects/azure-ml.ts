@@ -7,6 +7,7 @@ import type { ModelConfig } from '../../../config/model-config.js';
 import { ServingError } from '../../../errors/serving-error.js';
 import type { Slipway } from '../../../slipway.js';
 import type { Tensor } from '../../../tensor/tensor.js';
+import { httpRouting } from '../http-routing.js';
 import { parseJsonBody } from '../oip-json.js';
 import { azureScoreRequestSchema, checkBody } from '../openapi/schemas.js';
 import {
@@ -92,9 +93,10 @@ export function registerAzureMlRoutes(app: FastifyInstance, slipway: Slipway, op
     const header = request.headers[MODEL_HEADER];
     const named = (typeof header === 'string' ? header : undefined) ?? request.query.model;
     const model = pickModel(slipway, named, options.defaultModel, `the ${MODEL_HEADER} header or ?model=`);
-    const config = configOf(slipway, model);
+    const routing = httpRouting(request);
+    const config = configOf(slipway, model, routing.version);
     const { inputs, columnar } = decodeScoreBody(parseJsonBody(request.body), config);
-    const response = await slipway.router.infer({ model, inputs, transferInputs: true });
+    const response = await slipway.router.infer({ model, inputs, transferInputs: true, ...routing });
     // One output: the bare list, as Azure scoring scripts return `result.tolist()`.
     const text = columnar ? columnsJson(response.outputs) : response.outputs.length === 1 ? predictionsJson(response.outputs) : rowsByOutput(response.outputs);
     return reply.type('application/json').send(text);

@@ -13,6 +13,7 @@ import { tensorFromJson } from '../../../tensor/from-json.js';
 import type { InferenceResponse } from '../../../tensor/inference.js';
 import { elementCount, formatShape, type Tensor } from '../../../tensor/tensor.js';
 import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse } from '../binary-tensors.js';
+import { httpRouting } from '../http-routing.js';
 import { decodeInferRequest, encodeInferResponse, parseJsonBody } from '../oip-json.js';
 import { MODEL_HEADER, configOf, isPlainObject, onlyInput, pickModel, predictionsJson, rowDims } from './dialect-tensors.js';
 import { decodePredictBody, encodePredictResponse } from './tf-serving.js';
@@ -155,13 +156,14 @@ export function registerSageMakerRoutes(app: FastifyInstance, slipway: Slipway, 
     const body = request.body ?? Buffer.alloc(0);
     const contentType = (header(request, 'content-type') ?? 'application/json').toLowerCase();
     const accept = (header(request, 'accept') ?? '').toLowerCase();
-    const config = configOf(slipway, model);
+    const routing = httpRouting(request);
+    const config = configOf(slipway, model, routing.version);
 
     if (contentType.startsWith(TRITON_BINARY)) {
       const size = /json-header-size=(\d+)/.exec(contentType)?.[1];
-      const inferRequest = decodeBinaryInferRequest(body, size ?? '', model);
+      const inferRequest = decodeBinaryInferRequest(body, size ?? '', model, routing.version);
       const binary = binaryOutputSelector(inferRequest);
-      const response = await slipway.router.infer(inferRequest);
+      const response = await slipway.router.infer({ ...inferRequest, ...routing });
       if (binary === undefined) return reply.type('application/json').send(encodeInferResponse(response));
       const encoded = encodeBinaryInferResponse(response, binary);
       return reply.type(`${TRITON_BINARY};json-header-size=${encoded.headerLength}`).send(encoded.body);
@@ -193,16 +195,16 @@ export function registerSageMakerRoutes(app: FastifyInstance, slipway: Slipway, 
       const parsed = parseJsonBody(body);
       if (isPlainObject(parsed) && Array.isArray(parsed.inputs) && parsed.inputs.every((t) => isPlainObject(t) && 'datatype' in t)) {
         // An OIP request: answered in OIP form.
-        const response = await slipway.router.infer(decodeInferRequest(parsed, model));
+        const response = await slipway.router.infer({ ...decodeInferRequest(parsed, model), ...routing });
         return reply.type('application/json').send(encodeInferResponse(response));
       }
       const { request: decoded, columnar } = decodePredictBody(parsed, config);
-      const response = await slipway.router.infer({ ...decoded, model });
+      const response = await slipway.router.infer({ ...decoded, model, ...routing });
       return accept.includes('text/csv') ? asCsv(response) : reply.type('application/json').send(encodePredictResponse(response, columnar));
     } else {
       throw malformed(`Content-Type ${contentType} is not supported; send application/json, text/csv, application/octet-stream or ${TRITON_BINARY}`);
     }
-    const response = await slipway.router.infer({ model, inputs, transferInputs: true });
+    const response = await slipway.router.infer({ model, inputs, transferInputs: true, ...routing });
     return answer(response);
   });
 }

@@ -7,6 +7,7 @@ import { ServingError } from '../../../errors/serving-error.js';
 import type { Slipway } from '../../../slipway.js';
 import type { InferenceRequest, InferenceResponse } from '../../../tensor/inference.js';
 import type { Datatype } from '../../../tensor/datatypes.js';
+import { httpRouting } from '../http-routing.js';
 import { parseJsonBody } from '../oip-json.js';
 import { checkBody, tfPredictRequestSchema } from '../openapi/schemas.js';
 import {
@@ -84,16 +85,16 @@ function parseModelPath(path: string): { model: string; version?: string; verb?:
  * metadata) and, when configured, Vertex AI's predict and health routes.
  */
 export function registerTfServingRoutes(app: FastifyInstance, slipway: Slipway, options: TfServingOptions = {}): void {
-  const predict = async (model: string, version: string | undefined, body: Buffer | undefined, reply: FastifyReply) => {
-    const config = configOf(slipway, model, version);
+  const predict = async (model: string, routing: { version?: string; routingKey?: string }, body: Buffer | undefined, reply: FastifyReply) => {
+    const config = configOf(slipway, model, routing.version);
     const { request, columnar } = decodePredictBody(parseJsonBody(body), config);
-    const response = await slipway.router.infer({ ...request, model, ...(version !== undefined && { version }) });
+    const response = await slipway.router.infer({ ...request, model, ...routing });
     return reply.type('application/json').send(encodePredictResponse(response, columnar));
   };
 
   app.post('/v1/models/*', async (request: FastifyRequest<{ Params: { '*': string }; Body: Buffer | undefined }>, reply) => {
     const { model, version, verb } = parseModelPath(request.params['*']);
-    if (verb === 'predict') return predict(model, version, request.body, reply);
+    if (verb === 'predict') return predict(model, httpRouting(request, version), request.body, reply);
     if (verb === 'classify' || verb === 'regress') {
       throw new ServingError('NOT_IMPLEMENTED', `:${verb} takes tf.Example inputs, which ONNX models do not have; use :predict`);
     }
@@ -121,7 +122,7 @@ export function registerTfServingRoutes(app: FastifyInstance, slipway: Slipway, 
     app.post(options.vertexPredictRoute, async (request: FastifyRequest<{ Body: Buffer | undefined }>, reply) => {
       const header = request.headers[MODEL_HEADER];
       const model = pickModel(slipway, typeof header === 'string' ? header : undefined, options.defaultModel, `the ${MODEL_HEADER} header`);
-      return predict(model, undefined, request.body, reply);
+      return predict(model, httpRouting(request), request.body, reply);
     });
   }
   if (options.vertexHealthRoute !== undefined) {

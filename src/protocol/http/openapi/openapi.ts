@@ -17,13 +17,18 @@ import {
   repositoryIndexRequestSchema,
   repositoryIndexResponseSchema,
   repositoryLoadRequestSchema,
+  rolloutActionRequestSchema,
+  rolloutStartRequestSchema,
+  rolloutStatusSchema,
   serverMetadataSchema,
+  trafficRequestSchema,
+  trafficResponseSchema,
   tfPredictRequestSchema,
   tfPredictResponseSchema,
   tfStatusSchema,
 } from './schemas.js';
 
-type Method = 'get' | 'post';
+type Method = 'get' | 'post' | 'put' | 'delete';
 
 /** One documented route: the path in OpenAPI form (`{model}`), its bodies and statuses. */
 export interface RouteDoc {
@@ -40,6 +45,8 @@ export interface RouteDoc {
   /** Error statuses worth listing (every route may also answer 500). */
   errors?: number[];
   admin?: boolean;
+  /** Whether the body is required (default: for POSTs that are not admin actions). */
+  bodyRequired?: boolean;
 }
 
 const model = ['model'];
@@ -74,6 +81,34 @@ export const ROUTES: readonly RouteDoc[] = [
   { method: 'post', path: '/v2/repository/index', tag: 'Repository', summary: 'Every model and version with its state', request: repositoryIndexRequestSchema, response: repositoryIndexResponseSchema },
   { method: 'post', path: '/v2/repository/models/{model}/load', tag: 'Repository', summary: 'Load or reload a model from the repository folder (admin token)', request: repositoryLoadRequestSchema, errors: [400, 401, 403, 404], admin: true },
   { method: 'post', path: '/v2/repository/models/{model}/unload', tag: 'Repository', summary: 'Unload a model; running and queued requests finish (admin token)', request: repositoryLoadRequestSchema, errors: [401, 403, 404], admin: true },
+  { method: 'get', path: '/v2/models/{model}/traffic', tag: 'Traffic', summary: "The model's traffic policy: each version's weight and the share of requests it gets now, the stable version, shadow traffic", response: trafficResponseSchema, errors: [404] },
+  {
+    method: 'put',
+    path: '/v2/models/{model}/traffic',
+    tag: 'Traffic',
+    summary: 'Set the weights of READY versions (requests naming no version split by them; x-slipway-key / routing_key keeps a key on one version), the stable version and shadow traffic (admin token). Refused while a rollout runs.',
+    request: trafficRequestSchema,
+    response: trafficResponseSchema,
+    errors: [400, 401, 403, 404, 409, 503],
+    admin: true,
+    bodyRequired: true,
+  },
+  { method: 'delete', path: '/v2/models/{model}/traffic', tag: 'Traffic', summary: "Forget the policy set here: config.yaml's traffic applies again, or the newest READY version (admin token)", response: trafficResponseSchema, errors: [401, 403, 404, 409], admin: true },
+  { method: 'get', path: '/v2/models/{model}/rollout', tag: 'Traffic', summary: 'The current (or last) rollout: state, step, weights, every decision with its analysis, and earlier rollouts', response: rolloutStatusSchema, errors: [404] },
+  {
+    method: 'post',
+    path: '/v2/models/{model}/rollout',
+    tag: 'Traffic',
+    summary:
+      'Start a canary rollout of version `to` (admin token): steps (default 10→25→50→100%), each judged after `interval` on error rate, p99 ratio (with a Mann-Whitney U test) and shadow agreement; a breach rolls back at once, too few requests waits up to step_deadline. 201 with the status.',
+    request: rolloutStartRequestSchema,
+    response: rolloutStatusSchema,
+    errors: [400, 401, 403, 404, 409, 503],
+    admin: true,
+    bodyRequired: true,
+  },
+  { method: 'post', path: '/v2/models/{model}/rollout/rollback', tag: 'Traffic', summary: 'Every request to the stable version now; a rollout in progress ends rolled back, its candidate stays loaded (admin token)', request: rolloutActionRequestSchema, response: rolloutStatusSchema, errors: [401, 403, 404, 503], admin: true },
+  { method: 'post', path: '/v2/models/{model}/rollout/promote', tag: 'Traffic', summary: 'End the rollout in progress by giving its candidate every request now (admin token)', request: rolloutActionRequestSchema, response: rolloutStatusSchema, errors: [401, 403, 404, 503], admin: true },
   { method: 'post', path: '/v1/models/{model}:predict', tag: 'TF Serving / Vertex AI', summary: 'TF Serving predict: row "instances" or columnar "inputs"', request: tfPredictRequestSchema, response: tfPredictResponseSchema, errors: [400, 404, 503] },
   { method: 'post', path: '/v1/models/{model}/versions/{version}:predict', tag: 'TF Serving / Vertex AI', summary: 'TF Serving predict on a version', request: tfPredictRequestSchema, response: tfPredictResponseSchema, errors: [400, 404, 503] },
   { method: 'get', path: '/v1/models/{model}', tag: 'TF Serving / Vertex AI', summary: 'TF Serving model status', response: tfStatusSchema, errors: [404] },
@@ -185,7 +220,8 @@ function handlerRequest(handlers: readonly HandlerRouteDoc[]): { parameters: obj
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad request: the message names the field, tensor or column',
   401: 'Missing or wrong admin token',
-  403: 'Repository changes are disabled (no admin token configured)',
+  403: 'Changes are disabled (no admin token configured)',
+  409: 'A rollout of this model is already in progress',
   404: 'Unknown model, version or route',
   413: 'Body over the server limit',
   429: 'Queue full; retry after Retry-After',
@@ -229,7 +265,7 @@ export function openApiDocument(extraRoutes: readonly RouteDoc[] = [], handlers:
     if (route.request !== undefined || route.requestTypes !== undefined) {
       const content: Record<string, unknown> = { 'application/json': { schema: route.request ? schemaOf(route.request) : { type: 'object' } } };
       for (const type of route.requestTypes ?? []) content[type] = { schema: { type: 'string', format: 'binary' } };
-      operation.requestBody = { required: route.method === 'post' && !route.admin && route.path !== '/v2/repository/index', content };
+      operation.requestBody = { required: route.bodyRequired ?? (route.method === 'post' && !route.admin && route.path !== '/v2/repository/index'), content };
     }
     if (route.path === PREDICT_PATH && handlers.length > 0) Object.assign(operation, handlerRequest(handlers));
     if (route.admin) operation.security = [{ adminToken: [] }];

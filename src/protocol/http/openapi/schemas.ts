@@ -80,6 +80,65 @@ export const repositoryLoadRequestSchema = z
   .object({ parameters: z.record(z.string(), z.unknown()).optional() })
   .meta({ description: 'Optional. Load takes no parameters (the model comes from the repository folder); unload accepts unload_dependents.' });
 
+// Traffic policies and rollouts: the request bodies are the config.yaml sections themselves.
+export { rolloutConfigSchema as rolloutStartRequestSchema, trafficConfigSchema as trafficRequestSchema } from '../../../config/traffic-config.js';
+
+export const rolloutActionRequestSchema = z
+  .strictObject({ reason: z.string().min(1).max(500).optional().meta({ description: 'Why, recorded with the decision.' }) })
+  .meta({ description: 'Optional.' });
+
+const modelState = z.enum(['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE']);
+const shadowStatus = z.object({ version: z.number().int(), percent: z.number(), compare: z.string(), tolerance: z.number() });
+export const trafficStatusSchema = z.object({
+  source: z.enum(['config', 'admin', 'rollout', 'default']).meta({ description: "Where the policy comes from; default: none, the newest READY version takes every request." }),
+  stable: z.number().int().nullable().meta({ description: 'The version a rollback returns to.' }),
+  versions: z.array(z.object({ version: z.number().int(), state: modelState, weight: z.number(), percent: z.number().meta({ description: 'Share of the requests that name no version it gets now.' }) })),
+  shadow: shadowStatus.nullable(),
+});
+export const trafficResponseSchema = z.object({ model: z.string(), revision: z.number().int(), traffic: trafficStatusSchema });
+
+const versionSummary = z.object({ requests: z.number(), errors: z.number(), success_rate: z.number().nullable(), p50_ms: z.number().nullable(), p99_ms: z.number().nullable() });
+const analysisSummary = z.object({
+  window_ms: z.number(),
+  stable: versionSummary,
+  candidate: versionSummary,
+  p99_ratio: z.number().nullable(),
+  error_p_value: z.number().nullable(),
+  latency_p_value: z.number().nullable(),
+  shadow_comparisons: z.number(),
+  agreement: z.number().nullable(),
+});
+const rolloutRecord = z.object({
+  id: z.string(),
+  state: z.enum(['progressing', 'promoted', 'rolled_back']),
+  spec: z.record(z.string(), z.unknown()).meta({ description: 'The rollout settings with defaults filled in (from, to, steps, interval_ms, thresholds).' }),
+  step: z.number().int(),
+  percent: z.number(),
+  started_at: z.string(),
+  step_started_at: z.string(),
+  finished_at: z.string().nullable(),
+  reason: z.string().nullable(),
+  decisions: z.array(
+    z.object({
+      at: z.string(),
+      decision: z.enum(['start', 'advance', 'wait', 'rollback', 'promote', 'resume']),
+      step: z.number().int(),
+      percent: z.number(),
+      reason: z.string(),
+      by: z.enum(['controller', 'admin', 'config']),
+      analysis: analysisSummary.optional(),
+    }),
+  ),
+});
+export const rolloutStatusSchema = z.object({
+  model: z.string(),
+  revision: z.number().int().meta({ description: 'Changes with every stored change: replicas showing the same revision agree.' }),
+  traffic: trafficStatusSchema,
+  rollout: rolloutRecord.nullable(),
+  live_analysis: analysisSummary.nullable().meta({ description: 'The window being judged now (on the replica running the analysis).' }),
+  history: z.array(z.object({ id: z.string(), state: z.string(), from: z.number().int(), to: z.number().int(), started_at: z.string(), finished_at: z.string().nullable(), reason: z.string().nullable() })),
+});
+
 export const tfPredictRequestSchema = z
   .object({
     signature_name: z.string().optional(),
