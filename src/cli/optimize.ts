@@ -1,8 +1,12 @@
+import { basename, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { SlipwayHttpClient } from '../client/http-client.js';
+import { startRollout } from '../client/rollout.js';
 import { ServingError } from '../errors/serving-error.js';
 import { optimizeModel, type OptimizeMethod, type OptimizeOptions } from '../optimize/optimize-model.js';
 import { formatReport } from '../optimize/optimize-report.js';
 import { parseShapes } from './bench.js';
+import { action, rolloutFromFlags, targetOf, UsageError } from './rollout.js';
 
 interface OptimizeFlags {
   int8?: boolean;
@@ -29,6 +33,12 @@ interface OptimizeFlags {
   batchSizes: string;
   shape: string[];
   json?: boolean;
+  canary?: boolean;
+  url: string;
+  token?: string;
+  servedAs?: string;
+  canarySteps?: string;
+  canaryInterval?: string;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -115,11 +125,49 @@ export function registerOptimize(program: Command): void {
     .option('--batch-sizes <list>', 'batch sizes for the throughput measurement', '1,8,32,64')
     .option('--shape <name:dims>', 'shape for an input with variable dims, e.g. x:1,3,48,320 (repeatable)', collect, [])
     .option('--json', 'print the report as JSON')
-    .action(async (model: string, flags: OptimizeFlags) => {
-      const options = optionsFromFlags(model, flags);
-      const { report, versionDir } = await optimizeModel({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
-      // A rollout of the new version (--canary) will start here once the rollouts issue lands.
-      if (flags.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${formatReport(report)}wrote ${versionDir}/ (model and optimize-report.json)\n`);
-    });
+    .option('--canary', 'then load the new version on a running server (--url) and start a canary rollout of it')
+    .option('-u, --url <url>', 'with --canary: the server (env SLIPWAY_URL)', process.env.SLIPWAY_URL ?? 'http://127.0.0.1:8000')
+    .option('--token <token>', 'with --canary: the admin token (env SLIPWAY_ADMIN_TOKEN)')
+    .option('--served-as <name>', "with --canary: the model's name on the server (default: the folder's name)")
+    .option('--canary-steps <percents>', "with --canary: the candidate's share at each step (default 10,25,50,100)")
+    .option('--canary-interval <time>', 'with --canary: how long each step runs before it is judged (default 1m)')
+    .action(
+      action(async (model: string, flags: OptimizeFlags) => {
+        const options = optionsFromFlags(model, flags);
+        if (flags.canary !== true && (flags.servedAs ?? flags.canarySteps ?? flags.canaryInterval) !== undefined) {
+          throw invalid('--served-as, --canary-steps and --canary-interval apply to --canary');
+        }
+        const { report, versionDir } = await optimizeModel({ ...options, log: (line) => process.stderr.write(`${line}\n`) });
+        if (flags.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else process.stdout.write(`${formatReport(report)}wrote ${versionDir}/ (model and optimize-report.json)\n`);
+        if (flags.canary === true) await startCanary(flags.servedAs ?? basename(resolve(model)), report.version, flags);
+      }),
+    );
+}
+
+/**
+ * `--canary`: the server loads the new version beside the ones it serves (a repository load reloads
+ * only what changed), then a rollout moves traffic to it step by step and rolls back on its own if
+ * it does worse than the float version. The model's version_policy must keep both versions loaded.
+ */
+async function startCanary(model: string, version: number, flags: OptimizeFlags): Promise<void> {
+  const target = targetOf(flags);
+  const rollout = rolloutFromFlags({
+    url: flags.url,
+    to: String(version),
+    ...(flags.canarySteps !== undefined && { steps: flags.canarySteps }),
+    ...(flags.canaryInterval !== undefined && { interval: flags.canaryInterval }),
+  });
+  const client = new SlipwayHttpClient(target.url, { retries: 2, ...(target.token !== undefined && { adminToken: target.token }) });
+  await client.loadModel(model);
+  if (!(await client.modelReady(model, String(version)))) {
+    throw new UsageError(
+      `the server at ${target.url} did not load version ${version} of '${model}' (is it serving this folder, and does its version_policy keep the new version, e.g. latest: { num_versions: 2 }?)`,
+    );
+  }
+  const status = await startRollout(target, model, rollout);
+  const started = status.rollout;
+  process.stdout.write(
+    `canary: rollout ${started?.id ?? ''} of '${model}' v${started?.spec.from ?? '?'} → v${version} started on ${target.url}; follow it with \`slipway rollout status ${model}\`\n`,
+  );
 }

@@ -7,13 +7,13 @@ import { followRollout, startRollout, type RolloutTarget } from '../client/rollo
 import type { AnalysisSummary } from '../router/canary-analysis.js';
 import type { RolloutDecision } from '../router/rollout-store.js';
 
-interface ServerFlags {
+export interface ServerFlags {
   url: string;
   token?: string;
   json?: boolean;
 }
 
-interface StartFlags extends ServerFlags {
+export interface StartFlags extends ServerFlags {
   to: string;
   from?: string;
   steps?: string;
@@ -37,7 +37,7 @@ interface TrafficFlags extends ServerFlags {
 }
 
 /** Exit codes: 0 done (promoted, or the command's change made), 1 rolled back or the server refused, 2 a bad option. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 function serverOptions(command: Command): Command {
   return command
@@ -46,7 +46,7 @@ function serverOptions(command: Command): Command {
     .option('--json', 'print the status as JSON');
 }
 
-function targetOf(flags: ServerFlags): RolloutTarget {
+export function targetOf(flags: ServerFlags): RolloutTarget {
   const token = flags.token ?? process.env.SLIPWAY_ADMIN_TOKEN;
   return { url: flags.url, ...(token !== undefined && token !== '' && { token }) };
 }
@@ -57,7 +57,7 @@ function clientOf(flags: ServerFlags): SlipwayHttpClient {
 }
 
 /** Runs a command's body and turns client errors into a message and an exit code. */
-function action<A extends unknown[]>(run: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(run: (...args: A) => Promise<number | void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       const code = await run(...args);

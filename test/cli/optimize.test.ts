@@ -11,6 +11,7 @@ import { encodeOnnxModel } from '../../src/optimize/onnx-model.js';
 import { makeTensor } from '../../src/optimize/onnx-tensors.js';
 import type { OptimizeReport } from '../../src/optimize/optimize-report.js';
 import { GraphProtoSchema, ModelProtoSchema, OperatorSetIdProtoSchema, TensorShapeProto_DimensionSchema, TensorShapeProtoSchema, TypeProto_TensorSchema, TypeProtoSchema, ValueInfoProtoSchema } from '../../src/optimize/proto/onnx-ml_pb.js';
+import { startCliServer } from '../helpers/cli-server.js';
 import { CLI, EXAMPLES } from '../helpers/paths.js';
 
 const run = promisify(execFile);
@@ -83,6 +84,32 @@ describe('slipway optimize', () => {
     }
   });
 
+  test('--canary: the running server loads the new version beside the float one and a rollout to it starts', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'slipway-optimize-canary-'));
+    const model = join(dir, 'models', 'digits_mlp');
+    await cp(join(EXAMPLES, 'digits_mlp'), model, { recursive: true, filter: (src) => !/\/[2-9]\d*$/.test(src) });
+    await writeFile(join(model, 'config.yaml'), 'max_batch_size: 64\nversion_policy: { latest: { num_versions: 2 } }\n');
+    const server = await startCliServer([join(dir, 'models'), '--no-grpc', '--no-ui', '--admin-token', 'open-sesame', '--rollout-db', `sqlite:${join(dir, 'rollouts.db')}`]);
+    try {
+      const result = await cli(['optimize', model, '--int8', '--no-bench', '--canary', '--url', server.url, '--token', 'open-sesame', '--canary-steps', '20,100', '--canary-interval', '1h']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /canary: rollout \S+ of 'digits_mlp' v1 → v2 started/);
+      const status = (await (await fetch(`${server.url}/v2/models/digits_mlp/rollout`)).json()) as { rollout: { state: string; percent: number; spec: { from: number; to: number } } };
+      assert.equal(status.rollout.state, 'progressing');
+      assert.deepEqual([status.rollout.spec.from, status.rollout.spec.to, status.rollout.percent], [1, 2, 20]);
+      assert.equal((await fetch(`${server.url}/v2/models/digits_mlp/versions/2/ready`)).status, 200);
+
+      // Without the token the server refuses the load: the command says so (exit 1), the new version 3 stays on disk.
+      const refused = await cli(['optimize', model, '--fp16', '--no-bench', '--canary', '--url', server.url]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /HTTP 40[13]/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await new Promise((resolve) => server.child.once('exit', resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('flag mistakes are named before any work', async () => {
     const both = await cli(['optimize', join(EXAMPLES, 'digits_mlp'), '--int8', '--fp16']);
     assert.equal(both.code, 2);
@@ -90,5 +117,8 @@ describe('slipway optimize', () => {
     const noCalibration = await cli(['optimize', join(EXAMPLES, 'digits_mlp'), '--int8', '--static', '--no-bench']);
     assert.equal(noCalibration.code, 2);
     assert.match(noCalibration.stderr, /--static needs --calibration/);
+    const canaryFlag = await cli(['optimize', join(EXAMPLES, 'digits_mlp'), '--int8', '--no-bench', '--canary-steps', '10,100']);
+    assert.equal(canaryFlag.code, 2);
+    assert.match(canaryFlag.stderr, /apply to --canary/);
   });
 });
