@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DATATYPES, type Datatype } from '../tensor/datatypes.js';
 import { handlerConfigFileSchema } from './handler-config.js';
 import { batchMappingSchema } from './batch-mapping-config.js';
+import { edgeConfigFileSchema } from './edge-config.js';
 
 // Triton spells datatypes TYPE_FP32 in model configs and FP32 on the wire; accept both so a
 // config.pbtxt translated to YAML works as is.
@@ -65,6 +66,8 @@ export const modelConfigFileSchema = z.strictObject({
   handler: handlerConfigFileSchema.optional(),
   /** How `slipway batch run` maps rows to inputs and outputs to columns (see batch-mapping-config.ts). */
   batch: batchMappingSchema.optional(),
+  /** What `slipway edge` ships to the browser and when its page falls back to the server (see edge-config.ts). */
+  edge: edgeConfigFileSchema.optional(),
 });
 
 export type ModelConfigFile = z.infer<typeof modelConfigFileSchema>;
