@@ -4,6 +4,7 @@ import { isServingError } from '../errors/serving-error.js';
 import { SLIPWAY_VERSION } from '../version.js';
 import { registerBench } from './bench.js';
 import { registerBuild } from './build.js';
+import { registerEdge } from './edge.js';
 import { registerServe } from './serve.js';
 import { registerBatch } from './batch.js';
 
@@ -15,6 +16,7 @@ registerServe(program);
 registerBatch(program);
 registerBuild(program);
 registerBench(program);
+registerEdge(program);
 
 try {
   await program.parseAsync(process.argv);
