@@ -140,7 +140,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const grpcLine =
     grpcPort === undefined ? '' : `gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${config.host.includes(':') ? `[${config.host}]` : config.host}:${grpcPort}\n`;
-  const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
+  const uiLine = config.ui
+    ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))}); browser bundles on ${base}/edge/{model}/\n`
+    : '';
   process.stdout.write(banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine);
 
   let stopping = false;

@@ -9,7 +9,6 @@ import { serveStatic } from './static-server.js';
 
 // runInPage runs in the page, where these exist; the server side's own types have no DOM.
 declare const location: { href: string };
-declare const navigator: { hardwareConcurrency: number };
 
 /** Where Chromium is usually installed; SLIPWAY_CHROMIUM or --chromium wins. */
 const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
@@ -154,9 +153,9 @@ async function runInPage(args: { backend: 'wasm' | 'webgpu'; threads: number | '
   };
   const { EdgeModel } = (await import(new URL('./slipway.js', location.href).href)) as { EdgeModel: new (u: URL) => Model };
   const model = new EdgeModel(new URL('./', location.href));
-  const threads = args.threads === 'all' ? Math.min(4, navigator.hardwareConcurrency || 1) : args.threads;
   const started = performance.now();
-  const status = await model.load({ backend: args.backend, threads, server: null, latencyBudgetMs: null });
+  // 'all': the API's default, which is what a page gets (the cores, at most 4).
+  const status = await model.load({ backend: args.backend, ...(args.threads !== 'all' && { threads: args.threads }), server: null, latencyBudgetMs: null });
   const loadMs = performance.now() - started;
   if (status.mode !== 'device') return { measured: false, reason: status.reason ?? 'it did not load', crossOriginIsolated: status.crossOriginIsolated, loadMs, times: [] };
   const input = args.input;

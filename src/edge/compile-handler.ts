@@ -3,7 +3,7 @@
 // that only the server has, or code esbuild cannot bundle for a browser (a native addon).
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isBuiltin } from 'node:module';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { build, type BuildFailure, type Message, type Metafile, type Plugin } from 'esbuild';
 
 /** The browser builds' targets (module workers and wasm SIMD, what onnxruntime-web needs anyway). */
@@ -84,30 +84,35 @@ function describeNodeImports(found: NodeImport[], metafile: Metafile, entry: str
       lines.push(line);
     }
   }
-  return `it imports Node-only modules: ${lines.join(', ')}`;
+  return `${displayName(entry, modelDir)} imports Node-only modules: ${lines.join(', ')}`;
 }
 
-function describeFailure(errors: readonly Message[], apiNames: readonly string[], modelDir: string): string {
+function describeFailure(errors: readonly Message[], apiNames: readonly string[], entry: string, modelDir: string): string {
+  // esbuild's locations are relative to its working directory, the model folder.
+  const located = (file: string): string => displayName(resolve(modelDir, file), modelDir);
+  const handler = displayName(entry, modelDir);
   const missing = errors
     .map((e) => /No matching export in "slipway-api:slipway" for import "([^"]+)"/.exec(e.text)?.[1])
     .filter((name): name is string => name !== undefined);
   if (missing.length > 0) {
     const where = errors.find((e) => e.location !== null)?.location?.file;
-    return `${where === undefined ? 'it' : displayName(where, modelDir)} imports ${missing.map((n) => `'${n}'`).join(', ')} from 'slipway', which runs only in Node (a browser handler has ${apiNames.join(', ')})`;
+    const importer = where === undefined ? handler : located(where);
+    return `${importer === handler ? handler : `${handler} (in ${importer})`} imports ${missing.map((n) => `'${n}'`).join(', ')} from 'slipway', which runs only in Node (a browser handler has ${apiNames.join(', ')})`;
   }
   const first = errors[0];
-  const at = first?.location ? ` (${displayName(first.location.file, modelDir)}:${first.location.line})` : '';
-  return `it cannot be compiled for a browser: ${first?.text ?? 'esbuild failed'}${at}`;
+  const at = first?.location ? ` (${located(first.location.file)}:${first.location.line})` : '';
+  return `${handler} cannot be compiled for a browser: ${first?.text ?? 'esbuild failed'}${at}`;
 }
 
 /**
  * Bundles `handlerFile` and what it imports into `outDir/handler.js` for browsers, importing the
  * handler API from `./handler-api.js` (`apiExports` are its names). A handler that cannot run in a
- * browser is not written; the answer says why, naming the modules and the import chain.
+ * browser is not written; the answer says why in a sentence about the handler's file, naming the
+ * modules and the import chain.
  *
  * @example
  * const compiled = await compileHandler('models/ocr/handler.ts', 'out', apiNames);
- * if (compiled.runs === 'server') console.warn(`handler runs on the server only: ${compiled.reason}`);
+ * if (compiled.runs === 'server') console.warn(compiled.reason); // 'handler.ts imports Node-only modules: node:fs (handler.ts → labels.ts)'
  */
 export async function compileHandler(handlerFile: string, outDir: string, apiExports: readonly string[]): Promise<CompiledHandler> {
   const modelDir = dirname(handlerFile);
@@ -137,7 +142,7 @@ export async function compileHandler(handlerFile: string, outDir: string, apiExp
   } catch (error) {
     const failure = error as BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
-    return { runs: 'server', reason: describeFailure(failure.errors, apiExports, modelDir) };
+    return { runs: 'server', reason: describeFailure(failure.errors, apiExports, handlerFile, modelDir) };
   }
   return { runs: 'device', file: 'handler.js' };
 }

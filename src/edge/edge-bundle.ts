@@ -153,8 +153,7 @@ export async function buildEdgeBundle(slipway: Slipway, name: string, options: E
   let handler: EdgeHandler | undefined;
   if (model.handler !== undefined) {
     const compiled = await compileHandler(model.handler.file, out, await handlerApiExports(staticDir));
-    const file = model.handler.file.split(/[\\/]/).pop()!;
-    handler = compiled.runs === 'device' ? { runs: 'device', file: compiled.file, parameters: { ...(configFile.parameters ?? {}) } } : { runs: 'server', reason: `${file} ${compiled.reason}` };
+    handler = compiled.runs === 'device' ? { runs: 'device', file: compiled.file, parameters: { ...(configFile.parameters ?? {}) } } : compiled;
     if (handler.runs === 'server') warnings.push(`the handler runs on the server only: ${handler.reason}; predict() will always ask the server`);
   }
 

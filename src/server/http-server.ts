@@ -6,6 +6,8 @@ import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol
 import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
 import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
 import { predictRoutes } from '../protocol/http/predict-routes.js';
+import { edgeRouteDocs } from '../edge/edge-route-docs.js';
+import { edgeRoutes } from '../edge/edge-routes.js';
 import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
 import { uiRouteDocs } from '../ui/ui-route-docs.js';
 
@@ -22,6 +24,8 @@ export interface HttpServerOptions {
   vertexHealthRoute?: string;
   /** The prototype web UI at `/` with its feedback store (`slipway serve --ui`); off when absent. */
   ui?: Omit<UiRoutesOptions, 'slipway'>;
+  /** Each model's browser bundle at `/edge/{model}/` (`slipway edge`, built on first request); default: on with the UI. */
+  edge?: boolean;
 }
 
 /**
@@ -67,7 +71,11 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),
   });
   void app.register(predictRoutes, { slipway, bodyLimitBytes: bodyLimit });
-  void app.register(openApiRoutes, { extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])] });
+  const edge = options.edge ?? options.ui !== undefined;
+  void app.register(openApiRoutes, {
+    extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : []), ...(edge ? edgeRouteDocs() : [])],
+  });
   if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
+  if (edge) void app.register(edgeRoutes, { slipway });
   return app;
 }

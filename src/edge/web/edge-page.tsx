@@ -10,13 +10,12 @@ import { setBundledModel } from '../../ui/web/device-switch.js';
 import { ModelPage } from '../../ui/web/model-page.js';
 import type { EdgeManifest } from '../edge-manifest.js';
 import slipway from './slipway.js';
-import { deviceAnswers } from './ui-answers.js';
 
 const local = <T,>(body: T): Promise<Timed<unknown>> => Promise.resolve({ body, status: 200, latencyMs: 0, serverTiming: [] });
 
+/** Everything but predict and infer, which the model page's device switch answers from the device. */
 function bundleAnswers(manifest: EdgeManifest): (path: string, init: RequestInit) => Promise<Timed<unknown>> | undefined {
   const model = encodeURIComponent(manifest.model);
-  const device = deviceAnswers(slipway, manifest.model, () => undefined);
   const server = manifest.fallback.server === null ? undefined : new URL(manifest.fallback.server, slipway.bundle);
   return (path, init) => {
     const method = (init.method ?? 'GET').toUpperCase();
@@ -25,8 +24,7 @@ function bundleAnswers(manifest: EdgeManifest): (path: string, init: RequestInit
     if (method === 'GET' && path === `v2/models/${model}`) {
       return manifest.graph === undefined ? Promise.reject(new ApiError(`model '${manifest.model}' has no graph`, 404)) : local(manifest.graph.metadata);
     }
-    const answered = device(path, init);
-    if (answered !== undefined) return answered;
+    if (path === `api/models/${model}/predict` || path === `v2/models/${model}/infer`) return undefined;
     // Feedback and anything else the page asks is the server's business.
     if (server === undefined) return Promise.reject(new ApiError('this bundle has no server to send that to (build it with --server URL)', 503));
     return callUrl(new URL(path.replace(/^\//, ''), server).href, init);

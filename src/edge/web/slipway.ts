@@ -19,7 +19,7 @@ export interface LoadOptions {
   server?: string | null;
   /** `auto` (default): WebGPU when the browser offers an adapter, wasm otherwise. */
   backend?: 'auto' | Backend;
-  /** wasm threads when the page is cross-origin isolated (default: half the cores, at most 4); always 1 otherwise. */
+  /** wasm threads when the page is cross-origin isolated (default: the cores, at most 4); always 1 otherwise. */
   threads?: number;
   /** Answer from the server once the median on-device latency of the last `latencyWindow` calls exceeds this (default: the bundle's). */
   latencyBudgetMs?: number | null;
@@ -64,8 +64,9 @@ interface Pending {
   reject: (error: { code: string; message: string; deviceFault: boolean }) => void;
 }
 
+/** The cores, at most 4 (onnxruntime gains little beyond on these models); the model runs in a worker, so the page keeps its own thread. */
 function defaultThreads(): number {
-  return Math.min(4, Math.max(1, Math.ceil((navigator.hardwareConcurrency || 1) / 2)));
+  return Math.min(4, Math.max(1, navigator.hardwareConcurrency || 1));
 }
 
 /**

@@ -60,15 +60,6 @@ export function srgbToGrey(image: Pixels): Pixels {
   return { width: image.width, height: image.height, channels: 1, data: out };
 }
 
-/** Grey (1 channel) to sRGB (3 channels): the level copied into each channel (libvips's BW2sRGB). */
-export function greyToSrgb(image: Pixels): Pixels {
-  if (image.channels !== 1) throw new RangeError(`greyToSrgb: expects 1 channel, got ${image.channels}`);
-  const pixels = image.width * image.height;
-  const out = new Uint8Array(pixels * 3);
-  for (let i = 0; i < pixels; i++) out.fill(image.data[i]!, i * 3, i * 3 + 3);
-  return { width: image.width, height: image.height, channels: 3, data: out };
-}
-
 /**
  * Drops the alpha channel (the last one) by compositing onto white with libvips's integer
  * arithmetic: `(value * alpha + 255 * (255 - alpha)) / 255`, truncated.

@@ -64,7 +64,9 @@ export function DeviceSwitch({ name }: { name: string }) {
     if (own !== undefined) void turnOn();
   }, []);
 
-  const on = state.phase === 'on';
+  // The bundle's own page answers from the device from the start (its model waits for its own
+  // loading); the switch only once the model has loaded.
+  const on = own !== undefined || state.phase === 'on';
   useEffect(() => {
     const edge = model.current;
     if (!on || edge === undefined) return undefined;
