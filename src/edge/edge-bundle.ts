@@ -134,7 +134,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 export async function buildEdgeBundle(slipway: Slipway, name: string, options: EdgeBundleOptions): Promise<EdgeBundle> {
   const model = slipway.repository.get(name);
   if (model === undefined) throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; loaded: ${slipway.repository.names().join(', ') || 'nothing'}`);
-  if (modelState(model) !== 'READY') {
+  if (modelState(model) !== 'READY' || (model.handler !== undefined && model.handler.state !== 'READY')) {
     const reasons = [model.reason, model.handler?.reason, ...[...model.versions.values()].map((v) => v.reason)].filter((r) => r !== undefined && r !== '');
     throw new ServingError('MODEL_NOT_READY', `model '${name}' is not READY${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
   }
@@ -268,7 +268,8 @@ async function measureBundle(out: string, manifest: EdgeManifest): Promise<EdgeS
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
-function phoneWarnings(sizes: EdgeSizes): string[] {
+/** The warnings a bundle of these sizes gets (see the PHONE_* limits). */
+export function phoneWarnings(sizes: EdgeSizes): string[] {
   const warnings: string[] = [];
   const download = Math.max(sizes.download.wasm.brotli, sizes.download.webgpu?.brotli ?? 0);
   if (download > PHONE_DOWNLOAD_LIMIT_BYTES) {
