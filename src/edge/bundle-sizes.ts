@@ -1,4 +1,7 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
 
@@ -31,6 +34,46 @@ export function sumSizes(sizes: Iterable<FileSize>): FileSize {
   return total;
 }
 
+/** Files from this size on are compressed once per machine and kept (by content), since onnxruntime's wasm and the models are the same from bundle to bundle. */
+const CACHE_FROM_BYTES = 1024 * 1024;
+
+function cacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'slipway', 'compressed');
+}
+
+async function compressNow(data: Buffer): Promise<{ gz: Buffer; br: Buffer }> {
+  // zlib's async calls run on libuv's thread pool, so the files of a bundle compress in parallel.
+  const [gz, br] = await Promise.all([
+    gzipAsync(data, { level: 9 }),
+    brotliAsync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength } }),
+  ]);
+  return { gz, br };
+}
+
+async function compressed(data: Buffer): Promise<{ gz: Buffer; br: Buffer }> {
+  if (data.byteLength < CACHE_FROM_BYTES) return compressNow(data);
+  const dir = cacheDir();
+  const key = `${createHash('sha256').update(data).digest('hex')}-gzip9-brotli${BROTLI_QUALITY}`;
+  try {
+    return { gz: await readFile(join(dir, `${key}.gz`)), br: await readFile(join(dir, `${key}.br`)) };
+  } catch {
+    // not compressed on this machine yet
+  }
+  const result = await compressNow(data);
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const [ext, bytes] of [['gz', result.gz], ['br', result.br]] as const) {
+      // Written beside and renamed, so a concurrent `slipway edge` never reads half a file.
+      const tmp = join(dir, `${key}.${ext}.${randomBytes(4).toString('hex')}.tmp`);
+      await writeFile(tmp, bytes);
+      await rename(tmp, join(dir, `${key}.${ext}`));
+    }
+  } catch {
+    // A cache that cannot be written is no cache; the bundle does not need it.
+  }
+  return result;
+}
+
 /**
  * Measures one file gzipped (level 9) and brotli'd (quality 9); with `precompress`, writes them
  * beside it as `.gz` and `.br` when they save at least a tenth, for hosts that serve precompressed
@@ -39,11 +82,7 @@ export function sumSizes(sizes: Iterable<FileSize>): FileSize {
 export async function measureFile(path: string, precompress: boolean): Promise<FileSize> {
   const data = await readFile(path);
   if (!COMPRESSIBLE.test(path)) return { bytes: data.byteLength, gzip: data.byteLength, brotli: data.byteLength };
-  // zlib's async calls run on libuv's thread pool, so the files of a bundle compress in parallel.
-  const [gz, br] = await Promise.all([
-    gzipAsync(data, { level: 9 }),
-    brotliAsync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY, [constants.BROTLI_PARAM_SIZE_HINT]: data.byteLength } }),
-  ]);
+  const { gz, br } = await compressed(data);
   const worth = (compressed: Buffer): boolean => compressed.byteLength <= data.byteLength * 0.9;
   if (precompress && worth(gz)) await writeFile(`${path}.gz`, gz);
   if (precompress && worth(br)) await writeFile(`${path}.br`, br);

@@ -102,6 +102,11 @@ export class EdgeModel extends EventTarget {
     return this.loading;
   }
 
+  private async now(): Promise<EdgeStatus> {
+    await this.load();
+    return this.current!;
+  }
+
   /** Where answers come from now (undefined before `load`). */
   status(): EdgeStatus | undefined {
     return this.current;
@@ -271,7 +276,8 @@ export class EdgeModel extends EventTarget {
 
   /** predict() with a multipart form's parts (what the prototype UI sends). */
   async predictInput<T = unknown>(input: PredictInput): Promise<Answer<T>> {
-    const status = await this.load();
+    // Where answers come from now: the device may have been switched out since load() resolved.
+    const status = await this.now();
     const handler = this.manifest!.handler;
     if (handler === undefined) throw new EdgeError(`model '${status.model}' has no handler; use infer()`, 'HANDLER_NOT_FOUND', 'device', 404);
     const here = status.mode === 'device' && handler.runs === 'device';
@@ -286,7 +292,7 @@ export class EdgeModel extends EventTarget {
 
   /** Runs the model's graph with OIP tensors (`POST /v2/models/{m}/infer` on the server); `data` may be nested arrays or a typed array. */
   async infer(body: InferBody): Promise<Answer<InferAnswer>> {
-    const status = await this.load();
+    const status = await this.now();
     if (this.manifest!.graph === undefined) throw new EdgeError(`model '${status.model}' is a pipeline: it has no graph to infer with; use predict()`, 'MODEL_NOT_FOUND', 'device', 404);
     return this.answer<InferAnswer>(
       status.mode === 'device',
