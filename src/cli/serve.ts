@@ -35,6 +35,7 @@ interface ServeFlags {
   batchDb?: string;
   ui?: boolean;
   feedbackDb?: string;
+  corsOrigin?: string[];
 }
 
 export function registerServe(program: Command): void {
@@ -64,6 +65,7 @@ export function registerServe(program: Command): void {
     .option('--no-ui', 'no web UI and no feedback API (env SLIPWAY_UI=false)')
     .option('--feedback-db <url>', 'UI feedback store: sqlite:PATH or postgres://… (default sqlite:feedback.db beside the first path; env SLIPWAY_FEEDBACK_DB)')
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
+    .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
       // when it is what is being served, so `slipway serve x.onnx` inside a project stays quick.
@@ -91,6 +93,7 @@ export function registerServe(program: Command): void {
         batch_db: flags.batchDb,
         ui: flags.ui,
         feedback_db: flags.feedbackDb,
+        cors_origins: flags.corsOrigin,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
@@ -119,6 +122,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.default_model !== undefined && { defaultModel: config.default_model }),
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
+    ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });

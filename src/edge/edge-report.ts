@@ -65,12 +65,15 @@ export function formatEdgeReport(report: EdgeReport): string {
   if (latency.skipped !== undefined) lines.push(`  latency: not measured: ${latency.skipped}`);
   else {
     lines.push(`  latency in ${latency.browser}, ${latency.call}:`);
+    const label = (run: (typeof latency.runs)[number]): string =>
+      `${run.backend === 'webgpu' ? 'WebGPU' : `wasm, ${run.threads ?? '?'} thread${run.threads === 1 ? '' : 's'}`}${run.crossOriginIsolated ? ' (cross-origin isolated)' : ' (plain host)'}`;
+    const width = Math.max(...latency.runs.map((run) => label(run).length));
     for (const run of latency.runs) {
-      const label = `${run.backend === 'webgpu' ? 'WebGPU' : `wasm, ${run.threads ?? '?'} thread${run.threads === 1 ? '' : 's'}`}${run.crossOriginIsolated ? ' (cross-origin isolated)' : ' (plain host)'}`;
+      const text = label(run).padEnd(width);
       lines.push(
         run.measured
-          ? `    ${label.padEnd(36)}  load ${ms(run.loadMs).padStart(8)}  p50 ${ms(run.p50Ms).padStart(8)}  p95 ${ms(run.p95Ms).padStart(8)}  (${run.runs} calls)`
-          : `    ${label.padEnd(36)}  not measured: ${run.reason}`,
+          ? `    ${text}  load ${ms(run.loadMs).padStart(8)}  p50 ${ms(run.p50Ms).padStart(8)}  p95 ${ms(run.p95Ms).padStart(8)}  (${run.runs} calls)`
+          : `    ${text}  not measured: ${run.reason}`,
       );
     }
   }

@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Slipway } from '../slipway.js';
 import { sendError } from '../protocol/http/error-reply.js';
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   ui?: Omit<UiRoutesOptions, 'slipway'>;
   /** Each model's browser bundle at `/edge/{model}/` (`slipway edge`, built on first request); default: on with the UI. */
   edge?: boolean;
+  /** Origins whose pages may call the API from a browser (CORS), e.g. a bundle's static host; `*` for any. None by default. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -58,6 +61,16 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins;
+    void app.register(cors, {
+      origin: origins.includes('*') ? '*' : [...origins],
+      methods: ['GET', 'HEAD', 'POST'],
+      // A fallback call reads the answer's timing and id like a same-origin page does.
+      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);

@@ -73,6 +73,37 @@ describe('GET /edge/{model}/', () => {
     }
   });
 
+  test('a bundle hosted on another origin may fall back here once the server allows that origin (--cors-origin)', async () => {
+    const origin = 'https://static.example.com';
+    const closed = await app.inject({ method: 'POST', url: '/v2/models/digits/infer', headers: { origin }, payload: { inputs: [] } });
+    assert.equal(closed.headers['access-control-allow-origin'], undefined, 'no CORS unless asked for');
+    const open = createHttpServer(slipway, { corsOrigins: [origin] });
+    try {
+      const preflight = await open.inject({
+        method: 'OPTIONS',
+        url: '/v2/models/digits/infer',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      });
+      assert.equal(preflight.statusCode, 204);
+      assert.equal(preflight.headers['access-control-allow-origin'], origin);
+      assert.match(String(preflight.headers['access-control-allow-methods']), /POST/);
+      const pixels = new Array<number>(64).fill(0);
+      const reply = await open.inject({
+        method: 'POST',
+        url: '/v2/models/digits/infer',
+        headers: { origin, 'content-type': 'application/json' },
+        payload: { inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: pixels }] },
+      });
+      assert.equal(reply.statusCode, 200);
+      assert.equal(reply.headers['access-control-allow-origin'], origin);
+      assert.match(String(reply.headers['access-control-expose-headers']), /server-timing/);
+      const other = await open.inject({ method: 'POST', url: '/v2/models/digits/infer', headers: { origin: 'https://elsewhere.example' }, payload: { inputs: [] } });
+      assert.equal(other.headers['access-control-allow-origin'], undefined, 'other origins are not let in');
+    } finally {
+      await open.close();
+    }
+  });
+
   test('a reloaded model gets a rebuilt bundle (its edge settings re-read)', async () => {
     const before = (await app.inject({ method: 'GET', url: '/edge/digits/slipway-edge.json' })).json() as EdgeManifest;
     assert.equal(before.fallback.latencyBudgetMs, null);

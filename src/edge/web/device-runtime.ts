@@ -32,7 +32,7 @@ async function webgpuProblem(): Promise<string | undefined> {
   const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   if (gpu === undefined) return 'this browser has no WebGPU (navigator.gpu is missing)';
   try {
-    return (await gpu.requestAdapter()) === null ? 'WebGPU offered no adapter (requestAdapter() returned null)' : undefined;
+    return (await gpu.requestAdapter()) === null ? 'the browser offers no WebGPU adapter (requestAdapter() returned null)' : undefined;
   } catch (error) {
     return `WebGPU's requestAdapter() failed: ${(error as Error).message}`;
   }
@@ -90,7 +90,7 @@ export class DeviceRuntime {
     if (requested !== 'wasm') {
       const problem = manifest.runtime.webgpu === undefined ? 'the bundle was built without WebGPU (--no-webgpu)' : await webgpuProblem();
       if (problem === undefined) this.backend = 'webgpu';
-      else if (requested === 'webgpu') throw new DeviceError(`WebGPU was asked for but ${problem}`);
+      else if (requested === 'webgpu') throw new DeviceError(`WebGPU was asked for, but ${problem}`);
     }
     const build = this.backend === 'webgpu' ? manifest.runtime.webgpu! : manifest.runtime.wasm;
     const moduleUrl = new URL(build.module, this.base);

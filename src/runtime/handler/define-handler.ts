@@ -28,7 +28,7 @@ export interface InferOptions {
 export interface HandlerContext {
   /** The name of the model this handler belongs to. */
   readonly model: string;
-  /** The model's folder (where `handler.ts` and its data files live). */
+  /** The model's folder (where `handler.ts` and its data files live); in a browser bundle, the bundle's URL. */
   readonly dir: string;
   /** True when the folder also holds a graph (`<version>/model.onnx`) that `ctx.infer(ctx.model, …)` runs. */
   readonly hasGraph: boolean;
