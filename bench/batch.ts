@@ -15,6 +15,7 @@ import pg from 'pg';
 import { CsvSource } from '../src/batch/sources/csv-source.js';
 import { Slipway } from '../src/slipway.js';
 import { expandInputFiles } from '../src/batch/sources/input-files.js';
+import { writeResultsSection } from './results-section.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -202,9 +203,5 @@ at the rate in the last row. That is why Slipway tokenizes CSV itself; its tests
 against csv-parse.
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:batch -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+await writeResultsSection(join(ROOT, 'bench/RESULTS.md'), 'batch', section);
 process.exit(0);

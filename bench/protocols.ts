@@ -12,6 +12,7 @@ import { Metadata, credentials, type Client, type ServiceError } from '@grpc/grp
 import { runClosedLoop, type HttpCall } from '../src/loadgen/closed-loop.js';
 import { summarizeLatencies, type LatencySummary } from '../src/loadgen/latency-summary.js';
 import { loadServices } from '../src/protocol/grpc/proto.js';
+import { writeResultsSection } from './results-section.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -148,9 +149,5 @@ ${rows
   .join('\n')}
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:protocols -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(resultsPath, previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`);
+await writeResultsSection(join(ROOT, 'bench/RESULTS.md'), 'protocols', section);
 process.exit(0);

@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop.js';
 import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
 import { engineLoop, type EngineWorkerData } from './engine-worker.js';
+import { writeResultsSection } from './results-section.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -260,12 +261,5 @@ Liveness under the 64-client load: ${digits.extra.liveProbes} probes, p99 ${fmt(
 ${table(r)}
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:serving -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(
-  resultsPath,
-  previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`,
-);
+await writeResultsSection(join(ROOT, 'bench/RESULTS.md'), 'serving', section);
 process.exit(0);
