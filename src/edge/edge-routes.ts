@@ -6,6 +6,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServingError } from '../errors/serving-error.js';
 import { sendError } from '../protocol/http/error-reply.js';
 import type { Slipway } from '../slipway.js';
+import { PAGE_CSP } from '../ui/ui-routes.js';
 import { buildEdgeBundle } from './edge-bundle.js';
 import { CROSS_ORIGIN_ISOLATION, EDGE_CONTENT_TYPES } from './static-server.js';
 
@@ -13,18 +14,6 @@ export interface EdgeRoutesOptions {
   slipway: Slipway;
 }
 
-/** The bundle page's policy: only this server, and WebAssembly compiled from its own files. */
-const PAGE_CSP = [
-  "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "worker-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' blob: data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "frame-ancestors 'self'",
-].join('; ');
 
 interface Built {
   /** What the bundle was built from: every loaded version and handler, by identity, so a reload rebuilds it. */

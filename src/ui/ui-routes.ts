@@ -51,9 +51,12 @@ function addHtmlConstraint(app: FastifyInstance): void {
   } as unknown as Parameters<FastifyInstance['addConstraintStrategy']>[0]);
 }
 
-// The UI only talks to this server: no CDN, no inline script, nothing framed elsewhere. WebAssembly
-// and workers from this server are allowed for the model page's "run on this device" switch.
-const PAGE_CSP = [
+/**
+ * The UI's pages (and a model's browser bundle page, which is the UI's model page) only talk to this
+ * server: no CDN, no inline script, nothing framed elsewhere. WebAssembly and workers from this
+ * server are allowed for the on-device model.
+ */
+export const PAGE_CSP = [
   "default-src 'self'",
   "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EdgeManifest } from '../../src/edge/edge-manifest.js';
 import type { EdgeReport } from '../../src/edge/edge-report.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { runCli } from '../helpers/cli-server.js';
+import { EXAMPLES } from '../helpers/paths.js';
 
 // `slipway edge` as a user runs it: the report it prints and writes, its flags, and its refusals.
 // Timing in Chromium is exercised in test/e2e/edge.test.ts; here --no-measure.
@@ -17,16 +17,7 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, 'edge', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(['edge', ...args]);
 
 describe('slipway edge', () => {
   test('writes the bundle and its report (printed, and as JSON beside it), with the fallback settings in the manifest', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +8,8 @@ import type { Page } from 'playwright-core';
 import { encodeModel } from '../../scripts/generate-test-models.js';
 import type { EdgeReport } from '../../src/edge/edge-report.js';
 import { serveStatic, type StaticServer } from '../../src/edge/static-server.js';
-import { startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { CLI, EXAMPLES } from '../helpers/paths.js';
+import { runCli, startCliServer, type CliServer } from '../helpers/cli-server.js';
+import { EXAMPLES } from '../helpers/paths.js';
 import { requireCommand } from '../helpers/requirements.js';
 import { linkSlipwayPackage } from '../helpers/temp-repository.js';
 import { launchChromium, type Browser } from './chromium.js';
@@ -72,17 +71,6 @@ function nchwcModel(): Uint8Array {
       input: [info('x')],
       output: [info('y')],
     },
-  });
-}
-
-function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 

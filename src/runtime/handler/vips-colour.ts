@@ -2,18 +2,10 @@
 // grey), ported from libvips 8.18 with its float32 arithmetic and lookup tables, so that decoding
 // in a browser gives the server's pixels (see vips-resize.ts for why exactness matters).
 
-import type { Pixels } from './vips-resize.js';
+import { rint, type Pixels } from './vips-resize.js';
 
 const f32 = Math.fround;
 
-/** C's rintf(): round half to even. */
-function rintf(v: number): number {
-  const floor = Math.floor(v);
-  const diff = v - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 // libvips's calcul_tables(256): sRGB value → linear light (float), and linear light → sRGB value
 // (integers, with a repeated last entry for interpolation).
@@ -28,7 +20,7 @@ const LINEAR_TO_SRGB = new Int32Array(257);
   for (let i = 0; i < 256; i++) {
     const f = f32(i / 255);
     const v = f <= 0.0031308 ? f32(slope * f) : f32(f32(onePlusA * f32(Math.pow(f, inverseGamma))) - a);
-    LINEAR_TO_SRGB[i] = rintf(f32(255 * v));
+    LINEAR_TO_SRGB[i] = rint(f32(255 * v));
     SRGB_TO_LINEAR[i] = f <= 0.04045 ? f32(f / slope) : f32(Math.pow(f32(f32(f + a) / onePlusA), gamma));
   }
   LINEAR_TO_SRGB[256] = LINEAR_TO_SRGB[255]!;
@@ -44,7 +36,7 @@ function grey(r: number, g: number, b: number): number {
   const yf = Math.min(255, Math.max(0, f32(y * 255)));
   const yi = Math.trunc(yf);
   const low = LINEAR_TO_SRGB[yi]!;
-  return rintf(f32(low + f32((LINEAR_TO_SRGB[yi + 1]! - low) * f32(yf - yi))));
+  return rint(f32(low + f32((LINEAR_TO_SRGB[yi + 1]! - low) * f32(yf - yi))));
 }
 
 /**

@@ -42,8 +42,8 @@ const roundUint = (v: number): number => trunc(v + 0.5);
 const roundInt = (v: number): number => (v > 0 ? trunc(v + 0.5) : trunc(v - 0.5));
 const clip255 = (v: number): number => (v < 0 ? 0 : v > 255 ? 255 : v);
 
-/** C's rint(): round half to even. */
-function rint(v: number): number {
+/** C's rint() (and rintf()): round half to even. */
+export function rint(v: number): number {
   const floor = Math.floor(v);
   const diff = v - floor;
   if (diff > 0.5) return floor + 1;
