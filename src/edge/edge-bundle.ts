@@ -8,7 +8,7 @@ import { glob } from 'tinyglobby';
 import { loadModelConfigFile } from '../config/load-model-config.js';
 import type { ModelConfigFile } from '../config/model-config.js';
 import { ServingError } from '../errors/serving-error.js';
-import { modelDescription, modelState } from '../protocol/http/model-description.js';
+import { describeModel, modelState } from '../protocol/http/describe-model.js';
 import { modelMetadata } from '../protocol/model-metadata.js';
 import type { Model } from '../repository/model-repository.js';
 import type { Slipway } from '../slipway.js';
@@ -228,7 +228,7 @@ export async function buildEdgeBundle(slipway: Slipway, name: string, options: E
       latencyBudgetMs: latencyBudgetMs ?? null,
       latencyWindow: options.latencyWindow ?? edge.latency_window ?? DEFAULT_LATENCY_WINDOW,
     },
-    description: modelDescription(slipway, name, ''),
+    description: describeModel(slipway, name, ''),
     examples,
   };
   await writeFile(join(out, EDGE_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);

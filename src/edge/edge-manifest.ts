@@ -2,8 +2,8 @@
 // slipway-edge.json, read by the bundle's runtime (web/). Plain JSON, so both sides share it.
 import type { ModelConfig } from '../config/model-config.js';
 import type { ModelDescription } from '../protocol/http/model-description.js';
-import type { ModelMetadata } from '../protocol/model-metadata.js';
-import type { ModelExample } from '../ui/model-examples.js';
+import type { ModelMetadata } from '../protocol/metadata-types.js';
+import type { ModelExample } from '../ui/model-example.js';
 
 /** The manifest's name inside a bundle. */
 export const EDGE_MANIFEST_FILE = 'slipway-edge.json';

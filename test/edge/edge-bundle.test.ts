@@ -2,19 +2,21 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { buildEdgeBundle, PHONE_DOWNLOAD_LIMIT_BYTES, phoneWarnings, type EdgeSizes } from '../../src/edge/edge-bundle.js';
 import type { EdgeManifest } from '../../src/edge/edge-manifest.js';
-import { modelDescription } from '../../src/protocol/http/model-description.js';
+import { describeModel } from '../../src/protocol/http/describe-model.js';
 import { modelMetadata } from '../../src/protocol/model-metadata.js';
 import { Slipway } from '../../src/slipway.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, ROOT } from '../helpers/paths.js';
 import { linkSlipwayPackage } from '../helpers/temp-repository.js';
 
 // What `slipway edge` writes for the two examples, what it refuses, and its size arithmetic. The
 // bundles running in a browser are tested in test/e2e/edge.test.ts.
 
+const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 let dir: string;
 let slipway: Slipway;
 
@@ -39,7 +41,7 @@ describe('buildEdgeBundle', () => {
     assert.deepEqual(manifest.graph?.metadata, modelMetadata(slipway, 'digits', '1'), 'the same signature the server announces');
     assert.deepEqual(Object.keys(manifest.graphs), ['digits']);
     assert.deepEqual(manifest.handler, { runs: 'device', file: 'handler.js', parameters: {} });
-    assert.deepEqual(manifest.description, modelDescription(slipway, 'digits', ''));
+    assert.deepEqual(manifest.description, describeModel(slipway, 'digits', ''));
     assert.deepEqual(manifest.fallback, { server: null, latencyBudgetMs: 40, latencyWindow: 5 });
     assert.equal(manifest.runtime.webgpu, undefined);
     assert.deepEqual(
@@ -49,7 +51,7 @@ describe('buildEdgeBundle', () => {
     assert.ok(manifest.examples.some((e) => e.kind === 'tensors'), "samples.json's entries travel inline");
 
     const files = await readdir(out, { recursive: true });
-    for (const file of ['index.html', 'slipway.js', 'device-worker.js', 'handler-api.js', 'handler.js', 'edge-page.js', 'edge-page.css', '_headers', 'models/digits.onnx', 'ort/ort.wasm.min.mjs', 'ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm', 'examples/3.png']) {
+    for (const file of ['index.html', 'slipway.js', 'slipway.d.ts', 'device-worker.js', 'handler-api.js', 'handler.js', 'edge-page.js', 'edge-page.css', '_headers', 'models/digits.onnx', 'ort/ort.wasm.min.mjs', 'ort/ort-wasm-simd-threaded.mjs', 'ort/ort-wasm-simd-threaded.wasm', 'examples/3.png']) {
       assert.ok(files.includes(file), `${file} is in the bundle`);
     }
     assert.ok(!files.some((f) => f.includes('asyncify') || f.includes('jsep') || f.includes('jspi')), 'no build the bundle does not use');
@@ -64,6 +66,30 @@ describe('buildEdgeBundle', () => {
     assert.equal(sizes.models.digits?.bytes, manifest.graph?.bytes);
     assert.equal(sizes.download.wasm.bytes, sizes.app.bytes + sizes.runtime.wasm.bytes + sizes.models.digits!.bytes);
     assert.deepEqual(bundle.warnings, [], 'digits fits a phone');
+  });
+
+  test('the API is typed: a TypeScript page using slipway.js type-checks against the bundle\'s slipway.d.ts, and a wrong call does not', async () => {
+    const out = join(dir, 'digits');
+    const page = (body: string) => `import slipway, { EdgeError, type Answer, type EdgeStatus } from './slipway.js';\n${body}\n`;
+    await writeFile(
+      join(out, 'page.ts'),
+      page(`const status: EdgeStatus = await slipway.load({ latencyBudgetMs: 50, backend: 'wasm' });
+const answer: Answer<{ label: number }> = await slipway.predict<{ label: number }>({ image: new Blob() });
+const oip = await slipway.infer({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: new Float32Array(64) }] });
+slipway.addEventListener('fallback', (e) => console.log((e as CustomEvent).detail));
+console.log(status.mode, answer.ranOn, answer.output.label, oip.output.outputs[0]?.data, new EdgeError('x', 'INTERNAL', 'device').ranOn);`),
+    );
+    await writeFile(join(out, 'wrong.ts'), page(`await slipway.load({ backend: 'cuda' });`));
+    // One compiler run for both (it is the slow part): page.ts must be clean, wrong.ts must not be.
+    const output = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [TSC, '--noEmit', '--strict', '--target', 'es2022', '--module', 'esnext', '--moduleResolution', 'bundler', '--lib', 'es2023,dom', 'page.ts', 'wrong.ts'], { cwd: out });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      child.once('exit', () => resolve(text));
+    });
+    const errors = output.split('\n').filter((line) => /error TS\d+/.test(line));
+    assert.equal(errors.length, 1, output);
+    assert.match(errors[0]!, /^wrong\.ts\(2,.*Type '"cuda"' is not assignable/);
   });
 
   test('ocr: a pipeline ships the graphs it calls (edge.models) and the dictionary it reads (edge.files)', async () => {

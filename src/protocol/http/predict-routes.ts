@@ -8,7 +8,7 @@ import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
 import type { PredictPayload } from '../../runtime/handler/handler-messages.js';
 import type { Slipway } from '../../slipway.js';
 import { sendError } from './error-reply.js';
-import { modelDescription, modelKind, modelState } from './model-description.js';
+import { describeModel, modelKind, modelState } from './describe-model.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from './oip-routes.js';
 
 export interface PredictRoutesOptions {
@@ -148,7 +148,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     }),
   );
 
-  app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => modelDescription(slipway, request.params.model, base));
+  app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => describeModel(slipway, request.params.model, base));
 
   app.post('/api/models/:model/predict', async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply) => {
     const { model: name } = request.params;
