@@ -93,6 +93,24 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     await writeFile(join(repository, 'digits_budget', 'config.yaml'), 'edge:\n  latency_budget_ms: 0.001\n  latency_window: 2\n');
     await mkdir(join(repository, 'nchwc', '1'), { recursive: true });
     await writeFile(join(repository, 'nchwc', '1', 'model.onnx'), nchwcModel());
+    // A handler that never finishes in a browser (there ctx.dir is the bundle's URL) and answers at once in Node.
+    await mkdir(join(repository, 'stuck'), { recursive: true });
+    await writeFile(join(repository, 'stuck', 'config.yaml'), 'handler:\n  timeout_ms: 1500\n');
+    await writeFile(
+      join(repository, 'stuck', 'handler.ts'),
+      [
+        "import { defineHandler, z } from 'slipway';",
+        'export default defineHandler({',
+        '  input: z.object({ n: z.number() }),',
+        '  output: z.object({ n: z.number(), where: z.string() }),',
+        '  predict: ({ n }, ctx) => {',
+        "    const browser = ctx.dir.startsWith('http');",
+        '    for (const end = Date.now() + 120_000; browser && Date.now() < end; );',
+        "    return { n, where: browser ? 'device' : 'server' };",
+        '  },',
+        '});',
+      ].join('\n'),
+    );
 
     // The static hosts first: the server lets the plain one's pages fall back to it (CORS), and the
     // bundles are built to fall back to the server.
@@ -107,6 +125,7 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
       ...models,
       join(repository, 'digits_budget'),
       join(repository, 'nchwc'),
+      join(repository, 'stuck'),
       '--no-grpc',
       '--feedback-db',
       `sqlite:${join(dir, 'feedback.db')}`,
@@ -329,6 +348,24 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     await page.getByRole('button', { name: 'Run example 8.png' }).click();
     assert.equal(await (await latestResult(page, 3)).locator('.headline-value').textContent(), '8');
     await page.getByRole('status').filter({ hasText: /Last answer: from the server, .* because on-device latency is over its budget/ }).waitFor();
+    await page.close();
+  });
+
+  test("a device slower than the handler's timeout is given up for the server", async () => {
+    const { page } = await open(`${server.url}/edge/stuck/`);
+    const answer = (await page.evaluate(async () => {
+      const { default: slipway } = (await import(new URL('slipway.js', location.href).href)) as {
+        default: { load(): Promise<{ mode: string }>; predict(i: object): Promise<unknown>; status(): { mode: string; reason?: string } };
+      };
+      const loaded = await slipway.load();
+      const answer = (await slipway.predict({ n: 7 })) as Record<string, unknown>;
+      return { loaded: loaded.mode, ...answer, after: slipway.status() };
+    })) as Answer<{ n: number; where: string }> & { loaded: string; after: { mode: string; reason?: string } };
+    assert.equal(answer.loaded, 'device');
+    assert.equal(answer.ranOn, 'server');
+    assert.deepEqual(answer.output, { n: 7, where: 'server' });
+    assert.equal(answer.fallbackReason, "this request failed on the device: an on-device prediction took longer than the handler's timeout (1500 ms)");
+    assert.deepEqual(answer.after.mode, 'server', 'the device is given up: its worker could not be interrupted');
     await page.close();
   });
 

@@ -87,33 +87,19 @@ export class DeviceRuntime {
   async load(requested: 'auto' | Backend, threads: number): Promise<void> {
     const { manifest } = this;
     if (!WebAssembly.validate(SIMD_PROBE)) throw new DeviceError("this browser's WebAssembly has no SIMD, which onnxruntime-web's build needs");
+    let backend: Backend = 'wasm';
     if (requested !== 'wasm') {
       const problem = manifest.runtime.webgpu === undefined ? 'the bundle was built without WebGPU (--no-webgpu)' : await webgpuProblem();
-      if (problem === undefined) this.backend = 'webgpu';
+      if (problem === undefined) backend = 'webgpu';
       else if (requested === 'webgpu') throw new DeviceError(`WebGPU was asked for, but ${problem}`);
     }
-    const build = this.backend === 'webgpu' ? manifest.runtime.webgpu! : manifest.runtime.wasm;
-    const moduleUrl = new URL(build.module, this.base);
-    let ort: Ort;
     try {
-      ort = (await import(/* @vite-ignore */ moduleUrl.href)) as Ort;
+      await this.openGraphs(backend, threads);
     } catch (error) {
-      throw new DeviceError(`onnxruntime-web could not be loaded from ${moduleUrl.pathname}: ${(error as Error).message}`);
-    }
-    // Threads need SharedArrayBuffer, which browsers only give cross-origin isolated pages (COOP/COEP).
-    this.threads = crossOriginIsolated ? Math.max(1, threads) : 1;
-    ort.env.wasm.numThreads = this.threads;
-    ort.env.wasm.wasmPaths = new URL('./', moduleUrl).href;
-    ort.env.logLevel = 'error';
-    this.ort = ort;
-    for (const [name, entry] of Object.entries(manifest.graphs)) {
-      const bytes = await fetchBytes(new URL(entry.file, this.base), `model '${name}'`);
-      try {
-        const session = await ort.InferenceSession.create(bytes, { executionProviders: [this.backend], graphOptimizationLevel: 'all' });
-        this.graphs.set(name, { entry, session });
-      } catch (error) {
-        throw new DeviceError(`model '${name}' could not be loaded on this device (${this.backend}): ${(error as Error).message}`);
-      }
+      if (backend === 'wasm' || requested === 'webgpu') throw error;
+      // The browser offers WebGPU but a graph does not run on it: wasm may still run it.
+      await this.release();
+      await this.openGraphs('wasm', threads);
     }
     if (manifest.handler?.runs === 'device') {
       const url = new URL(manifest.handler.file, this.base);
@@ -131,6 +117,40 @@ export class DeviceRuntime {
         throw new DeviceError(`the handler could not start on this device: ${(error as Error).message}`);
       }
     }
+  }
+
+  /** Imports the build for `backend` and opens every graph with it. */
+  private async openGraphs(backend: Backend, threads: number): Promise<void> {
+    const { manifest } = this;
+    const build = backend === 'webgpu' ? manifest.runtime.webgpu! : manifest.runtime.wasm;
+    const moduleUrl = new URL(build.module, this.base);
+    let ort: Ort;
+    try {
+      ort = (await import(/* @vite-ignore */ moduleUrl.href)) as Ort;
+    } catch (error) {
+      throw new DeviceError(`onnxruntime-web could not be loaded from ${moduleUrl.pathname}: ${(error as Error).message}`);
+    }
+    // Threads need SharedArrayBuffer, which browsers only give cross-origin isolated pages (COOP/COEP).
+    this.threads = crossOriginIsolated ? Math.max(1, threads) : 1;
+    ort.env.wasm.numThreads = this.threads;
+    ort.env.wasm.wasmPaths = new URL('./', moduleUrl).href;
+    ort.env.logLevel = 'error';
+    this.ort = ort;
+    this.backend = backend;
+    for (const [name, entry] of Object.entries(manifest.graphs)) {
+      const bytes = await fetchBytes(new URL(entry.file, this.base), `model '${name}'`);
+      try {
+        const session = await ort.InferenceSession.create(bytes, { executionProviders: [backend], graphOptimizationLevel: 'all' });
+        this.graphs.set(name, { entry, session });
+      } catch (error) {
+        throw new DeviceError(`model '${name}' could not be loaded on this device (${backend}): ${(error as Error).message}`);
+      }
+    }
+  }
+
+  private async release(): Promise<void> {
+    await Promise.all([...this.graphs.values()].map((g) => g.session.release().catch(() => undefined)));
+    this.graphs.clear();
   }
 
   private context(parameters: Record<string, string | number | boolean>): HandlerContext {

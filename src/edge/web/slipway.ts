@@ -159,7 +159,7 @@ export class EdgeModel extends EventTarget {
   private startWorker(manifest: EdgeManifest, options: LoadOptions): Promise<{ backend: Backend; threads: number } | { reason: string }> {
     let worker: Worker;
     try {
-      worker = new Worker(new URL('device-worker.js', import.meta.url), { type: 'module', name: `slipway ${manifest.model}` });
+      worker = new Worker(new URL('device-worker.js', this.bundle), { type: 'module', name: `slipway ${manifest.model}` });
     } catch (error) {
       return Promise.resolve({ reason: `the on-device runtime could not start: ${(error as Error).message}` });
     }
@@ -172,8 +172,7 @@ export class EdgeModel extends EventTarget {
             resolve({ backend: message.backend, threads: message.threads });
             return;
           case 'load-failed':
-            worker.terminate();
-            this.worker = undefined;
+            this.stopWorker(message.reason);
             resolve({ reason: message.reason });
             return;
           case 'result':
@@ -188,13 +187,7 @@ export class EdgeModel extends EventTarget {
       worker.onerror = (event) => {
         event.preventDefault();
         const reason = `the on-device runtime stopped: ${event.message || 'unknown error'}`;
-        worker.terminate();
-        this.worker = undefined;
         resolve({ reason });
-        for (const [id, pending] of this.pending) {
-          this.pending.delete(id);
-          pending.reject({ code: 'INTERNAL', message: reason, deviceFault: true });
-        }
         this.useServer(reason);
       };
       const message: ToDevice = {
@@ -206,6 +199,16 @@ export class EdgeModel extends EventTarget {
       };
       worker.postMessage(message);
     });
+  }
+
+  /** Ends the worker; the calls it was running go to the server (they are told the device failed). */
+  private stopWorker(reason: string): void {
+    this.worker?.terminate();
+    this.worker = undefined;
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject({ code: 'INTERNAL', message: reason, deviceFault: true });
+    }
   }
 
   private settle(id: number): Pending | undefined {
@@ -224,13 +227,26 @@ export class EdgeModel extends EventTarget {
     });
   }
 
+  private withTimeout(call: Promise<unknown>, timeoutMs: number | undefined): Promise<unknown> {
+    if (timeoutMs === undefined) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const reason = `an on-device prediction took longer than the handler's timeout (${timeoutMs} ms)`;
+        // The worker cannot be interrupted inside onnxruntime: it is ended, and the device with it.
+        this.useServer(reason);
+        reject({ code: 'DEADLINE_EXCEEDED', message: reason, deviceFault: true });
+      }, timeoutMs);
+    });
+    return Promise.race([call, late]).finally(() => clearTimeout(timer));
+  }
+
   /** Switches this device to the server for good. */
   private useServer(reason: string): void {
+    this.stopWorker(reason);
     if (this.current === undefined || this.current.mode === 'server') return;
     const { backend: _backend, threads: _threads, ...rest } = this.current;
     this.current = { ...rest, mode: 'server', reason };
-    this.worker?.terminate();
-    this.worker = undefined;
     this.dispatchEvent(new CustomEvent<FallbackDetail>('fallback', { detail: { reason, scope: 'device' } }));
   }
 
@@ -282,10 +298,12 @@ export class EdgeModel extends EventTarget {
     if (handler === undefined) throw new EdgeError(`model '${status.model}' has no handler; use infer()`, 'HANDLER_NOT_FOUND', 'device', 404);
     const here = status.mode === 'device' && handler.runs === 'device';
     const serverReason = status.mode === 'server' ? status.reason : handler.runs === 'server' ? handler.reason : undefined;
+    // The server gives up on a handler after its timeout; a device that takes longer is too slow.
+    const timeoutMs = this.manifest!.description.handler?.limits.timeout_ms;
     return this.answer<T>(
       here,
       serverReason,
-      () => this.callDevice({ type: 'predict', input }),
+      () => this.withTimeout(this.callDevice({ type: 'predict', input }), timeoutMs),
       (client) => client.predict(input),
     );
   }
@@ -302,10 +320,9 @@ export class EdgeModel extends EventTarget {
     );
   }
 
-  /** Stops the on-device runtime (a later call loads it again). */
+  /** Stops the on-device runtime (a later call loads it again); calls it was running go to the server. */
   close(): void {
-    this.worker?.terminate();
-    this.worker = undefined;
+    this.stopWorker('the on-device model was closed');
     this.loading = undefined;
     this.current = undefined;
   }
