@@ -93,7 +93,8 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     await writeFile(join(repository, 'digits_budget', 'config.yaml'), 'edge:\n  latency_budget_ms: 0.001\n  latency_window: 2\n');
     await mkdir(join(repository, 'nchwc', '1'), { recursive: true });
     await writeFile(join(repository, 'nchwc', '1', 'model.onnx'), nchwcModel());
-    // A handler that never finishes in a browser (there ctx.dir is the bundle's URL) and answers at once in Node.
+    // A handler that fails (n = 13) or never finishes in a browser (there ctx.dir is the bundle's URL),
+    // and answers at once in Node.
     await mkdir(join(repository, 'stuck'), { recursive: true });
     await writeFile(join(repository, 'stuck', 'config.yaml'), 'handler:\n  timeout_ms: 1500\n');
     await writeFile(
@@ -105,7 +106,8 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
         '  output: z.object({ n: z.number(), where: z.string() }),',
         '  predict: ({ n }, ctx) => {',
         "    const browser = ctx.dir.startsWith('http');",
-        '    for (const end = Date.now() + 120_000; browser && Date.now() < end; );',
+        "    if (browser && n === 13) throw new Error('13 fails on this device');",
+        '    for (const end = Date.now() + 120_000; browser && n !== 1 && Date.now() < end; );',
         "    return { n, where: browser ? 'device' : 'server' };",
         '  },',
         '});',
@@ -351,17 +353,23 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     await page.close();
   });
 
-  test("a device slower than the handler's timeout is given up for the server", async () => {
+  test("a request that fails on the device goes to the server alone; a device slower than the handler's timeout is given up", async () => {
     const { page } = await open(`${server.url}/edge/stuck/`);
-    const answer = (await page.evaluate(async () => {
+    const [first, failed, stillDevice, answer] = (await page.evaluate(async () => {
       const { default: slipway } = (await import(new URL('slipway.js', location.href).href)) as {
-        default: { load(): Promise<{ mode: string }>; predict(i: object): Promise<unknown>; status(): { mode: string; reason?: string } };
+        default: { load(): Promise<{ mode: string }>; predict(i: object): Promise<Record<string, unknown>>; status(): { mode: string; reason?: string } };
       };
-      const loaded = await slipway.load();
-      const answer = (await slipway.predict({ n: 7 })) as Record<string, unknown>;
-      return { loaded: loaded.mode, ...answer, after: slipway.status() };
-    })) as Answer<{ n: number; where: string }> & { loaded: string; after: { mode: string; reason?: string } };
-    assert.equal(answer.loaded, 'device');
+      await slipway.load();
+      const first = await slipway.predict({ n: 1 });
+      const failed = await slipway.predict({ n: 13 });
+      const stillDevice = slipway.status().mode;
+      const slow = await slipway.predict({ n: 7 });
+      return [first, failed, stillDevice, { ...slow, after: slipway.status() }];
+    })) as unknown as [Answer<{ where: string }>, Answer<{ where: string }>, string, Answer<{ n: number; where: string }> & { after: { mode: string; reason?: string } }];
+    assert.deepEqual([first.ranOn, first.output.where], ['device', 'device']);
+    assert.deepEqual([failed.ranOn, failed.output.where], ['server', 'server']);
+    assert.equal(failed.fallbackReason, "this request failed on the device: handler 'stuck' failed: 13 fails on this device");
+    assert.equal(stillDevice, 'device', 'one failed request does not take the device out');
     assert.equal(answer.ranOn, 'server');
     assert.deepEqual(answer.output, { n: 7, where: 'server' });
     assert.equal(answer.fallbackReason, "this request failed on the device: an on-device prediction took longer than the handler's timeout (1500 ms)");

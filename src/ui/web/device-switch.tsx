@@ -54,7 +54,9 @@ export function DeviceSwitch({ name }: { name: string }) {
         model.current = switched;
         listening.current = true;
       }
-      setState({ phase: 'on', status: await edge.load() });
+      await edge.load();
+      // Now, not as loaded: the device may have dropped out since (switched off and on again).
+      setState({ phase: 'on', status: edge.status()! });
     } catch (error) {
       setState({ phase: 'failed', message: (error as Error).message });
     }
