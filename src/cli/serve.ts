@@ -39,6 +39,7 @@ interface ServeFlags {
   rolloutDb?: string;
   rolloutSync?: string;
   poll?: string;
+  corsOrigin?: string[];
 }
 
 /** A server option's default, as the config schema has it (what `--help` shows). */
@@ -76,6 +77,7 @@ export function registerServe(program: Command): void {
     .option('--rollout-sync <interval>', 'how often replicas re-read the rollout store, e.g. 1s (default; env SLIPWAY_ROLLOUT_SYNC)')
     .option('--poll <interval>', "watch the model paths, e.g. 5s: load new models and versions, reload changed ones, unload removed ones (Triton's POLL mode; env SLIPWAY_POLL)")
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
+    .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
       // when it is what is being served, so `slipway serve x.onnx` inside a project stays quick.
@@ -106,6 +108,7 @@ export function registerServe(program: Command): void {
         rollout_db: flags.rolloutDb,
         rollout_sync: flags.rolloutSync,
         poll: flags.poll,
+        cors_origins: flags.corsOrigin,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
@@ -138,6 +141,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.default_model !== undefined && { defaultModel: config.default_model }),
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
+    ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
@@ -234,7 +238,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
   if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
   if (places.feedback !== undefined) {
-    lines.push(`UI on ${base}/ (feedback: ${places.feedback})`, '', `Open ${base}/ in a browser to try the models.`);
+    lines.push(`UI on ${base}/ (feedback: ${places.feedback}); browser bundles on ${base}/edge/{model}/`, '', `Open ${base}/ in a browser to try the models.`);
   } else {
     const example = rows.find((r) => r.state === 'READY' && r.version !== undefined)?.name;
     if (example !== undefined) lines.push('', `Try: curl ${base}/v2/models/${example}`);

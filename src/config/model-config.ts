@@ -3,6 +3,7 @@ import { DATATYPES, type Datatype } from '../tensor/datatypes.js';
 import { handlerConfigFileSchema } from './handler-config.js';
 import { batchMappingSchema } from './batch-mapping-config.js';
 import { rolloutConfigSchema, trafficConfigSchema } from './traffic-config.js';
+import { edgeConfigFileSchema } from './edge-config.js';
 
 // Triton spells datatypes TYPE_FP32 in model configs and FP32 on the wire; accept both so a
 // config.pbtxt translated to YAML works as is.
@@ -102,6 +103,8 @@ export const modelConfigFileSchema = z.strictObject({
   traffic: trafficConfigSchema.optional(),
   /** A canary rollout to run once its `to` version is READY (once per version; see traffic-config.ts). */
   rollout: rolloutConfigSchema.optional(),
+  /** What `slipway edge` ships to the browser and when its page falls back to the server (see edge-config.ts). */
+  edge: edgeConfigFileSchema.optional(),
 });
 
 export type ModelConfigFile = z.infer<typeof modelConfigFileSchema>;

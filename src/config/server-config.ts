@@ -45,6 +45,16 @@ export const serverConfigSchema = z.strictObject({
   vertex_health_route: z.string().startsWith('/').optional(),
   /** The prototype web UI at `/` (model pages, flags) and its feedback API. */
   ui: boolFlag.default(true),
+  /**
+   * Origins (`https://app.example.com`) whose pages may call the API from the browser (CORS): a
+   * browser bundle hosted elsewhere falling back to this server. `*` allows any. Off when absent.
+   */
+  cors_origins: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+      z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'expected an origin such as https://app.example.com (scheme and host, no path), or *')).min(1),
+    )
+    .optional(),
   /** Feedback store: sqlite:PATH or postgres://…[?schema=name]; default sqlite:feedback.db beside the first served path. */
   feedback_db: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/i, 'expected sqlite:PATH or postgres://…').optional(),
   /** Traffic policies and rollouts: sqlite:PATH or postgres://…[?schema=name]; default sqlite:rollouts.db beside the first served path. */
@@ -90,6 +100,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_ROLLOUT_DB: 'rollout_db',
   SLIPWAY_ROLLOUT_SYNC: 'rollout_sync',
   SLIPWAY_POLL: 'poll',
+  SLIPWAY_CORS_ORIGINS: 'cors_origins',
 };
 
 /**

@@ -1,21 +1,8 @@
 import { fullShape, type TensorSpec } from '../config/model-config.js';
 import type { Slipway } from '../slipway.js';
+import type { ModelMetadata, TensorMetadata } from './metadata-types.js';
 
-/** A tensor as OIP metadata describes it; -1 marks a variable dimension. */
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
-
-/** OIP model metadata, the same for REST, gRPC and the dialects' status routes. */
-export interface ModelMetadata {
-  name: string;
-  versions: string[];
-  platform: string;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-}
+export type { ModelMetadata, TensorMetadata };
 
 /**
  * Metadata of the version (model, version?) resolves to. Without a version it lists every READY

@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Slipway } from '../slipway.js';
 import { sendError } from '../protocol/http/error-reply.js';
@@ -6,6 +7,8 @@ import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol
 import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
 import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
 import { predictRoutes } from '../protocol/http/predict-routes.js';
+import { edgeRouteDocs } from '../edge/edge-route-docs.js';
+import { edgeRoutes } from '../edge/edge-routes.js';
 import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
 import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 
@@ -22,6 +25,10 @@ export interface HttpServerOptions {
   vertexHealthRoute?: string;
   /** The prototype web UI at `/` with its feedback store (`slipway serve --ui`); off when absent. */
   ui?: Omit<UiRoutesOptions, 'slipway'>;
+  /** Each model's browser bundle at `/edge/{model}/` (`slipway edge`, built on first request); default: on with the UI. */
+  edge?: boolean;
+  /** Origins whose pages may call the API from a browser (CORS), e.g. a bundle's static host; `*` for any. None by default. */
+  corsOrigins?: readonly string[];
 }
 
 /**
@@ -54,6 +61,16 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
+    const origins = options.corsOrigins;
+    void app.register(cors, {
+      origin: origins.includes('*') ? '*' : [...origins],
+      methods: ['GET', 'HEAD', 'POST'],
+      // A fallback call reads the answer's timing and id like a same-origin page does.
+      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
@@ -67,10 +84,12 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),
   });
   void app.register(predictRoutes, { slipway, bodyLimitBytes: bodyLimit });
+  const edge = options.edge ?? options.ui !== undefined;
   void app.register(openApiRoutes, {
-    extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])],
+    extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : []), ...(edge ? edgeRouteDocs() : [])],
     handlers: () => handlerRouteDocs(slipway),
   });
   if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
+  if (edge) void app.register(edgeRoutes, { slipway });
   return app;
 }

@@ -1,6 +1,9 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Model } from '../repository/model-repository.js';
+import type { ModelExample } from './model-example.js';
+
+export type { ModelExample };
 
 /** Files in a model folder's `examples/` that the UI offers, by extension. */
 const FILE_KINDS: Record<string, { kind: ModelExample['kind']; mediaType: string }> = {
@@ -17,25 +20,6 @@ const FILE_KINDS: Record<string, { kind: ModelExample['kind']; mediaType: string
 export const MAX_EXAMPLES = 200;
 /** `samples.json` larger than this is not read for the UI. */
 const MAX_SAMPLES_BYTES = 1024 * 1024;
-
-/**
- * One example input, one click away in the UI:
- * - `image`, `text`, `file`: a file in the model folder's `examples/`, fetched from `url`;
- * - `request`: a JSON file there, a whole request body (`target` says for which API);
- * - `tensors`: an entry of the folder's `samples.json`, its graph inputs by name (without the batch
- *   dimension) and whatever else the entry holds (`label`, …) as `expected`.
- */
-export interface ModelExample {
-  name: string;
-  kind: 'image' | 'text' | 'file' | 'request' | 'tensors';
-  media_type?: string;
-  /** Relative to the server root. */
-  url?: string;
-  bytes?: number;
-  target?: 'predict' | 'infer';
-  inputs?: Record<string, unknown>;
-  expected?: Record<string, unknown>;
-}
 
 function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });

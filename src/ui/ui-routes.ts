@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ServingError } from '../errors/serving-error.js';
+import { CROSS_ORIGIN_ISOLATION } from '../edge/static-server.js';
 import { sendError } from '../protocol/http/error-reply.js';
 import type { Slipway } from '../slipway.js';
 import { feedbackRoutes, type FeedbackSource } from './feedback-routes.js';
@@ -51,10 +52,15 @@ function addHtmlConstraint(app: FastifyInstance): void {
   } as unknown as Parameters<FastifyInstance['addConstraintStrategy']>[0]);
 }
 
-// The UI only talks to this server: no CDN, no inline script, nothing framed elsewhere.
-const PAGE_CSP = [
+/**
+ * The UI's pages (and a model's browser bundle page, which is the UI's model page) only talk to this
+ * server: no CDN, no inline script, nothing framed elsewhere. WebAssembly and workers from this
+ * server are allowed for the on-device model.
+ */
+export const PAGE_CSP = [
   "default-src 'self'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
+  "worker-src 'self'",
   "style-src 'self'",
   "img-src 'self' blob: data:",
   "media-src 'self' blob:",
@@ -135,6 +141,8 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
       .code(status(request))
       .header('cache-control', 'no-cache')
       .header('content-security-policy', PAGE_CSP)
+      // Cross-origin isolated, so an on-device model gets wasm threads (everything here is same-origin).
+      .headers(CROSS_ORIGIN_ISOLATION)
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'same-origin');
     return sendAsset(request, reply, index);

@@ -127,6 +127,17 @@ describe('resolveServerConfig: environment < flags', () => {
   test('port 0 (an ephemeral port) is accepted', () => {
     assert.equal(resolveServerConfig({ models: ['m'], http_port: 0 }, {}).http_port, 0);
   });
+
+  test('CORS origins: a comma-separated list in the environment, a list as flags', () => {
+    assert.deepEqual(resolveServerConfig({ models: ['m'] }, { SLIPWAY_CORS_ORIGINS: 'https://a.example, http://127.0.0.1:5173' }).cors_origins, [
+      'https://a.example',
+      'http://127.0.0.1:5173',
+    ]);
+    assert.deepEqual(resolveServerConfig({ models: ['m'], cors_origins: ['*'] }, { SLIPWAY_CORS_ORIGINS: 'https://a.example' }).cors_origins, ['*']);
+    assert.deepEqual(problemsOf(() => resolveServerConfig({ models: ['m'], cors_origins: ['https://a.example/app'] }, {})), [
+      'cors_origins.0: expected an origin such as https://app.example.com (scheme and host, no path), or *',
+    ]);
+  });
 });
 
 describe('resolveServerConfig: problems', () => {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Locator, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startCliServer, type CliServer } from '../helpers/cli-server.js';
 import { execFile } from 'node:child_process';
@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { EXAMPLES, ROOT, TEST_MODELS } from '../helpers/paths.js';
 import { requireCommand } from '../helpers/requirements.js';
 import { launchChromium, type Browser } from './chromium.js';
+import { draw, FOUR, latestResult, SEVEN, textPicture, ZERO } from './page-input.js';
 
 // The prototype UI in real Chromium against `slipway serve` in its own process: the digits model
 // drawn and uploaded, OCR read from a rendered page, a flag found on the flags page and in the
@@ -33,51 +34,6 @@ interface PageImage {
 
 const MODELS = [...['digits', 'ocr', 'ocr_det', 'ocr_cls', 'ocr_rec'].map((m) => join(EXAMPLES, m)), join(TEST_MODELS, 'simple'), join(ROOT, 'test/fixtures/handlers/toolbox')];
 
-/** Points of a stroke in 0..1 of the canvas. */
-type Stroke = Array<[number, number]>;
-const FOUR: Stroke[] = [
-  [
-    [0.6, 0.85],
-    [0.6, 0.15],
-    [0.22, 0.6],
-    [0.8, 0.6],
-  ],
-];
-/** A plain 7, as anyone draws it with a mouse: a bar and a slanted stroke, no crossbar. */
-const SEVEN: Stroke[] = [
-  [
-    [0.28, 0.2],
-    [0.72, 0.2],
-    [0.48, 0.84],
-  ],
-];
-const ZERO: Stroke[] = [Array.from({ length: 41 }, (_, i): [number, number] => [0.5 + 0.22 * Math.sin((i / 40) * 2 * Math.PI), 0.5 - 0.33 * Math.cos((i / 40) * 2 * Math.PI)])];
-
-async function draw(page: Page, strokes: Stroke[]): Promise<void> {
-  await page.locator('canvas.draw-canvas').scrollIntoViewIfNeeded();
-  const box = (await page.locator('canvas.draw-canvas').boundingBox())!;
-  for (const stroke of strokes) {
-    const [start, ...rest] = stroke;
-    await page.mouse.move(box.x + start![0] * box.width, box.y + start![1] * box.height);
-    await page.mouse.down();
-    for (const [x, y] of rest) await page.mouse.move(box.x + x * box.width, box.y + y * box.height, { steps: 8 });
-    await page.mouse.up();
-  }
-}
-
-/** The newest result card once it has rendered (a headline, an output or an error). */
-async function latestResult(page: Page, id: number): Promise<Locator> {
-  const card = page.getByRole('article', { name: `Result ${id}` });
-  await card.waitFor();
-  return card;
-}
-
-/** A picture of printed text, rendered here so the test does not depend on a stored file. */
-async function textPicture(lines: string[]): Promise<Buffer> {
-  const text = lines.map((line, i) => `<text x="40" y="${80 + i * 70}" font-family="DejaVu Sans" font-size="40">${line}</text>`).join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="720" height="${60 + lines.length * 70}"><rect width="100%" height="100%" fill="white"/>${text}</svg>`;
-  return sharp(Buffer.from(svg)).png().toBuffer();
-}
 
 describe('prototype UI in Chromium', requireCommand('chromium'), () => {
   let server: CliServer;

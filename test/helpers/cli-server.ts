@@ -37,3 +37,15 @@ export async function startCliServer(args: string[]): Promise<CliServer> {
   const grpcAddress = /gRPC \(.*\) on (\S+)/.exec(output)?.[1];
   return { child, url, output: () => output, ...(grpcAddress !== undefined && { grpcAddress }) };
 }
+
+/** Runs `slipway <args>` to completion in its own process: its exit code and what it printed. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}

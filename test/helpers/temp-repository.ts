@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXAMPLES, TEST_MODELS } from './paths.js';
+import { EXAMPLES, ROOT, TEST_MODELS } from './paths.js';
 
 export interface TempModel {
   /** Test fixture (or example) model whose 1/model.onnx is copied into each version folder. */
@@ -33,4 +33,10 @@ export async function tempRepository(models: Record<string, TempModel>): Promise
 function modelFile(name: string): string {
   const fixture = join(TEST_MODELS, name, '1', 'model.onnx');
   return existsSync(fixture) ? fixture : join(EXAMPLES, name, '1', 'model.onnx');
+}
+
+/** Lets handlers written into `dir` (outside the project) `import ... from 'slipway'`, as an installed package would. */
+export async function linkSlipwayPackage(dir: string): Promise<void> {
+  await mkdir(join(dir, 'node_modules'), { recursive: true });
+  await symlink(ROOT, join(dir, 'node_modules', 'slipway'), 'dir');
 }

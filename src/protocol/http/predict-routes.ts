@@ -2,7 +2,6 @@ import multipart from '@fastify/multipart';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { HandlerConfig } from '../../config/handler-config.js';
 import { ServingError } from '../../errors/serving-error.js';
-import type { Model } from '../../repository/model-repository.js';
 import type { ModelHandler } from '../../repository/model-handler.js';
 import type { UploadedFile } from '../../runtime/handler/file-schema.js';
 import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
@@ -10,6 +9,7 @@ import type { PredictPayload } from '../../runtime/handler/handler-messages.js';
 import type { Slipway } from '../../slipway.js';
 import { sendError } from './error-reply.js';
 import { httpRouting } from './http-routing.js';
+import { describeModel, modelKind, modelState } from './describe-model.js';
 import { DEFAULT_BODY_LIMIT_BYTES } from './oip-routes.js';
 
 export interface PredictRoutesOptions {
@@ -29,18 +29,6 @@ function isJsonType(contentType: string | undefined): boolean {
   if (contentType === undefined || contentType === '') return true;
   const type = contentType.split(';')[0]!.trim().toLowerCase();
   return type === 'application/json' || type.endsWith('+json') || type === 'text/plain' || type === 'application/x-www-form-urlencoded';
-}
-
-function modelKind(model: Model): 'pipeline' | 'graph' {
-  return model.versions.size === 0 && model.handler !== undefined ? 'pipeline' : 'graph';
-}
-
-function modelState(model: Model): string {
-  if (modelKind(model) === 'pipeline') return model.handler!.state;
-  const states = [...model.versions.values()].map((v) => v.state);
-  if (states.includes('READY')) return 'READY';
-  if (states.includes('LOADING')) return 'LOADING';
-  return states[0] ?? 'UNAVAILABLE';
 }
 
 function readyHandler(slipway: Slipway, name: string): { handler: ModelHandler; pool: HandlerPool } {
@@ -168,53 +156,7 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
     });
   });
 
-  app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => {
-    const { model: name } = request.params;
-    const model = slipway.repository.get(name);
-    if (model === undefined) {
-      throw new ServingError('MODEL_NOT_FOUND', `unknown model '${name}'; serving: ${slipway.repository.names().join(', ') || 'nothing'}`);
-    }
-    const handler = model.handler;
-    const description = handler?.pool?.description;
-    return {
-      name,
-      kind: modelKind(model),
-      state: modelState(model),
-      ...(model.reason !== undefined && { reason: model.reason }),
-      versions: [...model.versions.values()].map((v) => ({ version: String(v.version), state: v.state, reason: v.reason ?? '' })),
-      handler:
-        handler === undefined
-          ? null
-          : {
-              file: handler.file.split(/[\\/]/).pop(),
-              state: handler.state,
-              reason: handler.reason ?? '',
-              ...(description !== undefined && {
-                mode: description.mode,
-                ...(description.description !== undefined && { description: description.description }),
-                predict: {
-                  method: 'POST',
-                  path: `${base}/api/models/${name}/predict`,
-                  content_types: [
-                    'application/json',
-                    'multipart/form-data',
-                    ...(description.fileFields.length === 1 ? ['image/*', 'application/octet-stream'] : []),
-                  ],
-                },
-                input_schema: description.inputSchema,
-                output_schema: description.outputSchema,
-                file_fields: description.fileFields,
-              }),
-              ...(handler.config.uses.length > 0 && { uses: handler.config.uses }),
-              limits: {
-                timeout_ms: handler.config.timeoutMs,
-                max_file_bytes: handler.config.maxFileBytes,
-                max_files: handler.config.maxFiles,
-                max_concurrency: handler.config.maxConcurrency * handler.config.instanceCount,
-              },
-            },
-    };
-  });
+  app.get('/api/models/:model', async (request: FastifyRequest<{ Params: ModelParams }>) => describeModel(slipway, request.params.model, base));
 
   app.post('/api/models/:model/predict', async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply) => {
     const { model: name } = request.params;

@@ -28,7 +28,7 @@ export interface InferOptions {
 export interface HandlerContext {
   /** The name of the model this handler belongs to. */
   readonly model: string;
-  /** The model's folder (where `handler.ts` and its data files live). */
+  /** The model's folder (where `handler.ts` and its data files live); in a browser bundle, the bundle's URL. */
   readonly dir: string;
   /** True when the folder also holds a graph (`<version>/model.onnx`) that `ctx.infer(ctx.model, …)` runs. */
   readonly hasGraph: boolean;
@@ -40,6 +40,16 @@ export interface HandlerContext {
    * model (they become unusable here); outputs are yours.
    */
   infer(model: string, inputs: ModelInputs, options?: InferOptions): Promise<ModelOutputs>;
+  /**
+   * Reads a data file of the model's folder (a vocabulary, a label list) by its path relative to
+   * the folder. Use this rather than `node:fs`, so the handler also runs in a browser bundle
+   * (`slipway edge`), which ships the files listed under `edge.files` in config.yaml. Absolute paths
+   * work in Node only.
+   *
+   * @example
+   * const labels = new TextDecoder().decode(await ctx.readFile('labels.txt')).split('\n');
+   */
+  readFile(path: string): Promise<Uint8Array>;
 }
 
 /** The context of one request. */

@@ -32,6 +32,16 @@ export function isUploadedFile(value: unknown): value is UploadedFile {
   return typeof value === 'object' && value !== null && (value as { data?: unknown }).data instanceof Uint8Array;
 }
 
+/** Base64 to bytes with Node's Buffer where there is one (fast on large uploads), else atob (browsers). */
+function base64Bytes(payload: string, urlSafe: boolean): Uint8Array {
+  const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+  if (NodeBuffer !== undefined) return new Uint8Array(NodeBuffer.from(payload, urlSafe ? 'base64url' : 'base64'));
+  const binary = atob(urlSafe ? payload.replace(/-/g, '+').replace(/_/g, '/') : payload);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 /** Decodes a JSON file value: `data:<type>;base64,<data>` or bare base64 (standard or URL-safe). */
 export function fileFromString(text: string): UploadedFile | string {
   let payload = text;
@@ -47,7 +57,7 @@ export function fileFromString(text: string): UploadedFile | string {
   if (!BASE64.test(payload) && !BASE64_URL.test(payload)) {
     return 'expected a file: base64 text, a data: URL, or a multipart file part';
   }
-  const data = new Uint8Array(Buffer.from(payload, BASE64.test(payload) ? 'base64' : 'base64url'));
+  const data = base64Bytes(payload, !BASE64.test(payload));
   return mediaType === undefined ? { data } : { data, mediaType };
 }
 

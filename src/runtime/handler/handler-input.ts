@@ -102,14 +102,27 @@ export function rawInput(payload: PredictPayload, description: HandlerDescriptio
   if (payload.kind === 'file') {
     return { [payload.field]: isArraySchema(properties[payload.field]) ? [payload.file] : payload.file };
   }
+  return formInput(payload.fields, payload.files, description);
+}
+
+/**
+ * A multipart form as the input schema sees it: text parts read as JSON where the schema wants
+ * something else than a string, repeated names and array fields as lists.
+ */
+export function formInput(
+  fields: ReadonlyArray<{ name: string; value: string }>,
+  files: ReadonlyArray<{ name: string; file: UploadedFile }>,
+  description: Pick<HandlerDescription, 'inputSchema'>,
+): Record<string, unknown> {
+  const properties = (description.inputSchema.properties ?? {}) as Record<string, JsonSchema>;
   const values = new Map<string, unknown[]>();
   const add = (name: string, value: unknown): void => {
     const list = values.get(name);
     if (list === undefined) values.set(name, [value]);
     else list.push(value);
   };
-  for (const { name, value } of payload.fields) add(name, coerceField(value, isArraySchema(properties[name]) ? (properties[name]!.items as JsonSchema) : properties[name]));
-  for (const { name, file } of payload.files) add(name, file satisfies UploadedFile);
+  for (const { name, value } of fields) add(name, coerceField(value, isArraySchema(properties[name]) ? (properties[name]!.items as JsonSchema) : properties[name]));
+  for (const { name, file } of files) add(name, file);
   const input: Record<string, unknown> = {};
   for (const [name, list] of values) input[name] = list.length === 1 && !isArraySchema(properties[name]) ? list[0] : list;
   return input;

@@ -1,16 +1,18 @@
 // Entry point of one handler worker thread: imports the model's handler.ts (transpiled on load),
 // runs its setup once, then validates, predicts and encodes requests here, so neither user code nor
 // JSON work ever runs on the main thread. Model calls (ctx.infer) go to the main thread's router.
+import { readFile } from 'node:fs/promises';
 import { register } from 'node:module';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ERROR_CODES, type ErrorCode } from '../../errors/codes.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
 import type { HandlerContext, HandlerDefinition, InferOptions, ModelInputs, ModelOutputs, PredictContext } from './define-handler.js';
-import { checkDefinition, describeDefinition, inputError, rawInput, toTensors } from './handler-input.js';
+import { checkDefinition, describeDefinition, rawInput, toTensors } from './handler-input.js';
 import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting, ToHandlerWorker } from './handler-messages.js';
+import { handlerError, ModelCallError, runHandler, runSetup } from './run-handler.js';
 
 const port = parentPort;
 if (port === null) throw new Error('handler-worker must run as a worker thread');
@@ -19,9 +21,6 @@ const data = workerData as HandlerWorkerData;
 function send(message: FromHandlerWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
-
-/** A model call that the router refused or that failed: the handler may catch it, or let it answer. */
-class ModelCallError extends ServingError {}
 
 let nextCallId = 1;
 const calls = new Map<number, { model: string; resolve: (outputs: ModelOutputs) => void; reject: (error: Error) => void }>();
@@ -58,6 +57,7 @@ const baseContext: HandlerContext = Object.freeze({
   hasGraph: data.hasGraph,
   parameters: Object.freeze({ ...data.parameters }),
   infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options),
+  readFile: async (path: string) => new Uint8Array(await readFile(resolve(data.dir, path))),
 });
 
 let definition: HandlerDefinition | undefined;
@@ -100,9 +100,6 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
   const controller = new AbortController();
   running.set(id, controller);
   try {
-    const handler = definition!;
-    const parsed = await handler.input.safeParseAsync(rawInput(payload, description!));
-    if (!parsed.success) throw inputError(parsed.error);
     const ctx: PredictContext<unknown> = Object.freeze({
       ...baseContext,
       state,
@@ -110,24 +107,11 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
       requestId,
       infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal, routing),
     });
-    let result: unknown;
-    if ('predict' in handler) {
-      result = await handler.predict(parsed.data, ctx);
-    } else {
-      const outputs = await ctx.infer(data.model, await handler.preprocess(parsed.data, ctx));
-      result = await handler.postprocess(outputs, ctx, parsed.data);
-    }
-    const checked = await handler.output.safeParseAsync(result);
-    if (!checked.success) {
-      throw new ServingError(
-        'HANDLER_FAILED',
-        `handler '${data.model}' returned output that does not match its output schema: ${inputError(checked.error).message.replace(/^invalid input: /, '')}`,
-      );
-    }
-    const body = new TextEncoder().encode(JSON.stringify(checked.data));
+    const output = await runHandler(definition!, rawInput(payload, description!), ctx);
+    const body = new TextEncoder().encode(JSON.stringify(output));
     send({ type: 'result', id, body }, [body.buffer as ArrayBuffer]);
   } catch (error) {
-    send({ type: 'error', id, ...wireError(error) });
+    send({ type: 'error', id, ...handlerError(error, data.model) });
   } finally {
     running.delete(id);
   }
@@ -147,40 +131,13 @@ async function compare(id: number, primary: Tensor[], shadow: Tensor[]): Promise
   }
 }
 
-// Statuses a model call may pass on to the client; anything else a model says about the handler's
-// tensors (bad shape, unknown model) is the handler's bug, not the client's, and answers 500.
-const PASSED_ON = new Set(['UNAVAILABLE', 'RESOURCE_EXHAUSTED', 'DEADLINE_EXCEEDED']);
-
-function isServingErrorLike(error: unknown): error is { code: ErrorCode; message: string } {
-  const code = (error as { code?: unknown } | null)?.code;
-  return error instanceof Error && error.name === 'ServingError' && typeof code === 'string' && code in ERROR_CODES;
-}
-
-function wireError(error: unknown): { code: ErrorCode; message: string; stack?: string } {
-  if (error instanceof ModelCallError) {
-    if (PASSED_ON.has(error.category)) return { code: error.code, message: error.message };
-    return { code: 'HANDLER_FAILED', message: `handler '${data.model}' failed: a model call was refused: ${error.message}` };
-  }
-  if (isServingErrorLike(error)) return { code: error.code, message: error.message };
-  const message = error instanceof Error ? error.message : String(error);
-  return {
-    code: 'HANDLER_FAILED',
-    message: `handler '${data.model}' failed: ${message}`,
-    ...(error instanceof Error && error.stack !== undefined && { stack: error.stack }),
-  };
-}
-
 try {
   process.setSourceMapsEnabled(true);
   if (/\.m?ts$/.test(data.file)) register(new URL('./ts-loader-hooks.js', import.meta.url));
   const module = (await import(pathToFileURL(data.file).href)) as { default?: unknown };
   definition = checkDefinition(module.default, data.file, data.hasGraph);
   description = describeDefinition(definition);
-  try {
-    state = await definition.setup?.(baseContext);
-  } catch (error) {
-    throw new Error(`setup() failed: ${(error as Error).message ?? String(error)}`, { cause: error });
-  }
+  state = await runSetup(definition, baseContext);
   send({ type: 'ready', description });
 } catch (error) {
   send({ type: 'load-error', message: (error as Error).message ?? String(error) });

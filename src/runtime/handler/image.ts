@@ -1,7 +1,8 @@
-import sharp, { type Metadata } from 'sharp';
 import { z } from 'zod';
 import { ServingError } from '../../errors/serving-error.js';
 import { fileJsonSchema, isUploadedFile, tooLargeIssue, toUploadedFile, type UploadedFile } from './file-schema.js';
+// The platform seam: sharp in Node; the browser bundle swaps in edge/web/canvas-image-codec.ts.
+import { imageCodec } from './image-codec.js';
 
 /** Pixels row by row, channels interleaved (HWC), 8 bits each. */
 export interface DecodedImage {
@@ -15,6 +16,15 @@ export interface DecodedImage {
 }
 
 export type ImageFormat = 'png' | 'jpeg' | 'webp';
+
+/** What a platform's image library provides to decodeImage/resizeImage; the checks and messages stay here. */
+export interface ImageCodec {
+  /** The format (`png`, `jpeg`, `webp`, or another name) and size from the header; undefined when the bytes are no image it knows. */
+  probe(bytes: Uint8Array): Promise<{ format: string; width: number; height: number } | undefined>;
+  /** 8-bit pixels with EXIF orientation applied and transparency flattened onto white. */
+  decode(bytes: Uint8Array, channels: 1 | 3, maxPixels: number): Promise<{ width: number; height: number; data: Uint8Array }>;
+  resize(image: DecodedImage, options: Required<ResizeOptions>): Promise<Omit<DecodedImage, 'format'>>;
+}
 
 export interface DecodeImageOptions {
   /** 1 = grey, 3 = RGB (default). Transparency is flattened onto white either way. */
@@ -39,9 +49,11 @@ function formatList(formats: readonly ImageFormat[]): string {
 }
 
 /**
- * Decodes a PNG, JPEG or WebP into 8-bit pixels with sharp (libvips): EXIF orientation applied,
- * transparency flattened onto white. The header is checked first, so a small file that claims a
- * huge image (a decompression bomb) is refused before any pixel is decoded.
+ * Decodes a PNG, JPEG or WebP into 8-bit pixels: EXIF orientation applied, transparency flattened
+ * onto white. The header is checked first, so a small file that claims a huge image (a
+ * decompression bomb) is refused before any pixel is decoded. In Node this is sharp (libvips); in
+ * a browser bundle (`slipway edge`) it is the browser's own decoder with libvips's colour steps, so
+ * a handler gets the same pixels in both places.
  *
  * Throws INVALID_INPUT (400) for a file that is not an accepted image, PAYLOAD_TOO_LARGE (413) for
  * one over `maxPixels`.
@@ -55,18 +67,12 @@ export async function decodeImage(input: UploadedFile | Uint8Array, options: Dec
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_IMAGE_PIXELS;
   const formats = options.formats ?? DEFAULT_FORMATS;
   const channels = options.channels ?? 3;
-  let metadata: Metadata;
-  try {
-    metadata = await sharp(bytes).metadata();
-  } catch {
-    throw new ServingError('INVALID_INPUT', `not an image: expected ${formatList(formats)}`);
-  }
-  const format = metadata.format as string;
+  const header = await imageCodec.probe(bytes);
+  if (header === undefined) throw new ServingError('INVALID_INPUT', `not an image: expected ${formatList(formats)}`);
+  const { format, width, height } = header;
   if (!(formats as readonly string[]).includes(format)) {
     throw new ServingError('INVALID_INPUT', `unsupported image format '${format}': expected ${formatList(formats)}`);
   }
-  const width = metadata.width ?? 0;
-  const height = metadata.height ?? 0;
   if (width * height > maxPixels) {
     throw new ServingError(
       'PAYLOAD_TOO_LARGE',
@@ -74,17 +80,15 @@ export async function decodeImage(input: UploadedFile | Uint8Array, options: Dec
     );
   }
   try {
-    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate().flatten({ background: '#ffffff' });
-    pipeline = channels === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
-    const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`decoded ${info.channels} channels instead of ${channels}`);
-    return { width: info.width, height: info.height, channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format };
+    const pixels = await imageCodec.decode(bytes, channels, maxPixels);
+    return { ...pixels, channels, format };
   } catch (error) {
     throw new ServingError('INVALID_INPUT', `${FORMAT_NAMES[format as ImageFormat]} image could not be decoded (truncated or corrupt): ${(error as Error).message}`);
   }
 }
 
 export interface ResizeOptions {
+  /** Size of the result in pixels (rounded to whole pixels). */
   width: number;
   height: number;
   /**
@@ -99,7 +103,8 @@ export interface ResizeOptions {
 }
 
 /**
- * Resizes decoded pixels with sharp; the result has the same channel count.
+ * Resizes decoded pixels as libvips does (sharp in Node, an exact port of the same arithmetic in a
+ * browser bundle); the result has the same channel count.
  *
  * @example
  * const small = await resizeImage(image, { width: 320, height: 48, fit: 'fill' });
@@ -108,18 +113,15 @@ export async function resizeImage(image: DecodedImage, options: ResizeOptions): 
   if (!(options.width >= 1 && options.height >= 1)) {
     throw new RangeError(`resizeImage: width and height must be at least 1, got ${options.width}×${options.height}`);
   }
-  const background = options.background ?? 0;
-  const resized = sharp(image.data, { raw: { width: image.width, height: image.height, channels: image.channels } }).resize(
-    Math.round(options.width),
-    Math.round(options.height),
-    { fit: options.fit ?? 'fill', kernel: options.kernel ?? 'linear', background: { r: background, g: background, b: background, alpha: 1 } },
-  );
-  // libvips would hand a one-band image back as sRGB.
-  const { data, info } = await (image.channels === 1 ? resized.toColourspace('b-w') : resized.toColourspace('srgb'))
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== image.channels) throw new Error(`resizeImage: got ${info.channels} channels back instead of ${image.channels}`);
-  return { width: info.width, height: info.height, channels: image.channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), format: image.format };
+  const resized = await imageCodec.resize(image, {
+    width: Math.round(options.width),
+    height: Math.round(options.height),
+    fit: options.fit ?? 'fill',
+    kernel: options.kernel ?? 'linear',
+    background: options.background ?? 0,
+  });
+  if (resized.channels !== image.channels) throw new Error(`resizeImage: got ${resized.channels} channels back instead of ${image.channels}`);
+  return { ...resized, format: image.format };
 }
 
 export interface ImageTensorOptions {

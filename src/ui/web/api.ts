@@ -178,12 +178,35 @@ export function parseServerTiming(header: string | null): ServerTiming[] {
   });
 }
 
+/**
+ * Answers a call of the page without the network (the on-device model, see device-switch.tsx), or
+ * returns undefined to let the server answer it.
+ */
+export type LocalAnswer = (path: string, init: RequestInit) => Promise<Timed<unknown>> | undefined;
+
+const localAnswers = new Set<LocalAnswer>();
+
+/** Routes the page's calls through `answer` first, until the returned function is called. */
+export function answerLocally(answer: LocalAnswer): () => void {
+  localAnswers.add(answer);
+  return () => localAnswers.delete(answer);
+}
+
 /** Calls the server and reads the answer as JSON; a non-2xx answer throws ApiError with the server's message. */
 export async function call<T>(path: string, init: RequestInit = {}): Promise<Timed<T>> {
+  for (const answer of localAnswers) {
+    const local = answer(path, init);
+    if (local !== undefined) return local as Promise<Timed<T>>;
+  }
+  return callUrl<T>(apiUrl(path), init);
+}
+
+/** `call` for a full URL, past any local answers. */
+export async function callUrl<T>(url: string, init: RequestInit = {}): Promise<Timed<T>> {
   const started = performance.now();
   let response: Response;
   try {
-    response = await fetch(apiUrl(path), init);
+    response = await fetch(url, init);
   } catch (error) {
     throw new ApiError(`cannot reach the server: ${(error as Error).message}`, 0);
   }

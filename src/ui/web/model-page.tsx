@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, modelPath, oipPath, type ModelDescription, type ModelExample, type ModelMetadata } from './api.js';
+import { DeviceSwitch } from './device-switch.js';
 import { HandlerForm } from './handler-form.js';
 import { kindLabel } from './model-list.js';
 import { ApiPanel } from './api-panel.js';
@@ -151,6 +152,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         {readyVersions.length > 0 && ` · version ${readyVersions.join(', ')}`}
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>
+      {mode !== undefined && <DeviceSwitch name={name} />}
       {description.kind === 'graph' && <RolloutPanel model={name} />}
       <OptimizeReports name={name} />
       {description.state !== 'READY' && reasons.length > 0 && (

@@ -1,8 +1,7 @@
 import * as ort from 'onnxruntime-node';
-import { ServingError } from '../../../errors/serving-error.js';
-import { DATATYPE_INFO, datatypeFromOnnx } from '../../../tensor/datatypes.js';
 import type { Tensor } from '../../../tensor/tensor.js';
 import type { Engine, EngineFactory, EngineOptions, EngineSignature, GraphTensor } from '../../engine.js';
+import { runOrtSession } from './run-session.js';
 
 type ValueMetadata = ort.InferenceSession.ValueMetadata;
 
@@ -38,28 +37,8 @@ export class OnnxEngine implements Engine {
     return new OnnxEngine(session);
   }
 
-  async run(inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const t of inputs) {
-      // The cast only quiets ort's overloads: DATATYPE_INFO pairs each onnx type with the array it needs.
-      feeds[t.name] = new ort.Tensor(DATATYPE_INFO[t.datatype].onnxType as 'float32', t.data as Float32Array, t.shape);
-    }
-    let results: ort.InferenceSession.OnnxValueMapType;
-    try {
-      results = await this.session.run(feeds, outputNames);
-    } catch (error) {
-      // onnxruntime's messages name the node and the shapes; they are the best explanation we have.
-      throw new ServingError('INFERENCE_FAILED', `onnxruntime failed: ${(error as Error).message}`);
-    }
-    return outputNames.map((name) => {
-      const value = results[name];
-      if (value === undefined) throw new ServingError('INFERENCE_FAILED', `onnxruntime returned no output '${name}'`);
-      const datatype = datatypeFromOnnx(value.type);
-      if (datatype === undefined) {
-        throw new ServingError('INFERENCE_FAILED', `output '${name}' has element type '${value.type}' which OIP cannot carry`);
-      }
-      return { name, datatype, shape: value.dims.slice(), data: value.data as Tensor['data'] };
-    });
+  run(inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
+    return runOrtSession(ort, this.session, inputs, outputNames);
   }
 
   async close(): Promise<void> {
