@@ -439,10 +439,14 @@ describe('prototype UI in Chromium', requireCommand('chromium'), () => {
       assert.match((await demos.locator('.model-card').first().textContent()) ?? '', /Reads one handwritten or printed digit/);
       const ocr = demos.locator('.model-card').filter({ has: page.getByRole('link', { name: 'ocr', exact: true }) });
       assert.deepEqual(await ocr.locator('.parts a').allTextContents(), ['ocr_det', 'ocr_cls', 'ocr_rec']);
-      // The parts are no demos of their own, and nothing from the tests' fixtures is served.
-      assert.equal(await page.getByRole('list', { name: 'Graphs' }).count(), 0);
+      // The parts are no demos of their own; the graphs of the other examples follow the demos, each
+      // with the models it is made of; nothing from the tests' fixtures is served.
+      const graphs = page.getByRole('list', { name: 'Graphs' });
+      assert.deepEqual((await graphs.locator('.model-name').allTextContents()).sort(), ['digits_mlp', 'digits_router']);
+      const router = graphs.locator('.model-card').filter({ has: page.getByRole('link', { name: 'digits_router', exact: true }) });
+      assert.deepEqual((await router.locator('.parts a').allTextContents()).sort(), ['digits', 'digits_ensemble', 'digits_linear']);
       const names = await page.locator('.model-name').allTextContents();
-      assert.deepEqual(names.sort(), ['digits', 'ocr']);
+      assert.deepEqual(names.sort(), ['digits', 'digits_mlp', 'digits_router', 'ocr']);
       await page.close();
     } finally {
       start.child.kill('SIGTERM');

@@ -3,6 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { HandlerConfig } from '../../config/handler-config.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { ModelHandler } from '../../repository/model-handler.js';
+import type { Model } from '../../repository/model-repository.js';
 import type { UploadedFile } from '../../runtime/handler/file-schema.js';
 import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
 import type { PredictPayload } from '../../runtime/handler/handler-messages.js';
@@ -113,7 +114,7 @@ function readRawUpload(request: FastifyRequest<{ Body: Buffer | undefined }>, na
  * The app-level prediction API over model handlers (a model folder's `handler.ts`):
  *
  * - `GET /api/models`: every model, its kind (`graph` or `pipeline`), state and description, with
- *   the models a handler `uses` and, for those, which models they are `part_of`;
+ *   the models it `uses` (a pipeline handler's `uses`, a graph's local steps) and which models each is `part_of`;
  * - `GET /api/models/{m}`: one model, with its handler's input and output JSON Schemas;
  * - `POST /api/models/{m}/predict`: runs the handler on a JSON body, a multipart form (files as
  *   parts), or a raw upload (`content-type: image/png`, …) for a handler with one file field.
@@ -127,6 +128,13 @@ function readRawUpload(request: FastifyRequest<{ Body: Buffer | undefined }>, na
  * const app = Fastify();
  * await app.register(predictRoutes, { slipway, prefix: '/ml' }); // POST /ml/api/models/ocr/predict
  */
+/** The models a model is made of: those its pipeline handler `uses`, or the local steps of its graph. */
+function partsOf(model: Model): readonly string[] {
+  if (model.handler !== undefined && model.handler.config.uses.length > 0) return model.handler.config.uses;
+  const plan = [...model.versions.values()].find((v) => v.graph !== undefined)?.graph;
+  return plan?.dependencies ?? [];
+}
+
 export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (app, options) => {
   const { slipway } = options;
   // Bodies go to the handler's worker as bytes: parsing and validation happen there, off the event loop.
@@ -141,16 +149,17 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
   app.get('/api/models', async () => {
     const names = slipway.repository.names();
     const models = names.map((name) => slipway.repository.get(name)!);
+    const uses = models.map(partsOf);
     return models.map((model, i) => {
       const description = model.handler?.pool?.description.description;
-      const partOf = models.filter((m) => m.handler?.config.uses.includes(names[i]!)).map((m) => m.name);
+      const partOf = models.filter((_, j) => uses[j]!.includes(names[i]!)).map((m) => m.name);
       return {
         name: names[i]!,
         kind: modelKind(model),
         state: modelState(model),
         handler: model.handler === undefined ? null : { state: model.handler.state },
         ...(description !== undefined && { description }),
-        ...(model.handler !== undefined && model.handler.config.uses.length > 0 && { uses: model.handler.config.uses }),
+        ...(uses[i]!.length > 0 && { uses: uses[i] }),
         ...(partOf.length > 0 && { part_of: partOf }),
       };
     });
