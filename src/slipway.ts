@@ -1,6 +1,8 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
 import { ModelRouter } from './router/model-router.js';
-import { ResponseCache } from './scheduler/response-cache.js';
+import type { ResponseCache } from './scheduler/response-cache.js';
+import { MemoryResponseCache } from './scheduler/memory-response-cache.js';
+import { parseResponseCacheSetting } from './config/response-cache-url.js';
 import { Metrics } from './observability/metrics.js';
 import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
 import { silentLogger, type Logger } from './observability/logger.js';
@@ -22,6 +24,11 @@ export interface SlipwayOptions {
   strictReadiness?: boolean;
   /** Bytes the server-wide response cache may hold (default 64 MiB; 0 turns it off). Models opt in with `response_cache { enable: true }`. */
   responseCacheBytes?: number;
+  /**
+   * Where answers are cached: `memory` (default: an LRU of `responseCacheBytes` in this process) or
+   * `redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=slipway:cache:]`, shared by processes and replicas.
+   */
+  responseCache?: string;
   /** Prometheus metrics (a registry of Slipway's own); `false` turns them off. Default: on. */
   metrics?: Metrics | false;
   /** Sample predictions into a store for monitoring (off by default). */
@@ -79,8 +86,8 @@ export class Slipway {
   /** Discovers and loads every model; resolves once each is READY or UNAVAILABLE (with its reason). */
   static async open(options: SlipwayOptions): Promise<Slipway> {
     const logger = options.logger ?? silentLogger();
-    const cache = new ResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
     const metrics = options.metrics === false ? undefined : (options.metrics ?? new Metrics());
+    const cache = await openResponseCache(options, logger, metrics);
     const predictionLog =
       options.predictionLog === undefined || options.predictionLog.sampleRate === 0
         ? undefined
@@ -156,5 +163,14 @@ export class Slipway {
     await this.repository.close();
     // After the models: the last requests' predictions are flushed, not lost.
     await this.predictionLog?.close();
+    await this.cache.close();
   }
+}
+
+async function openResponseCache(options: SlipwayOptions, logger: Logger, metrics: Metrics | undefined): Promise<ResponseCache> {
+  const setting = parseResponseCacheSetting(options.responseCache ?? 'memory');
+  if (setting.kind === 'memory') return new MemoryResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
+  // Imported only when asked for, like the Redis client it loads.
+  const { RedisResponseCache } = await import('./scheduler/redis-response-cache.js');
+  return RedisResponseCache.open(setting, { logger, ...(metrics !== undefined && { metrics }) });
 }

@@ -21,6 +21,7 @@ interface ServeFlags {
   defaultMaxBatchSize?: string;
   strictReadiness?: boolean;
   responseCacheBytes?: string;
+  responseCache?: string;
   config?: string;
   grpcPort?: string;
   grpc?: boolean;
@@ -50,6 +51,7 @@ export function registerServe(program: Command): void {
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
     .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
+    .option('--response-cache <where>', 'memory (default) or redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=…]: shared by processes and replicas (env SLIPWAY_RESPONSE_CACHE)')
     .option('--grpc-port <port>', 'OIP gRPC port, default 8001 (env SLIPWAY_GRPC_PORT)')
     .option('--no-grpc', 'do not serve gRPC (env SLIPWAY_GRPC=false)')
     .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
@@ -77,6 +79,7 @@ export function registerServe(program: Command): void {
         default_max_batch_size: flags.defaultMaxBatchSize,
         strict_readiness: flags.strictReadiness,
         response_cache_bytes: flags.responseCacheBytes,
+        response_cache: flags.responseCache,
         grpc_port: flags.grpcPort,
         // commander sets grpc=true unless --no-grpc; only the explicit "off" is a flag value.
         grpc: flags.grpc === false ? false : undefined,
@@ -106,6 +109,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     defaultMaxBatchSize: config.default_max_batch_size,
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
+    responseCache: config.response_cache,
     ...(config.cores !== undefined && { cores: config.cores }),
     ...(!config.metrics && { metrics: false as const }),
     ...(config.prediction_log !== undefined && {

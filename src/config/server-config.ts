@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ServingError } from '../errors/serving-error.js';
 import { formatIssues } from './format-issues.js';
+import { parseResponseCacheSetting } from './response-cache-url.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -17,6 +18,17 @@ export const serverConfigSchema = z.strictObject({
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(false),
   response_cache_bytes: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  /** `memory` (an LRU of response_cache_bytes in each process) or `redis://…` (shared by processes and replicas). */
+  response_cache: z
+    .string()
+    .default('memory')
+    .superRefine((value, ctx) => {
+      try {
+        parseResponseCacheSetting(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^response_cache: /, '') });
+      }
+    }),
   metrics: z
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(true),
@@ -59,6 +71,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_DEFAULT_MAX_BATCH_SIZE: 'default_max_batch_size',
   SLIPWAY_STRICT_READINESS: 'strict_readiness',
   SLIPWAY_RESPONSE_CACHE_BYTES: 'response_cache_bytes',
+  SLIPWAY_RESPONSE_CACHE: 'response_cache',
   SLIPWAY_METRICS: 'metrics',
   SLIPWAY_METRICS_PORT: 'metrics_port',
   SLIPWAY_PREDICTION_LOG: 'prediction_log',

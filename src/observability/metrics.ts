@@ -24,6 +24,9 @@ export interface ModelGaugeSource {
   instances: number;
 }
 
+/** Why a request went on without the shared response cache. */
+export type ResponseCacheFailure = 'unavailable' | 'timeout' | 'error' | 'too_large';
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STATES = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'] as const;
 
@@ -50,6 +53,9 @@ export class Metrics {
   private readonly restarts: Counter<'model' | 'version'>;
   private readonly droppedPredictions: Counter<'reason'>;
   private readonly loggedPredictions: Counter;
+  private readonly cacheFailures: Counter<'operation' | 'reason'>;
+  private readonly cacheOutages: Counter;
+  private cacheUpSource: (() => number) | undefined;
   private sources: Array<() => ModelGaugeSource[]> = [];
   private cacheBytesSource: (() => number) | undefined;
   private batchRunSource: (() => Promise<Array<{ table: string; finishedAt: Date }>>) | undefined;
@@ -71,6 +77,14 @@ export class Metrics {
     this.restarts = new Counter({ name: 'slipway_instance_restarts_total', help: 'Model instances restarted after a crash', labelNames: mv, registers });
     this.droppedPredictions = new Counter({ name: 'slipway_prediction_log_dropped_total', help: 'Sampled predictions not logged (store full or failing)', labelNames: ['reason'], registers });
     this.loggedPredictions = new Counter({ name: 'slipway_prediction_log_written_total', help: 'Sampled predictions written to the prediction log', registers });
+    this.cacheFailures = new Counter({ name: 'slipway_response_cache_errors_total', help: 'Shared response cache calls skipped or failed (the request went on without the cache)', labelNames: ['operation', 'reason'], registers });
+    this.cacheOutages = new Counter({ name: 'slipway_response_cache_outages_total', help: 'Times the shared response cache became unavailable', registers });
+    const cacheUp = () => this.cacheUpSource?.();
+    new Gauge({ name: 'slipway_response_cache_up', help: '1 while the shared response cache (Redis) answers, 0 during an outage (absent for the in-process cache)', registers, collect() {
+      this.reset();
+      const up = cacheUp();
+      if (up !== undefined) this.set(up);
+    } });
 
     const sources = () => this.sources.flatMap((s) => s());
     const batchRuns = async () => (this.batchRunSource === undefined ? [] : this.batchRunSource().catch(() => []));
@@ -120,6 +134,19 @@ export class Metrics {
 
   setCacheBytesSource(source: () => number): void {
     this.cacheBytesSource = source;
+  }
+
+  /** Reads whether the shared response cache is up (1) or down (0), at each scrape. */
+  setResponseCacheUpSource(source: () => number): void {
+    this.cacheUpSource = source;
+  }
+
+  responseCacheFailed(operation: 'get' | 'set', reason: ResponseCacheFailure): void {
+    this.cacheFailures.inc({ operation, reason });
+  }
+
+  responseCacheOutage(): void {
+    this.cacheOutages.inc();
   }
 
   recordRequest(r: { model: string; version: string; protocol: Protocol; outcome: string; seconds: number }): void {

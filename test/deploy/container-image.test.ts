@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +9,7 @@ import { credentials } from '@grpc/grpc-js';
 import type { BuildReport } from '../../src/cli/build.js';
 import { loadServices } from '../../src/protocol/grpc/proto.js';
 import { requireCommand } from '../helpers/requirements.js';
+import { freePort } from '../helpers/free-port.js';
 import { CLI, EXAMPLES, ROOT } from '../helpers/paths.js';
 import { importTestBaseImage, podman, podmanEnvironment, type Podman } from './podman.js';
 
@@ -206,15 +206,6 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: n
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
   return { code, stdout, stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
 }
 
 /** Polls readiness until it answers 200; gives up with the container's log if it stops or takes minutes. */

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ServingError } from '../../errors/serving-error.js';
+import { redactUrl } from '../../config/redact-url.js';
 import { failpoint } from '../failpoint.js';
 import {
   RUNS_TABLE,
@@ -30,16 +31,7 @@ const SQL_TYPES: Record<ColumnSpec['type'], string> = {
 };
 const sqlType = (c: ColumnSpec): string => SQL_TYPES[c.type];
 
-/** Removes the password from a URL for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
-}
+export { redactUrl } from '../../config/redact-url.js';
 
 /**
  * PostgreSQL through pg. A `schema` query parameter on the URL (`postgres://…/db?schema=ml`) puts

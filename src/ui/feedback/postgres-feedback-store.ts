@@ -10,19 +10,13 @@ import {
   type NewFlag,
   type StoredFlag,
 } from './feedback-store.js';
+import { redactUrl } from '../../config/redact-url.js';
 import { blobRefs } from './flag-document.js';
 import { flagFromRow, type FlagRow } from './flag-rows.js';
 
 /** Removes the password from a URL for messages and logs. */
 export function redactPassword(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/:[^:@/]*@/, ':***@');
-  }
+  return /^postgres(ql)?:\/\//i.test(url) ? redactUrl(url) : url;
 }
 
 // Documents come back as their text, exactly as stored (pg would otherwise parse json columns itself).
