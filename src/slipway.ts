@@ -11,6 +11,8 @@ import type { InferenceRequest, InferenceResponse } from './tensor/inference.js'
 export interface SlipwayOptions {
   /** Model repository folders, model folders or single .onnx files. */
   models: string | readonly string[];
+  /** Serve the one model `models` holds under this name (as KServe's runtimes are told the InferenceService's name). */
+  modelName?: string;
   /** A pino logger; silent when absent. */
   logger?: Logger;
   /** Cores to plan instance layouts for (default: the machine's). */
@@ -98,6 +100,7 @@ export class Slipway {
       logger,
       ...(metrics !== undefined && { metrics }),
       ...(options.cores !== undefined && { cores: options.cores }),
+      ...(options.modelName !== undefined && { modelName: options.modelName }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
       // Handlers' ctx.infer goes through this same router, so batching, the cache and statistics apply.
       connectHandlers: (loading) => {
@@ -150,6 +153,11 @@ export class Slipway {
   async unloadModel(name: string): Promise<void> {
     await this.repository.unloadModel(name);
     this.cache.clear();
+  }
+
+  /** True once shutdown began: readiness is false and answers close their connection. */
+  get shuttingDown(): boolean {
+    return this.draining;
   }
 
   /** Marks the server as draining (readiness turns false) without stopping anything yet. */

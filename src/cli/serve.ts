@@ -9,6 +9,9 @@ import { batchStatusRoutes } from '../protocol/http/batch-status-routes.js';
 import { registerMetricsRoute } from '../protocol/http/observe-requests.js';
 import { GrpcServer } from '../protocol/grpc/grpc-server.js';
 import { Slipway } from '../slipway.js';
+import { joinCluster, runProcessCluster } from '../server/process-cluster.js';
+import { stopAccepting, waitForConnections } from '../server/drain-http.js';
+import cluster from 'node:cluster';
 import { SLIPWAY_VERSION } from '../version.js';
 import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
 import { redactPassword } from '../ui/feedback/postgres-feedback-store.js';
@@ -36,6 +39,8 @@ interface ServeFlags {
   batchDb?: string;
   ui?: boolean;
   feedbackDb?: string;
+  processes?: string;
+  modelName?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -65,6 +70,8 @@ export function registerServe(program: Command): void {
     .option('--ui', 'serve the prototype web UI at / (default; env SLIPWAY_UI)')
     .option('--no-ui', 'no web UI and no feedback API (env SLIPWAY_UI=false)')
     .option('--feedback-db <url>', 'UI feedback store: sqlite:PATH or postgres://… (default sqlite:feedback.db beside the first path; env SLIPWAY_FEEDBACK_DB)')
+    .option('--processes <n>', 'serving processes sharing the ports, each with its share of the cores; SIGHUP restarts them one at a time (env SLIPWAY_PROCESSES)')
+    .option('--model-name <name>', 'serve the one model found under this name (KServe passes the InferenceService name; env SLIPWAY_MODEL_NAME)')
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
@@ -94,15 +101,24 @@ export function registerServe(program: Command): void {
         batch_db: flags.batchDb,
         ui: flags.ui,
         feedback_db: flags.feedbackDb,
+        processes: flags.processes,
+        model_name: flags.modelName,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
 }
 
-/** Loads the models, listens, prints what is served where, and shuts down gracefully on SIGTERM/SIGINT. */
+/**
+ * Loads the models, listens, prints what is served where, and shuts down gracefully on SIGTERM/SIGINT.
+ * With `processes` > 1 this process becomes the primary of a cluster of serving processes instead.
+ */
 export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const logger = createLogger({ level: config.log_level });
+  if (config.processes > 1 && cluster.isPrimary) {
+    process.exit(await runProcessCluster({ processes: config.processes, logger, ...(config.cores !== undefined && { cores: config.cores }) }));
+  }
   const started = performance.now();
+  const member = await joinCluster();
   const slipway = await Slipway.open({
     models: config.models,
     logger,
@@ -110,6 +126,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
     responseCache: config.response_cache,
+    ...(config.model_name !== undefined && { modelName: config.model_name }),
     ...(config.cores !== undefined && { cores: config.cores }),
     ...(!config.metrics && { metrics: false as const }),
     ...(config.prediction_log !== undefined && {
@@ -126,6 +143,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
+  if (member !== undefined && slipway.metrics !== undefined) {
+    member.shareMetrics(slipway.metrics.registry);
+    slipway.metrics.exposition = () => member.clusterMetrics();
+  }
   if (config.batch_db !== undefined) {
     await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
   }
@@ -145,7 +166,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const grpcLine =
     grpcPort === undefined ? '' : `gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${config.host.includes(':') ? `[${config.host}]` : config.host}:${grpcPort}\n`;
   const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
-  process.stdout.write(banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine);
+  const text = banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine;
+  // In a cluster, the primary prints one banner for all the processes.
+  if (member !== undefined) member.ready(text);
+  else process.stdout.write(text);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -156,6 +180,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     stopping = true;
     logger.info({ event: 'shutdown', signal }, 'shutting down: finishing in-flight requests');
     slipway.beginShutdown();
+    // New connections go elsewhere (another process, another pod); the open ones finish their
+    // requests, each answer closing its connection, before the idle rest are closed.
+    stopAccepting(app.server);
+    await waitForConnections(app.server, CONNECTION_DRAIN_MS);
     await Promise.all([app.close(), grpc?.close(), metricsApp?.close()]);
     await slipway.close();
     logger.info({ event: 'shutdown_complete' }, 'stopped');
@@ -163,7 +191,11 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  member?.onDrain(() => void shutdown('drain requested by the primary'));
 }
+
+/** How long a drain waits for clients to close their connections before closing the idle rest. */
+const CONNECTION_DRAIN_MS = 2000;
 
 function banner(slipway: Slipway, base: string, readyMs: number): string {
   const rows = slipway.index();

@@ -40,6 +40,10 @@ export const serverConfigSchema = z.strictObject({
   prediction_log_max_rows: z.coerce.number().int().positive().default(100_000),
   /** Batch database (sqlite:PATH or postgres://…) behind GET /v2/batch/status and /v1/batch/{table}/{key}; off when absent. */
   batch_db: z.string().min(1).optional(),
+  /** Serving processes sharing the ports (node:cluster), each planning its instances for cores / processes. */
+  processes: z.coerce.number().int().min(1).max(256).default(1),
+  /** Serve the one model found under this name (KServe's ServingRuntime passes the InferenceService name). */
+  model_name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected letters, digits, '_', '-' and '.'").optional(),
   /** Cores to plan instance layouts for; in a container, set it to the CPU limit (default: the machine's). */
   cores: z.coerce.number().int().positive().optional(),
   /** OIP gRPC port (inference.GRPCInferenceService and grpc.health.v1.Health); 0 picks a free one. */
@@ -79,6 +83,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_PREDICTION_LOG_MAX_ROWS: 'prediction_log_max_rows',
   SLIPWAY_BATCH_DB: 'batch_db',
   SLIPWAY_CORES: 'cores',
+  SLIPWAY_PROCESSES: 'processes',
+  SLIPWAY_MODEL_NAME: 'model_name',
   // SageMaker tells a container that accepts bind-to-port (an image label) which port to use; it
   // comes after SLIPWAY_HTTP_PORT so it wins over it (the image itself sets SLIPWAY_HTTP_PORT).
   SAGEMAKER_BIND_TO_PORT: 'http_port',
@@ -95,6 +101,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_FEEDBACK_DB: 'feedback_db',
 };
 
+const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
+
 /**
  * Merges defaults, environment and flags, validates once and freezes. Every problem is reported at
  * once with the option it concerns (`http_port: Too big: expected number to be <=65535`).
@@ -107,6 +115,11 @@ export function resolveServerConfig(
   const merged: Record<string, unknown> = { ...file };
   for (const [variable, key] of Object.entries(ENVIRONMENT)) {
     if (env[variable] !== undefined && env[variable] !== '') merged[key] = env[variable];
+  }
+  // Knative and Cloud Run tell a container its port in PORT. Only the image listens to it (it sets
+  // SLIPWAY_HONOUR_PORT): a PORT left in a developer's shell for another program must not move the server.
+  if (isTrue(env.SLIPWAY_HONOUR_PORT) && env.PORT !== undefined && env.PORT !== '' && env.SAGEMAKER_BIND_TO_PORT === undefined && env.AIP_HTTP_PORT === undefined) {
+    merged.http_port = env.PORT;
   }
   for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value;
   // Cloud platforms reach the container from outside: listen on every interface, at their port.

@@ -80,7 +80,7 @@ export class Metrics {
     this.cacheFailures = new Counter({ name: 'slipway_response_cache_errors_total', help: 'Shared response cache calls skipped or failed (the request went on without the cache)', labelNames: ['operation', 'reason'], registers });
     this.cacheOutages = new Counter({ name: 'slipway_response_cache_outages_total', help: 'Times the shared response cache became unavailable', registers });
     const cacheUp = () => this.cacheUpSource?.();
-    new Gauge({ name: 'slipway_response_cache_up', help: '1 while the shared response cache (Redis) answers, 0 during an outage (absent for the in-process cache)', registers, collect() {
+    new Gauge({ name: 'slipway_response_cache_up', help: '1 while the shared response cache (Redis) answers, 0 during an outage (absent for the in-process cache)', aggregator: 'min', registers, collect() {
       this.reset();
       const up = cacheUp();
       if (up !== undefined) this.set(up);
@@ -96,7 +96,7 @@ export class Metrics {
       this.reset();
       for (const s of sources()) if (s.queueCapacity > 0) this.set({ model: s.model, version: s.version }, s.queueCapacity);
     } });
-    new Gauge({ name: 'slipway_batch_last_success_timestamp_seconds', help: 'When the newest successful batch prediction run into each table finished', labelNames: ['table'], registers, collect: async function (this: Gauge<'table'>) {
+    new Gauge({ name: 'slipway_batch_last_success_timestamp_seconds', help: 'When the newest successful batch prediction run into each table finished', labelNames: ['table'], aggregator: 'max', registers, collect: async function (this: Gauge<'table'>) {
       this.reset();
       for (const { table, finishedAt } of await batchRuns()) this.set({ table }, finishedAt.getTime() / 1000);
     } });
@@ -108,11 +108,11 @@ export class Metrics {
       this.reset();
       for (const s of sources()) this.set({ model: s.model, version: s.version }, s.instances);
     } });
-    new Gauge({ name: 'slipway_model_state', help: '1 for the state each model version is in', labelNames: ['model', 'version', 'state'], registers, collect() {
+    new Gauge({ name: 'slipway_model_state', help: '1 for the state each model version is in (in any process, when there are several)', labelNames: ['model', 'version', 'state'], aggregator: 'max', registers, collect() {
       this.reset();
       for (const s of sources()) for (const state of STATES) this.set({ model: s.model, version: s.version, state }, s.state === state ? 1 : 0);
     } });
-    new Gauge({ name: 'slipway_model_load_duration_seconds', help: 'How long the model version took to load', labelNames: mv, registers, collect() {
+    new Gauge({ name: 'slipway_model_load_duration_seconds', help: 'How long the model version took to load (the slowest process)', labelNames: mv, aggregator: 'max', registers, collect() {
       this.reset();
       for (const s of sources()) if (s.loadSeconds !== undefined) this.set({ model: s.model, version: s.version }, s.loadSeconds);
     } });
@@ -135,6 +135,12 @@ export class Metrics {
   setCacheBytesSource(source: () => number): void {
     this.cacheBytesSource = source;
   }
+
+  /**
+   * The Prometheus text `GET /metrics` serves: this registry's, unless replaced (the processes of
+   * `slipway serve --processes N` serve the whole server's, aggregated by the primary process).
+   */
+  exposition: () => Promise<string> = () => this.registry.metrics();
 
   /** Reads whether the shared response cache is up (1) or down (0), at each scrape. */
   setResponseCacheUpSource(source: () => number): void {

@@ -47,12 +47,14 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   observeRequests(app, slipway);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
+  // From the start of a drain, too: a client then reconnects (to another process) instead of
+  // reusing a connection that is about to close under it.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (closing || slipway.shuttingDown) reply.header('connection', 'close');
   });
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
