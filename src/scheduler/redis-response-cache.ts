@@ -53,7 +53,7 @@ export class RedisResponseCache implements ResponseCache {
     // Without an 'error' listener a connection error would be an uncaught exception.
     client.on('error', (error: Error) => this.markDown(error));
     client.on('ready', () => this.markUp());
-    client.on('end', () => this.markDown(new Error('connection closed')));
+    client.on('close', () => this.markDown(new Error('the connection closed')));
     metrics?.setResponseCacheUpSource(() => (this.up ? 1 : 0));
   }
 
@@ -97,9 +97,10 @@ export class RedisResponseCache implements ResponseCache {
 
   get(key: string): Tensor[] | undefined | Promise<Tensor[] | undefined> {
     if (!this.usable('get')) return undefined;
+    const issuedAt = performance.now();
     return this.client.getBuffer(key).then(
       (value) => {
-        this.succeeded();
+        this.succeeded(issuedAt);
         if (value === null) return undefined;
         try {
           return decodeTensorFrame(value, `cached answer ${key}`);
@@ -124,8 +125,9 @@ export class RedisResponseCache implements ResponseCache {
       return;
     }
     if (!this.usable('set')) return;
+    const issuedAt = performance.now();
     this.client.set(key, Buffer.from(value.buffer, value.byteOffset, value.byteLength), 'PX', this.setting.ttlSeconds * 1000).then(
-      () => this.succeeded(),
+      () => this.succeeded(issuedAt),
       (error: unknown) => this.failed('set', error),
     );
   }
@@ -150,9 +152,10 @@ export class RedisResponseCache implements ResponseCache {
     return false;
   }
 
-  private succeeded(): void {
+  /** A call answered; one sent after the outage began (a probe after a slow spell) ends it. */
+  private succeeded(issuedAt: number): void {
     this.failures = 0;
-    if (!this.up) this.markUp();
+    if (!this.up && issuedAt > this.downSince) this.markUp();
   }
 
   private failed(operation: 'get' | 'set', error: unknown): void {
@@ -176,9 +179,9 @@ export class RedisResponseCache implements ResponseCache {
   }
 
   private markUp(): void {
+    if (this.up || this.client.status !== 'ready') return;
     this.failures = 0;
     this.skipUntil = 0;
-    if (this.up || this.client.status !== 'ready') return;
     this.up = true;
     const downSeconds = Math.round((performance.now() - this.downSince) / 100) / 10;
     this.logger.info({ event: 'response_cache_up', downSeconds }, `response cache: Redis is back after ${downSeconds} s`);
