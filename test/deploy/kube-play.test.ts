@@ -13,6 +13,9 @@ import { buildRepositoryImage, podman, podmanEnvironment, waitForReady, type Pod
 // The Deployment `slipway build` writes, run for real by `podman kube play`: the pod's security
 // settings, environment, volumes and ports as written, the image as built. The only change is a
 // hostPort on each port (kube play publishes those), free ones, since this machine is shared.
+const pauseImages = (run: Podman): string[] =>
+  run(['images', '--format', '{{.Repository}}:{{.Tag}}'], { allowFailure: true }).stdout.split('\n').filter((i) => i.includes('podman-pause'));
+
 describe('podman kube play runs the generated Deployment', requireCommand('podman'), () => {
   const suffix = `${process.pid}`;
   const baseTag = `localhost/slipway-kube-base:${suffix}`;
@@ -23,11 +26,13 @@ describe('podman kube play runs the generated Deployment', requireCommand('podma
   let playFile: string;
   let url: string;
   let containerName: string;
+  let pauseImagesBefore: string[] = [];
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'slipway-kube-play-'));
     const env = await podmanEnvironment(work);
     run = podman(env);
+    pauseImagesBefore = pauseImages(run);
     const { report } = await buildRepositoryImage(run, env, work, { base: baseTag, app: appTag });
     const objects = parseObjects(await readFile(join(report.context.dir, 'kubernetes.yaml'), 'utf8'));
     deployment = objects.find((o) => o.kind === 'Deployment')!;
@@ -54,6 +59,8 @@ describe('podman kube play runs the generated Deployment', requireCommand('podma
       if (playFile !== undefined) run(['kube', 'down', playFile], { allowFailure: true });
       run(['rmi', '-f', appTag], { allowFailure: true });
       run(['rmi', '-f', baseTag], { allowFailure: true });
+      // kube play builds a pause image for the pod's infra container; remove it if this run made it.
+      for (const image of pauseImages(run)) if (!pauseImagesBefore.includes(image)) run(['rmi', image], { allowFailure: true });
     }
     if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
