@@ -3,18 +3,13 @@ import { resolveServerConfig, type ServerConfig } from '../config/server-config.
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { createHttpServer } from '../server/http-server.js';
-import { batchStatusRoutes } from '../protocol/http/batch-status-routes.js';
-import { registerMetricsRoute } from '../protocol/http/observe-requests.js';
-import { GrpcServer } from '../protocol/grpc/grpc-server.js';
-import { Slipway } from '../slipway.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { joinCluster, runProcessCluster } from '../server/process-cluster.js';
 import { stopAccepting, waitForConnections } from '../server/drain-http.js';
 import cluster from 'node:cluster';
 import { SLIPWAY_VERSION } from '../version.js';
 import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
-import { redactPassword } from '../ui/feedback/postgres-feedback-store.js';
+import { redactUrl } from '../config/redact-url.js';
 
 interface ServeFlags {
   httpPort?: string;
@@ -119,6 +114,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   }
   const started = performance.now();
   const member = await joinCluster();
+  // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs.
+  const http = Promise.all([import('../server/http-server.js'), import('../protocol/http/observe-requests.js'), import('fastify')]);
+  http.catch(() => undefined);
+  const { Slipway } = await import('../slipway.js');
   const slipway = await Slipway.open({
     models: config.models,
     logger,
@@ -133,6 +132,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
       predictionLog: { store: config.prediction_log, sampleRate: config.prediction_log_sample_rate, maxRows: config.prediction_log_max_rows },
     }),
   });
+  const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
     exposeMetrics: config.metrics && config.metrics_port === undefined,
@@ -147,7 +147,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     member.shareMetrics(slipway.metrics.registry);
     slipway.metrics.exposition = () => member.clusterMetrics();
   }
+  // gRPC, the batch database and their libraries load only when asked for: a fast first answer.
   if (config.batch_db !== undefined) {
+    const { batchStatusRoutes } = await import('../protocol/http/batch-status-routes.js');
     await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
   }
   await app.listen({ port: config.http_port, host: config.host });
@@ -157,7 +159,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     await metricsApp.listen({ port: config.metrics_port!, host: config.host });
   }
   const grpc = config.grpc
-    ? new GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
+    ? new (await import('../protocol/grpc/grpc-server.js')).GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
     : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
@@ -165,7 +167,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
   const grpcLine =
     grpcPort === undefined ? '' : `gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${config.host.includes(':') ? `[${config.host}]` : config.host}:${grpcPort}\n`;
-  const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
+  const uiLine = config.ui ? `UI on ${base}/ (feedback: ${redactUrl(config.feedback_db ?? defaultFeedbackDb(config.models))})\n` : '';
   const text = banner(slipway, base, Math.round(performance.now() - started)) + grpcLine + uiLine;
   // In a cluster, the primary prints one banner for all the processes.
   if (member !== undefined) member.ready(text);
@@ -197,7 +199,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
 /** How long a drain waits for clients to close their connections before closing the idle rest. */
 const CONNECTION_DRAIN_MS = 2000;
 
-function banner(slipway: Slipway, base: string, readyMs: number): string {
+function banner(slipway: import('../slipway.js').Slipway, base: string, readyMs: number): string {
   const rows = slipway.index();
   const ready = rows.filter((r) => r.state === 'READY').length;
   const lines = [`Slipway ${SLIPWAY_VERSION}: ${ready}/${rows.length} model versions ready in ${readyMs} ms, on ${base}`];

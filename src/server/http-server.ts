@@ -6,7 +6,7 @@ import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol
 import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
 import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
 import { predictRoutes } from '../protocol/http/predict-routes.js';
-import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
+import type { UiRoutesOptions } from '../ui/ui-routes.js';
 import { uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
@@ -70,6 +70,7 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   });
   void app.register(predictRoutes, { slipway, bodyLimitBytes: bodyLimit });
   void app.register(openApiRoutes, { extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : [])] });
-  if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
+  // Loaded only when the UI is on: its module brings the feedback stores and their drivers.
+  if (options.ui !== undefined) void app.register(import('../ui/ui-routes.js').then((m) => ({ default: m.uiRoutes })), { slipway, ...options.ui });
   return app;
 }
