@@ -26,7 +26,10 @@ export function kubernetesName(name: string): string {
 }
 
 /** The batch container and how its database URL arrives (a Secret for PostgreSQL), shared by the CronJob and the Job. */
-function batchContainer(options: Omit<CronJobOptions, 'schedule' | 'timezone'>, extraArgs: string[]): { name: string; secret: string; postgres: boolean; container: Record<string, unknown> } {
+function batchContainer(
+  options: Omit<CronJobOptions, 'schedule' | 'timezone'>,
+  extraArgs: string[],
+): { name: string; secret: string; postgres: boolean; container: Record<string, unknown>; metadata: Record<string, unknown> } {
   const name = kubernetesName(options.name);
   const postgres = /^postgres(ql)?:\/\//i.test(options.output);
   const secret = `${name}-database`;
@@ -42,7 +45,12 @@ function batchContainer(options: Omit<CronJobOptions, 'schedule' | 'timezone'>, 
     args,
     ...(postgres && { env: [{ name: 'SLIPWAY_BATCH_OUTPUT', valueFrom: { secretKeyRef: { name: secret, key: 'url' } } }] }),
   };
-  return { name, secret, postgres, container };
+  const metadata = {
+    name,
+    ...(options.namespace !== undefined && { namespace: options.namespace }),
+    labels: { ...batchLabels, 'app.kubernetes.io/version': SLIPWAY_VERSION },
+  };
+  return { name, secret, postgres, container, metadata };
 }
 
 function withNotes(manifest: object, first: string, postgres: boolean, secret: string): string {
@@ -67,15 +75,11 @@ const batchLabels = { 'app.kubernetes.io/name': 'slipway', 'app.kubernetes.io/co
  *   runArgs: ['--model', 'digits', '--input', '/data/in/*.csv'], output: 'postgres://…' }));
  */
 export function cronJobYaml(options: CronJobOptions): string {
-  const { name, secret, postgres, container } = batchContainer(options, []);
+  const { secret, postgres, container, metadata } = batchContainer(options, []);
   const manifest = {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
-    metadata: {
-      name,
-      ...(options.namespace !== undefined && { namespace: options.namespace }),
-      labels: { ...batchLabels, 'app.kubernetes.io/version': SLIPWAY_VERSION },
-    },
+    metadata,
     spec: {
       schedule: options.schedule,
       ...(options.timezone !== undefined && { timeZone: options.timezone }),
@@ -113,15 +117,11 @@ export function cronJobYaml(options: CronJobOptions): string {
  *   runArgs: ['--model', 'digits', '--input', '/data/in/*.csv'], output: 'postgres://…' }));
  */
 export function indexedJobYaml(options: Omit<CronJobOptions, 'schedule' | 'timezone'> & { shards: number }): string {
-  const { name, secret, postgres, container } = batchContainer(options, ['--shard', `$(JOB_COMPLETION_INDEX)/${options.shards}`]);
+  const { secret, postgres, container, metadata } = batchContainer(options, ['--shard', `$(JOB_COMPLETION_INDEX)/${options.shards}`]);
   const manifest = {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: {
-      name,
-      ...(options.namespace !== undefined && { namespace: options.namespace }),
-      labels: { ...batchLabels, 'app.kubernetes.io/version': SLIPWAY_VERSION },
-    },
+    metadata,
     spec: {
       completionMode: 'Indexed',
       completions: options.shards,

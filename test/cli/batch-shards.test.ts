@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { keyHash, parseShard } from '../../src/batch/shard.js';
+import { cronJobYaml } from '../../src/batch/kubernetes-cronjob.js';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, runCli, tempDir, writeText } from '../helpers/batch-data.js';
 import { parseObjects, validateKubernetesObject } from '../helpers/kubernetes-schemas.js';
 import { POSTGRES_URL, requirePostgres } from '../helpers/requirements.js';
@@ -37,6 +38,10 @@ test('--emit kubernetes --shards 4: a valid Indexed Job, pod i running --shard i
   assert.deepEqual(container.args.slice(-2), ['--shard', '$(JOB_COMPLETION_INDEX)/4']);
   assert.ok(container.args.includes('$(SLIPWAY_BATCH_OUTPUT)'));
   assert.equal(job!.spec.template.spec.restartPolicy, 'OnFailure', 'a dead pod restarts and resumes its shard');
+  // The CronJob shares the container; it validates against the same schemas.
+  const [cron] = parseObjects(cronJobYaml({ name: 'digits', schedule: '0 * * * *', image: 'slipway:1.0', runArgs: ['--model', 'digits', '--shard', '1/2'], output: 'postgres://db/ml' }));
+  validateKubernetesObject(cron!);
+  assert.deepEqual(cron!.spec.jobTemplate.spec.template.spec.containers[0].env, job!.spec.template.spec.containers[0].env);
 });
 
 describe('four batch shards into one PostgreSQL table, one of them killed with kill -9 and resumed', await requirePostgres(), () => {

@@ -1,8 +1,9 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { BuildReport } from '../../src/cli/build.js';
-import { CLI, ROOT } from '../helpers/paths.js';
+import { ROOT } from '../helpers/paths.js';
+import { runCli } from '../helpers/batch-data.js';
 
 /**
  * podman as these machines need it (rootful, no systemd): runc, cgroupfs and no default ulimits,
@@ -79,16 +80,6 @@ async function nativeAddons(dir: string): Promise<string[]> {
   return found;
 }
 
-/** Runs the slipway CLI from the repository root with `env` (podman's settings) and collects its output. */
-export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, stdout, stderr };
-}
 
 /**
  * This repository's image, as a user builds it: the local base (no registry here), then `slipway
@@ -101,7 +92,11 @@ export async function buildRepositoryImage(
   tags: { base: string; app: string },
 ): Promise<{ report: BuildReport; output: string }> {
   await importTestBaseImage(run, ROOT, workDir, tags.base);
-  const build = await runCli(['build', '--engine', 'podman', '--base-image', tags.base, '--tag', tags.app, '--out', join(workDir, 'context'), '--json'], env);
+  const build = await runCli(['build', '--engine', 'podman', '--base-image', tags.base, '--tag', tags.app, '--out', join(workDir, 'context'), '--json'], {
+    cwd: ROOT,
+    env: { CONTAINERS_CONF: env.CONTAINERS_CONF ?? '' },
+    timeoutMs: 600_000,
+  });
   if (build.code !== 0) throw new Error(`slipway build failed:\n${build.stderr}`);
   return { report: JSON.parse(build.stdout) as BuildReport, output: build.stderr };
 }
