@@ -39,7 +39,7 @@ test('--emit kubernetes --shards 4: a valid Indexed Job, pod i running --shard i
   assert.ok(container.args.includes('$(SLIPWAY_BATCH_OUTPUT)'));
   assert.equal(job!.spec.template.spec.restartPolicy, 'OnFailure', 'a dead pod restarts and resumes its shard');
   // The CronJob shares the container; it validates against the same schemas.
-  const [cron] = parseObjects(cronJobYaml({ name: 'digits', schedule: '0 * * * *', image: 'slipway:1.0', runArgs: ['--model', 'digits', '--shard', '1/2'], output: 'postgres://db/ml' }));
+  const [cron] = parseObjects(cronJobYaml({ name: job!.metadata.name, schedule: '0 * * * *', image: 'slipway:1.0', runArgs: ['--model', 'digits', '--shard', '1/2'], output: 'postgres://db/ml' }));
   validateKubernetesObject(cron!);
   assert.deepEqual(cron!.spec.jobTemplate.spec.template.spec.containers[0].env, job!.spec.template.spec.containers[0].env);
 });
