@@ -27,10 +27,11 @@ export interface SlipwayOptions {
   /** Bytes the server-wide response cache may hold (default 64 MiB; 0 turns it off). Models opt in with `response_cache { enable: true }`. */
   responseCacheBytes?: number;
   /**
-   * Where answers are cached: `memory` (default: an LRU of `responseCacheBytes` in this process) or
-   * `redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=slipway:cache:]`, shared by processes and replicas.
+   * Where answers are cached: `memory` (default: an LRU of `responseCacheBytes` in this process),
+   * `redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=slipway:cache:]` (shared by processes and
+   * replicas), or a `ResponseCache` of your own.
    */
-  responseCache?: string;
+  responseCache?: string | ResponseCache;
   /** Prometheus metrics (a registry of Slipway's own); `false` turns them off. Default: on. */
   metrics?: Metrics | false;
   /** Sample predictions into a store for monitoring (off by default). */
@@ -176,6 +177,7 @@ export class Slipway {
 }
 
 async function openResponseCache(options: SlipwayOptions, logger: Logger, metrics: Metrics | undefined): Promise<ResponseCache> {
+  if (typeof options.responseCache === 'object') return options.responseCache;
   const setting = parseResponseCacheSetting(options.responseCache ?? 'memory');
   if (setting.kind === 'memory') return new MemoryResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
   // Imported only when asked for, like the Redis client it loads.

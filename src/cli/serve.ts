@@ -110,7 +110,15 @@ export function registerServe(program: Command): void {
 export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const logger = createLogger({ level: config.log_level });
   if (config.processes > 1 && cluster.isPrimary) {
-    process.exit(await runProcessCluster({ processes: config.processes, logger, ...(config.cores !== undefined && { cores: config.cores }) }));
+    let code: number;
+    try {
+      code = await runProcessCluster({ processes: config.processes, logger, ...(config.cores !== undefined && { cores: config.cores }) });
+    } catch (error) {
+      // A process that could not start has said why on stderr (a bad path, a port in use): exit as it did.
+      logger.error({ event: 'cluster_start_failed', err: error }, (error as Error).message);
+      code = (error as { exitCode?: number | null }).exitCode ?? 1;
+    }
+    process.exit(code);
   }
   const started = performance.now();
   const member = await joinCluster();

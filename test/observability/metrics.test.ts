@@ -31,7 +31,13 @@ test('each metric moves as it should after real requests', async () => {
     assert.ok(before.has('process_cpu_seconds_total'));
 
     // success (and a burst that batches), 4xx, 5xx, a cache hit
-    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`${server.url}/v2/models/digits/infer`, digits(i % 10))));
+    // Twelve different inputs: with only ten samples, a repeated one could hit the cache if its twin
+    // finished first (a busy machine spreads the burst out).
+    const distinct = (i: number) => {
+      const request = digits(i % 10);
+      return { inputs: [{ ...request.inputs[0]!, data: (request.inputs[0]!.data as number[][][]).map((plane, p) => (p === 0 && i >= 10 ? plane.map((row, r) => (r === 0 ? [row[0]! + i, ...row.slice(1)] : row)) : plane)) }] };
+    };
+    const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => post(`${server.url}/v2/models/digits/infer`, distinct(i))));
     assert.ok(burst.every((r) => r.status === 200));
     assert.equal((await post(`${server.url}/v2/models/digits/infer`, digits(0))).status, 200); // a hit: sample 0 was in the burst
     assert.equal((await post(`${server.url}/v2/models/digits/infer`, '{')).status, 400);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { MemoryResponseCache } from '../../src/scheduler/memory-response-cache.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { responseCacheContract } from './response-cache-contract.js';
+import { Slipway } from '../../src/slipway.js';
+import { tempRepository } from '../helpers/temp-repository.js';
 
 const target = { model: 'm', version: 1, modelPath: '/nonexistent/model.onnx' };
 responseCacheContract('in-process LRU', async () => {
@@ -34,4 +36,22 @@ test('a cache of 0 bytes is off, and its calls answer synchronously', () => {
   const cache = new MemoryResponseCache(1024);
   assert.equal(typeof cache.key(target, [input([1])], ['y']), 'string');
   assert.equal(cache.get('nothing'), undefined);
+});
+
+test('Slipway takes a ResponseCache of your own: the second identical request is answered from it', async () => {
+  const repo = await tempRepository({ digits: { config: 'response_cache:\n  enable: true\n' } });
+  const cache = new MemoryResponseCache(1 << 20);
+  const slipway = await Slipway.open({ models: repo.dir, cores: 1, responseCache: cache });
+  try {
+    const request = () => ({ model: 'digits', inputs: [{ name: 'image', datatype: 'FP32' as const, shape: [1, 1, 8, 8], data: new Float32Array(64).fill(3) }] });
+    const first = await slipway.infer(request());
+    const second = await slipway.infer(request());
+    assert.equal(first.timing?.cacheHit, undefined);
+    assert.equal(second.timing?.cacheHit, true);
+    assert.equal(cache.size, 1);
+    assert.deepEqual(Array.from(second.outputs[0]!.data as Float32Array), Array.from(first.outputs[0]!.data as Float32Array));
+  } finally {
+    await slipway.close();
+    await repo.remove();
+  }
 });

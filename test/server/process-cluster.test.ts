@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import { credentials } from '@grpc/grpc-js';
 import { Pool } from 'undici';
@@ -8,7 +9,7 @@ import { loadServices } from '../../src/protocol/grpc/proto.js';
 import { coresPerProcess } from '../../src/server/process-cluster.js';
 import { startCliServer } from '../helpers/cli-server.js';
 import { DIGIT_SAMPLES } from '../helpers/batch-data.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { CLI, EXAMPLES } from '../helpers/paths.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 
 const body = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: DIGIT_SAMPLES[3]!.image.flat(2) }] });
@@ -139,4 +140,16 @@ test('--processes 2: a serving process that dies is replaced, and the server kee
     const [code] = (await once(server.child, 'exit')) as [number | null];
     assert.equal(code, 0, 'SIGTERM drains every process and exits 0');
   }
+});
+
+test('--processes 2 with a path that does not exist exits 2 with the reason, instead of restarting forever', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '/nonexistent/slipway-models', '--processes', '2', '--http-port', '0', '--no-grpc', '--no-ui', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 2, output);
+  assert.match(output, /model path \/nonexistent\/slipway-models does not exist/);
 });
