@@ -5,8 +5,7 @@
 //       2 worker threads × 1 thread, at the best batch size
 //   (b) Slipway, default config (dynamic batching on)   (c) Slipway, batching off
 //   (d) naive: Fastify + session.run on the main thread  (e) HTTP floor: canned answer, same size
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, open, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -15,46 +14,14 @@ import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop
 import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
 import { engineLoop, type EngineWorkerData } from './engine-worker.js';
 import { ROOT, writeResultsSection } from './results-section.js';
+import { startServer } from './server-process.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const SECONDS = arg('--seconds', 5);
-const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-/**
- * Starts a server process and waits for the URL it prints. Its stdout goes to a file, as a
- * production log would go to a collector: the load generator must not spend CPU draining it.
- */
-async function startServer(script: string, args: string[]): Promise<{ url: string; stop: () => Promise<void> }> {
-  const logPath = join(tmpdir(), `slipway-bench-${process.pid}-${children.length}.log`);
-  const log = await open(logPath, 'w');
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', log.fd, 'inherit'] });
-  children.push(child);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  let url: string | undefined;
-  for (let i = 0; i < 600 && url === undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const out = await readFile(logPath, 'utf8');
-    url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-    if (url === undefined && exited) throw new Error(`${script} exited: ${out}`);
-  }
-  await log.close();
-  if (url === undefined) throw new Error(`${script} printed no URL in 30 s`);
-  return {
-    url,
-    stop: async () => {
-      if (!exited) {
-        child.kill('SIGTERM');
-        await new Promise((resolve) => child.once('exit', resolve));
-      }
-      await rm(logPath, { force: true });
-    },
-  };
-}
 
 /** Slipway as deployed: metrics on, one JSON log line per request (to a file); or with both off. */
 const slipwayServer = (repo: string, observability: 'on' | 'off' = 'on') =>

@@ -16,6 +16,9 @@
  * await app.register(oipRoutes, { slipway, prefix: '/ml' });
  */
 export { Slipway, type SlipwayOptions, type RolloutOptions } from './slipway.js';
+export { responseCacheKey, type ResponseCache, type CacheTarget } from './scheduler/response-cache.js';
+export { MemoryResponseCache } from './scheduler/memory-response-cache.js';
+export { RedisResponseCache } from './scheduler/redis-response-cache.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { oipRoutes, type OipRoutesOptions } from './protocol/http/oip-routes.js';
 export { ServingError, isServingError } from './errors/serving-error.js';

@@ -8,7 +8,9 @@ import { RolloutController, type RolloutModels } from './router/rollout-controll
 import type { RolloutStore } from './router/rollout-store.js';
 import { ShadowMirror, type ShadowComparator } from './router/shadow.js';
 import type { Clock } from './scheduler/clock.js';
-import { ResponseCache } from './scheduler/response-cache.js';
+import type { ResponseCache } from './scheduler/response-cache.js';
+import { MemoryResponseCache } from './scheduler/memory-response-cache.js';
+import { parseResponseCacheSetting } from './config/response-cache-url.js';
 import { Metrics } from './observability/metrics.js';
 import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
 import { silentLogger, type Logger } from './observability/logger.js';
@@ -17,6 +19,8 @@ import type { InferenceRequest, InferenceResponse } from './tensor/inference.js'
 export interface SlipwayOptions {
   /** Model repository folders, model folders or single .onnx files. */
   models: string | readonly string[];
+  /** Serve the one model `models` holds under this name (as KServe's runtimes are told the InferenceService's name). */
+  modelName?: string;
   /** A pino logger; silent when absent. */
   logger?: Logger;
   /** Cores to plan instance layouts for (default: the machine's). */
@@ -30,6 +34,12 @@ export interface SlipwayOptions {
   strictReadiness?: boolean;
   /** Bytes the server-wide response cache may hold (default 64 MiB; 0 turns it off). Models opt in with `response_cache { enable: true }`. */
   responseCacheBytes?: number;
+  /**
+   * Where answers are cached: `memory` (default: an LRU of `responseCacheBytes` in this process),
+   * `redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=slipway:cache:]` (shared by processes and
+   * replicas), or a `ResponseCache` of your own.
+   */
+  responseCache?: string | ResponseCache;
   /** Prometheus metrics (a registry of Slipway's own); `false` turns them off. Default: on. */
   metrics?: Metrics | false;
   /** Sample predictions into a store for monitoring (off by default). */
@@ -115,8 +125,8 @@ export class Slipway {
   /** Discovers and loads every model; resolves once each is READY or UNAVAILABLE (with its reason). */
   static async open(options: SlipwayOptions): Promise<Slipway> {
     const logger = options.logger ?? silentLogger();
-    const cache = new ResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
     const metrics = options.metrics === false ? undefined : (options.metrics ?? new Metrics());
+    const cache = await openResponseCache(options, logger, metrics);
     const predictionLog =
       options.predictionLog === undefined || options.predictionLog.sampleRate === 0
         ? undefined
@@ -150,6 +160,7 @@ export class Slipway {
       logger,
       ...(metrics !== undefined && { metrics }),
       ...(options.cores !== undefined && { cores: options.cores }),
+      ...(options.modelName !== undefined && { modelName: options.modelName }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
       // Handlers' ctx.infer and graphs' steps go through this same router, so batching, the cache
       // and statistics apply to them.
@@ -245,6 +256,11 @@ export class Slipway {
     this.rollouts.modelChanged(name);
   }
 
+  /** True once shutdown began: readiness is false and answers close their connection. */
+  get shuttingDown(): boolean {
+    return this.draining;
+  }
+
   /** Marks the server as draining (readiness turns false) without stopping anything yet. */
   beginShutdown(): void {
     this.draining = true;
@@ -261,6 +277,7 @@ export class Slipway {
     // After the models: the last requests' predictions are flushed, not lost.
     await this.predictionLog?.close();
     await this.ownedStore?.close();
+    await this.cache.close();
   }
 }
 
@@ -287,4 +304,13 @@ function handlerComparator(repository: ModelRepository | undefined, model: strin
     const verdict = await pool.compare(primary, shadow);
     return { agree: verdict.agree, maxAbsDiff: verdict.difference ?? null };
   };
+}
+
+async function openResponseCache(options: SlipwayOptions, logger: Logger, metrics: Metrics | undefined): Promise<ResponseCache> {
+  if (typeof options.responseCache === 'object') return options.responseCache;
+  const setting = parseResponseCacheSetting(options.responseCache ?? 'memory');
+  if (setting.kind === 'memory') return new MemoryResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
+  // Imported only when asked for, like the Redis client it loads.
+  const { RedisResponseCache } = await import('./scheduler/redis-response-cache.js');
+  return RedisResponseCache.open(setting, { logger, ...(metrics !== undefined && { metrics }) });
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Slipway } from '../slipway.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { failpoint } from './failpoint.js';
+import type { Shard } from './shard.js';
 import { planBatch, planSpec, resolveMapping, tableLayout, type BatchPlan, type MappingFlags } from './mapping/batch-mapping.js';
 import { ChunkBuilder } from './mapping/chunk-builder.js';
 import { decodeOutputs } from './mapping/output-columns.js';
@@ -73,6 +74,11 @@ export interface BatchJobOptions {
   progress?: ProgressReporter;
   /** Aborting stops reading, commits what is done and marks the run interrupted (resumable). */
   signal?: AbortSignal;
+  /**
+   * Only this worker's part of the input (`--shard i/N`): rows whose key hashes to i. Each shard is a
+   * run of its own (job `<job>#i/N`) that resumes on its own; the shards write one table between them.
+   */
+  shard?: Shard;
 }
 
 export interface BatchRunSummary {
@@ -98,6 +104,8 @@ export interface BatchRunSummary {
 interface PendingChunk {
   start: number;
   end: number;
+  /** Rows in [start, end) that belong to another shard: consumed, not read. */
+  skipped: number;
   /** Per predicted row: its key, position and location (rejected rows are in `rejects`). */
   keys: string[];
   positions: number[];
@@ -161,7 +169,7 @@ function describeSpecChange(before: string, after: string): string {
 export async function runBatchJob(slipway: Slipway, options: BatchJobOptions, logger: Logger = slipway.logger): Promise<BatchRunSummary> {
   const table = options.table ?? `${options.model}_predictions`;
   checkTableName(table);
-  const job = options.job ?? table;
+  const job = `${options.job ?? table}${options.shard === undefined ? '' : `#${options.shard.label}`}`;
   if ((options.input === undefined || options.input.length === 0) === (options.query === undefined)) {
     throw new ServingError('CONFIG_INVALID', 'give either --input (files or globs) or --query (a SELECT against the output database)');
   }
@@ -213,7 +221,9 @@ async function runWithStore(
   const plan = (version?: string): Target => {
     const target = slipway.router.resolve(options.model, version);
     const batchPlan = planBatch(target.config, source, mapping);
-    return { version: target.version, config: target.config, plan: batchPlan, spec: planSpec(options.model, target.version, table, batchPlan) };
+    const spec = planSpec(options.model, target.version, table, batchPlan);
+    // A shard resumes only as the same shard: another split would leave rows to nobody or to two.
+    return { version: target.version, config: target.config, plan: batchPlan, spec: options.shard === undefined ? spec : JSON.stringify({ ...JSON.parse(spec), shard: options.shard.label }) };
   };
   const owner = makeOwner();
   activeOwners.add(owner);
@@ -369,6 +379,8 @@ async function execute(
 
   const startedAt = performance.now();
   const resumedFrom = run.checkpoint.position;
+  // Rows this attempt read (with a shard, rows of other shards are consumed but not read).
+  const readBefore = run.rowsRead;
   const counts = { read: run.rowsRead, predicted: run.rowsPredicted, rejected: run.rowsRejected };
   let checkpoint: Checkpoint = run.checkpoint;
   let uncommittedRows = 0;
@@ -412,7 +424,7 @@ async function execute(
 
   const snapshot = (): void => {
     const { unit, total } = source.progressTotal();
-    progress.update({ rows: counts.read - resumedFrom, rejected: counts.rejected, done: source.progressDone(), total, unit, elapsedMs: performance.now() - startedAt });
+    progress.update({ rows: counts.read - readBefore, rejected: counts.rejected, done: source.progressDone(), total, unit, elapsedMs: performance.now() - startedAt });
   };
 
   /** Infers a chunk, retrying transient failures; a chunk the model refuses is split to find the rows at fault. */
@@ -489,9 +501,9 @@ async function execute(
       });
     }
     for (const reject of done.rejects) buffer.rejects.push(reject);
-    counts.read += done.end - done.start;
+    counts.read += done.end - done.start - done.skipped;
     checkpoint = done.checkpoint;
-    uncommittedRows += done.end - done.start;
+    uncommittedRows += done.end - done.start - done.skipped;
     if (options.maxRejects !== undefined && counts.rejected + buffer.rejects.length > options.maxRejects) {
       await commit();
       throw new ServingError('INVALID_INPUT', `${counts.rejected} rows were rejected, more than --max-rejects ${options.maxRejects}; the reasons are in table ${layout.table}_rejects`);
@@ -531,6 +543,11 @@ async function execute(
             else if (typeof raw === 'object' && !(raw instanceof Date)) reason = `key column '${plan.keyColumn}' holds ${Array.isArray(raw) ? 'an array' : 'an object'}, not a value`;
             else key = raw instanceof Date ? raw.toISOString() : String(raw);
           }
+        }
+        if (options.shard !== undefined && !options.shard.owns(key ?? `row ${position}`)) {
+          chunk.skipped++;
+          position++;
+          continue;
         }
         if (reason === undefined) {
           try {
@@ -590,7 +607,7 @@ async function execute(
   if (lostOwnership) throw failure!;
   await store.finishRun(run.id, owner, status, failure?.message);
   const finished = (await store.getRun(run.id)) ?? run;
-  const summary = summaryOf(finished, options, status, resumedFrom, counts.read - resumedFrom, elapsedMs);
+  const summary = summaryOf(finished, options, status, resumedFrom, counts.read - readBefore, elapsedMs);
   if (failure !== undefined) {
     summary.error = failure.message;
     if (!isServingError(failure) || failure.category === 'INTERNAL') logger.error({ err: failure, runId: run.id }, `batch run ${run.id} failed`);
@@ -615,7 +632,7 @@ function emptyBuffer(columns: number): WriteBuffer {
 }
 
 function emptyChunk(start: number): PendingChunk {
-  return { start, end: start, keys: [], positions: [], locations: [], inputs: undefined, rejects: [], checkpoint: { position: start }, result: undefined };
+  return { start, end: start, skipped: 0, keys: [], positions: [], locations: [], inputs: undefined, rejects: [], checkpoint: { position: start }, result: undefined };
 }
 
 /** Row r of a chunk's input tensor, as a one-row tensor (a view, not a copy). */

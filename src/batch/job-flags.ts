@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ServingError } from '../errors/serving-error.js';
 import type { BatchJobOptions } from './batch-job.js';
 import { parseDuration } from '../config/duration.js';
+import { parseShard, type Shard } from './shard.js';
 import { DEFAULT_OUTPUT } from './sinks/open-store.js';
 
 /** Flags of `slipway batch run` as commander hands them over (strings, lists, booleans). */
@@ -32,6 +33,7 @@ export interface BatchRunFlags {
   progressInterval?: string;
   logLevel?: string;
   json?: boolean;
+  shard?: string;
 }
 
 const positiveInt = z.coerce.number().int().positive();
@@ -69,6 +71,7 @@ const flagsSchema = z.object({
   inflight: positiveInt.max(256).optional(),
   commitRows: positiveInt.optional(),
   progress: z.enum(['auto', 'bar', 'lines', 'none']).default('auto'),
+  shard: z.string().optional(),
   progressInterval: z
     .string()
     .refine((s) => parseDuration(s) !== undefined, 'expected a duration such as 10s or 1m')
@@ -110,6 +113,14 @@ export function parseRunFlags(flags: BatchRunFlags): { options: Omit<BatchJobOpt
   const hasInput = flags.input !== undefined && flags.input.length > 0;
   if (!hasInput && flags.query === undefined) problems.push('--input or --query: give one (files or globs, or a SELECT against the output database)');
   if (hasInput && flags.query !== undefined) problems.push('--input and --query: give one, not both');
+  let shard: Shard | undefined;
+  if (flags.shard !== undefined) {
+    try {
+      shard = parseShard(flags.shard);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
   if (problems.length > 0 || !result.success) {
     throw new ServingError('CONFIG_INVALID', `invalid batch options:\n  ${problems.join('\n  ')}`);
   }
@@ -142,6 +153,7 @@ export function parseRunFlags(flags: BatchRunFlags): { options: Omit<BatchJobOpt
       ...(f.batchSize !== undefined && { batchSize: f.batchSize }),
       ...(f.inflight !== undefined && { inflight: f.inflight }),
       ...(f.commitRows !== undefined && { commitRows: f.commitRows }),
+      ...(shard !== undefined && { shard }),
     },
     cli: { models: f.models, progress: f.progress, progressIntervalMs: parseDuration(f.progressInterval)! },
   };
@@ -172,6 +184,7 @@ export function runFlagsToArgs(flags: BatchRunFlags): string[] {
   one('--batch-size', flags.batchSize);
   one('--inflight', flags.inflight);
   one('--commit-rows', flags.commitRows);
+  one('--shard', flags.shard);
   args.push('--progress', 'lines');
   return args;
 }

@@ -4,7 +4,7 @@ import { runBatchJob, type BatchJobOptions, type BatchRunSummary } from '../batc
 import { BatchSchedule } from '../batch/batch-schedule.js';
 import { formatAge, parseDuration } from '../config/duration.js';
 import { parseRunFlags, runFlagsToArgs, type BatchRunFlags } from '../batch/job-flags.js';
-import { cronJobYaml } from '../batch/kubernetes-cronjob.js';
+import { cronJobYaml, indexedJobYaml } from '../batch/kubernetes-cronjob.js';
 import { barProgress, lineProgress, silentProgress, type ProgressReporter } from '../batch/progress-reporter.js';
 import { DEFAULT_OUTPUT, openStore } from '../batch/sinks/open-store.js';
 import { statusExitCode, tableHealth, type TableHealth } from '../batch/staleness.js';
@@ -41,6 +41,7 @@ function addRunOptions(command: Command): Command {
     .option('--commit-rows <n>', 'commit at least every n rows (default 10000; and at least every second)')
     .option('--progress <mode>', 'auto (bar on a terminal, lines otherwise), bar, lines or none', 'auto')
     .option('--progress-interval <duration>', 'how often progress lines are printed', '10s')
+    .option('--shard <i/N>', "this worker's part of the input, by key hash: 0/4 … 3/4 (the parts write one table, each key once)")
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', 'warn')
     .option('--json', 'print the summary as JSON');
 }
@@ -92,9 +93,31 @@ function exitCodeOf(summary: BatchRunSummary): number {
 export function registerBatch(program: Command): void {
   const batch = program.command('batch').description('batch prediction into a database: run, schedule, check freshness');
 
-  addRunOptions(batch.command('run').description('predict every row of an input and store the predictions in a table')).action(async (flags: BatchRunFlags) => {
+  addRunOptions(batch.command('run').description('predict every row of an input and store the predictions in a table'))
+    .option('--emit <target>', 'print a deployment of the job instead of running it: kubernetes (an Indexed Job, with --shards)')
+    .option('--shards <n>', 'with --emit kubernetes: workers in the Indexed Job, each running --shard i/n', '1')
+    .option('--image <image>', 'container image for --emit kubernetes', 'slipway:latest')
+    .option('--namespace <namespace>', 'namespace for --emit kubernetes')
+    .action(async (flags: BatchRunFlags & { emit?: string; shards: string; image: string; namespace?: string }) => {
     const { options, cli } = parseRunFlags(flags);
     const logger = batchLogger(flags.logLevel);
+    if (flags.emit !== undefined) {
+      const shards = Number(flags.shards);
+      if (flags.emit !== 'kubernetes') throw new ServingError('CONFIG_INVALID', `--emit '${flags.emit}': the only target is kubernetes`);
+      if (!Number.isInteger(shards) || shards < 1 || shards > 1000) throw new ServingError('CONFIG_INVALID', `--shards '${flags.shards}': expected a whole number from 1 to 1000`);
+      if (flags.shard !== undefined) throw new ServingError('CONFIG_INVALID', '--shard and --emit: the Job gives each pod its own shard; pass --shards N instead');
+      process.stdout.write(
+        indexedJobYaml({
+          name: options.job ?? options.table ?? `${options.model}-predictions`,
+          shards,
+          image: flags.image,
+          ...(flags.namespace !== undefined && { namespace: flags.namespace }),
+          runArgs: runFlagsToArgs(flags),
+          output: options.output,
+        }),
+      );
+      return;
+    }
     const slipway = await openModel(cli.models, options.model, logger);
     const controller = new AbortController();
     let signals = 0;

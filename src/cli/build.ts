@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { relative } from 'node:path';
 import { findProjectConfig, PROJECT_FILE, type ProjectConfig } from '../config/project-config.js';
 import { ServingError } from '../errors/serving-error.js';
-import { KUBERNETES_MANIFEST, MODELS_MANIFEST, writeBuildContext, type BuildContext } from '../deploy/build-context.js';
+import { DEPLOY_MANIFESTS, MODELS_MANIFEST, writeBuildContext, type BuildContext } from '../deploy/build-context.js';
 import {
   buildCommand,
   buildImage,
@@ -79,7 +79,7 @@ async function build(flags: BuildFlags): Promise<BuildReport> {
   );
   if (handlers.length > 0) say(`  handlers:     ${handlers.map((m) => `${m.name}/${m.handler}`).join(', ')}`);
   say(`  dependencies: ${context.dependencies.packages} packages from package-lock.json, ${context.dependencies.reason}`);
-  say(`  kubernetes:   ${where}/${KUBERNETES_MANIFEST}`);
+  say(`  kubernetes:   ${DEPLOY_MANIFESTS.map((f) => `${where}/${f}`).join(', ')}`);
 
   const buildArgs: Record<string, string> = flags.baseImage === undefined ? {} : { BASE_IMAGE: flags.baseImage };
   const labels = { 'io.slipway.context-digest': context.digest };

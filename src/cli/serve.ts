@@ -3,16 +3,15 @@ import { resolveServerConfig, serverConfigSchema, type ServerConfig } from '../c
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
 import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { createHttpServer } from '../server/http-server.js';
-import { batchStatusRoutes } from '../protocol/http/batch-status-routes.js';
-import { registerMetricsRoute } from '../protocol/http/observe-requests.js';
-import { GrpcServer } from '../protocol/grpc/grpc-server.js';
-import { Slipway } from '../slipway.js';
+import type { FastifyBaseLogger } from 'fastify';
+import { joinCluster, runProcessCluster } from '../server/process-cluster.js';
+import { stopAccepting, waitForConnections } from '../server/drain-http.js';
+import cluster from 'node:cluster';
 import { SLIPWAY_VERSION } from '../version.js';
 import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
 import { defaultRolloutDb } from '../router/open-rollout-store.js';
 import { redactPassword } from '../config/database-url.js';
+import type { Slipway } from '../slipway.js';
 
 interface ServeFlags {
   httpPort?: string;
@@ -22,6 +21,7 @@ interface ServeFlags {
   defaultMaxBatchSize?: string;
   strictReadiness?: boolean;
   responseCacheBytes?: string;
+  responseCache?: string;
   config?: string;
   grpcPort?: string;
   grpc?: boolean;
@@ -40,6 +40,8 @@ interface ServeFlags {
   rolloutSync?: string;
   poll?: string;
   corsOrigin?: string[];
+  processes?: string;
+  modelName?: string;
 }
 
 /** A server option's default, as the config schema has it (what `--help` shows). */
@@ -60,6 +62,7 @@ export function registerServe(program: Command): void {
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
     .option('--response-cache-bytes <n>', 'size of the response cache models opt into; 0 = off (env SLIPWAY_RESPONSE_CACHE_BYTES)')
+    .option('--response-cache <where>', 'memory (default) or redis://host:port[/db][?ttl=3600&timeout_ms=50&prefix=…]: shared by processes and replicas (env SLIPWAY_RESPONSE_CACHE)')
     .option('--grpc-port <port>', `OIP gRPC port (default ${defaultOf('grpc_port')}; env SLIPWAY_GRPC_PORT)`)
     .option('--no-grpc', 'do not serve gRPC (env SLIPWAY_GRPC=false)')
     .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
@@ -76,6 +79,8 @@ export function registerServe(program: Command): void {
     .option('--rollout-db <url>', 'traffic policies and rollouts: sqlite:PATH or postgres://… (default sqlite:rollouts.db beside the first path; env SLIPWAY_ROLLOUT_DB)')
     .option('--rollout-sync <interval>', 'how often replicas re-read the rollout store, e.g. 1s (default; env SLIPWAY_ROLLOUT_SYNC)')
     .option('--poll <interval>', "watch the model paths, e.g. 5s: load new models and versions, reload changed ones, unload removed ones (Triton's POLL mode; env SLIPWAY_POLL)")
+    .option('--processes <n>', 'serving processes sharing the ports, each with its share of the cores; SIGHUP restarts them one at a time (env SLIPWAY_PROCESSES)')
+    .option('--model-name <name>', 'serve the one model found under this name (KServe passes the InferenceService name; env SLIPWAY_MODEL_NAME)')
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .action(async (paths: string[], flags: ServeFlags) => {
@@ -91,6 +96,7 @@ export function registerServe(program: Command): void {
         default_max_batch_size: flags.defaultMaxBatchSize,
         strict_readiness: flags.strictReadiness,
         response_cache_bytes: flags.responseCacheBytes,
+        response_cache: flags.responseCache,
         grpc_port: flags.grpcPort,
         // commander sets grpc=true unless --no-grpc; only the explicit "off" is a flag value.
         grpc: flags.grpc === false ? false : undefined,
@@ -109,22 +115,45 @@ export function registerServe(program: Command): void {
         rollout_sync: flags.rolloutSync,
         poll: flags.poll,
         cors_origins: flags.corsOrigin,
+        processes: flags.processes,
+        model_name: flags.modelName,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
 }
 
-/** Loads the models, listens, prints what is served where, and shuts down gracefully on SIGTERM/SIGINT. */
+/**
+ * Loads the models, listens, prints what is served where, and shuts down gracefully on SIGTERM/SIGINT.
+ * With `processes` > 1 this process becomes the primary of a cluster of serving processes instead.
+ */
 export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const logger = createLogger({ level: config.log_level });
+  if (config.processes > 1 && cluster.isPrimary) {
+    let code: number;
+    try {
+      code = await runProcessCluster({ processes: config.processes, logger, ...(config.cores !== undefined && { cores: config.cores }) });
+    } catch (error) {
+      // A process that could not start has said why on stderr (a bad path, a port in use): exit as it did.
+      logger.error({ event: 'cluster_start_failed', err: error }, (error as Error).message);
+      code = (error as { exitCode?: number | null }).exitCode ?? 1;
+    }
+    process.exit(code);
+  }
   const started = performance.now();
   const rolloutDb = config.rollout_db ?? defaultRolloutDb(config.models);
+  const member = await joinCluster();
+  // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs.
+  const http = Promise.all([import('../server/http-server.js'), import('../protocol/http/observe-requests.js'), import('fastify')]);
+  http.catch(() => undefined);
+  const { Slipway } = await import('../slipway.js');
   const slipway = await Slipway.open({
     models: config.models,
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
+    responseCache: config.response_cache,
+    ...(config.model_name !== undefined && { modelName: config.model_name }),
     ...(config.cores !== undefined && { cores: config.cores }),
     ...(!config.metrics && { metrics: false as const }),
     ...(config.prediction_log !== undefined && {
@@ -134,6 +163,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     rollouts: { store: rolloutDb, createStore: config.rollout_db === undefined ? 'on-first-write' : 'at-open', syncIntervalMs: config.rollout_sync },
     ...(config.poll !== undefined && { pollIntervalMs: config.poll }),
   });
+  const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
     exposeMetrics: config.metrics && config.metrics_port === undefined,
@@ -145,7 +175,13 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
+  if (member !== undefined && slipway.metrics !== undefined) {
+    member.shareMetrics(slipway.metrics.registry);
+    slipway.metrics.exposition = () => member.clusterMetrics();
+  }
+  // gRPC, the batch database and their libraries load only when asked for: a fast first answer.
   if (config.batch_db !== undefined) {
+    const { batchStatusRoutes } = await import('../protocol/http/batch-status-routes.js');
     await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
   }
   await app.listen({ port: config.http_port, host: config.host });
@@ -155,7 +191,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     await metricsApp.listen({ port: config.metrics_port!, host: config.host });
   }
   const grpc = config.grpc
-    ? new GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
+    ? new (await import('../protocol/grpc/grpc-server.js')).GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
     : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
@@ -165,15 +201,16 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const feedback = config.ui ? redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models)) : undefined;
   // The load events are buffered; out first, so that in a piped log too the banner comes after them.
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
-  process.stdout.write(
-    banner(slipway, {
-      base,
-      readyMs: performance.now() - started,
-      ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
-      ...(feedback !== undefined && { feedback }),
-      rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
-    }),
-  );
+  const text = banner(slipway, {
+    base,
+    readyMs: performance.now() - started,
+    ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
+    ...(feedback !== undefined && { feedback }),
+    rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
+  });
+  // In a cluster, the primary prints one banner for all the processes.
+  if (member !== undefined) member.ready(text);
+  else process.stdout.write(text);
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
@@ -184,6 +221,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     stopping = true;
     logger.info({ event: 'shutdown', signal }, 'shutting down: finishing in-flight requests');
     slipway.beginShutdown();
+    // New connections go elsewhere (another process, another pod); the open ones finish their
+    // requests, each answer closing its connection, before the idle rest are closed.
+    stopAccepting(app.server);
+    await waitForConnections(app.server, CONNECTION_DRAIN_MS);
     await Promise.all([app.close(), grpc?.close(), metricsApp?.close()]);
     await slipway.close();
     logger.info({ event: 'shutdown_complete' }, 'stopped');
@@ -191,7 +232,11 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
+  member?.onDrain(() => void shutdown('drain requested by the primary'));
 }
+
+/** How long a drain waits for clients to close their connections before closing the idle rest. */
+const CONNECTION_DRAIN_MS = 2000;
 
 interface BannerPlaces {
   base: string;

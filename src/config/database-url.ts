@@ -3,13 +3,12 @@ import { dirname, join, resolve } from 'node:path';
 /** Database URLs as the stores take them: `sqlite:PATH`, or `postgres://…[?schema=name]`. */
 
 /**
- * Removes the password from a URL for messages and logs.
+ * A connection URL (PostgreSQL, Redis, …) with its password hidden, for messages, logs and banners.
  *
  * @example
- * redactPassword('postgres://app:secret@db/ml'); // 'postgres://app:***@db/ml'
+ * redactUrl('redis://:secret@cache:6379/0'); // 'redis://:***@cache:6379/0'
  */
-export function redactPassword(url: string): string {
-  if (!/^postgres(ql)?:\/\//i.test(url)) return url;
+export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password !== '') parsed.password = '***';
@@ -17,6 +16,17 @@ export function redactPassword(url: string): string {
   } catch {
     return url.replace(/:[^:@/]*@/, ':***@');
   }
+}
+
+/**
+ * A store URL with its password hidden: PostgreSQL URLs are redacted, `sqlite:PATH` is left exactly
+ * as given (URL parsing would percent-encode its path).
+ *
+ * @example
+ * redactPassword('postgres://app:secret@db/ml'); // 'postgres://app:***@db/ml'
+ */
+export function redactPassword(url: string): string {
+  return /^postgres(ql)?:\/\//i.test(url) ? redactUrl(url) : url;
 }
 
 /** A PostgreSQL identifier, quoted (any name is safe this way). */

@@ -82,6 +82,22 @@ const runtimeSchema = z.strictObject({
     })
     .default({ gpu: 0 }),
   ports: z.strictObject({ http: port.default(8000), grpc: port.default(8001) }).default({ http: 8000, grpc: 8001 }),
+  /** How the generated Kubernetes objects scale (HorizontalPodAutoscaler, Knative, PodDisruptionBudget). */
+  scaling: z
+    .strictObject({
+      min_replicas: z.number().int().min(1).default(2),
+      max_replicas: z.number().int().min(1).default(10),
+      /** Scale out above this average CPU use, in percent of the request. */
+      cpu_utilization: z.number().int().min(1).max(100).default(70),
+      /** ... or above this many queued requests per pod (slipway_queue_depth, through prometheus-adapter). */
+      queue_depth: z.number().int().min(1).default(8),
+      /** Knative: requests in flight per pod that it scales for. */
+      concurrency: z.number().int().min(1).default(16),
+    })
+    .refine((s) => s.max_replicas >= s.min_replicas, { error: 'max_replicas must be at least min_replicas', path: ['max_replicas'] })
+    .default({ min_replicas: 2, max_replicas: 10, cpu_utilization: 70, queue_depth: 8, concurrency: 16 }),
+  /** Where KServe's storage initializer fetches the models from (s3://, gs://, pvc://, https://); absent: the models in the image. */
+  storage_uri: z.string().regex(/^[a-z][a-z0-9+.-]*:\/\/\S+$/, 'expected a URI such as s3://bucket/models/digits or pvc://models/digits').optional(),
 });
 
 /** The schema of `slipway.yaml`: what a project serves, how, and what its container needs. */
@@ -104,6 +120,7 @@ export const projectConfigSchema = z.strictObject({
     environment: {},
     resources: { gpu: 0 },
     ports: { http: 8000, grpc: 8001 },
+    scaling: { min_replicas: 2, max_replicas: 10, cpu_utilization: 70, queue_depth: 8, concurrency: 16 },
   }),
 });
 

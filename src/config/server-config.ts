@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ServingError } from '../errors/serving-error.js';
 import { formatIssues } from './format-issues.js';
 import { durationMsSchema } from './traffic-config.js';
+import { parseResponseCacheSetting } from './response-cache-url.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -18,6 +19,17 @@ export const serverConfigSchema = z.strictObject({
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(false),
   response_cache_bytes: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  /** `memory` (an LRU of response_cache_bytes in each process) or `redis://…` (shared by processes and replicas). */
+  response_cache: z
+    .string()
+    .default('memory')
+    .superRefine((value, ctx) => {
+      try {
+        parseResponseCacheSetting(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message.replace(/^response_cache: /, '') });
+      }
+    }),
   metrics: z
     .union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((s) => s === 'true' || s === '1')])
     .default(true),
@@ -29,6 +41,10 @@ export const serverConfigSchema = z.strictObject({
   prediction_log_max_rows: z.coerce.number().int().positive().default(100_000),
   /** Batch database (sqlite:PATH or postgres://…) behind GET /v2/batch/status and /v1/batch/{table}/{key}; off when absent. */
   batch_db: z.string().min(1).optional(),
+  /** Serving processes sharing the ports (node:cluster), each planning its instances for cores / processes. */
+  processes: z.coerce.number().int().min(1).max(256).default(1),
+  /** Serve the one model found under this name (KServe's ServingRuntime passes the InferenceService name). */
+  model_name: z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected letters, digits, '_', '-' and '.'").optional(),
   /** Cores to plan instance layouts for; in a container, set it to the CPU limit (default: the machine's). */
   cores: z.coerce.number().int().positive().optional(),
   /** OIP gRPC port (inference.GRPCInferenceService and grpc.health.v1.Health); 0 picks a free one. */
@@ -76,6 +92,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_DEFAULT_MAX_BATCH_SIZE: 'default_max_batch_size',
   SLIPWAY_STRICT_READINESS: 'strict_readiness',
   SLIPWAY_RESPONSE_CACHE_BYTES: 'response_cache_bytes',
+  SLIPWAY_RESPONSE_CACHE: 'response_cache',
   SLIPWAY_METRICS: 'metrics',
   SLIPWAY_METRICS_PORT: 'metrics_port',
   SLIPWAY_PREDICTION_LOG: 'prediction_log',
@@ -83,6 +100,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_PREDICTION_LOG_MAX_ROWS: 'prediction_log_max_rows',
   SLIPWAY_BATCH_DB: 'batch_db',
   SLIPWAY_CORES: 'cores',
+  SLIPWAY_PROCESSES: 'processes',
+  SLIPWAY_MODEL_NAME: 'model_name',
   // SageMaker tells a container that accepts bind-to-port (an image label) which port to use; it
   // comes after SLIPWAY_HTTP_PORT so it wins over it (the image itself sets SLIPWAY_HTTP_PORT).
   SAGEMAKER_BIND_TO_PORT: 'http_port',
@@ -103,6 +122,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_CORS_ORIGINS: 'cors_origins',
 };
 
+const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
+
 /**
  * Merges defaults, environment and flags, validates once and freezes. Every problem is reported at
  * once with the option it concerns (`http_port: Too big: expected number to be <=65535`).
@@ -115,6 +136,11 @@ export function resolveServerConfig(
   const merged: Record<string, unknown> = { ...file };
   for (const [variable, key] of Object.entries(ENVIRONMENT)) {
     if (env[variable] !== undefined && env[variable] !== '') merged[key] = env[variable];
+  }
+  // Knative and Cloud Run tell a container its port in PORT. Only the image listens to it (it sets
+  // SLIPWAY_HONOUR_PORT): a PORT left in a developer's shell for another program must not move the server.
+  if (isTrue(env.SLIPWAY_HONOUR_PORT) && env.PORT !== undefined && env.PORT !== '' && env.SAGEMAKER_BIND_TO_PORT === undefined && env.AIP_HTTP_PORT === undefined) {
+    merged.http_port = env.PORT;
   }
   for (const [key, value] of Object.entries(flags)) if (value !== undefined) merged[key] = value;
   // Cloud platforms reach the container from outside: listen on every interface, at their port.

@@ -14,7 +14,9 @@ import {
   renderHealthcheck,
   type DependencyMode,
 } from './containerfile.js';
-import { renderKubernetesManifest } from './kubernetes-manifest.js';
+import { renderKubernetesManifest, renderMonitoringManifest, renderPrometheusAdapterValues } from './kubernetes-manifest.js';
+import { renderKServeManifest } from './kserve-manifest.js';
+import { renderKnativeManifest } from './knative-manifest.js';
 import { productionPackages, stageProductionDependencies } from './production-dependencies.js';
 import { cpuCores } from './resource-quantities.js';
 
@@ -23,6 +25,9 @@ const MARKER = '.slipway-context';
 /** The models' manifest, in `sha256sum -c` format, at `models/SHA256SUMS` (`/app/models/SHA256SUMS` in the image). */
 export const MODELS_MANIFEST = 'SHA256SUMS';
 export const KUBERNETES_MANIFEST = 'kubernetes.yaml';
+
+/** The deployment files `slipway build` writes beside the image's context (never sent to the builder). */
+export const DEPLOY_MANIFESTS = [KUBERNETES_MANIFEST, 'monitoring.yaml', 'prometheus-adapter-values.yaml', 'kserve.yaml', 'knative.yaml'] as const;
 
 const HANDLER_FILE = /^handler\.(ts|mts|js|mjs)$/;
 
@@ -141,10 +146,17 @@ export async function writeBuildContext(project: ProjectConfig, options: BuildCo
         labels,
       }),
     );
-    await writeFile(join(work, '.dockerignore'), `${renderDockerignore()}${KUBERNETES_MANIFEST}\n`);
+    await writeFile(join(work, '.dockerignore'), `${renderDockerignore()}${DEPLOY_MANIFESTS.join('\n')}\n`);
     await writeFile(join(work, MARKER), 'A build context written by `slipway build`, which replaces this folder on its next run.\n');
     const digest = await digestContext(work, new Set([MARKER]));
-    await writeFile(join(work, KUBERNETES_MANIFEST), renderKubernetesManifest(project, options.imageTag));
+    const manifests: Record<(typeof DEPLOY_MANIFESTS)[number], string> = {
+      'kubernetes.yaml': renderKubernetesManifest(project, options.imageTag),
+      'monitoring.yaml': renderMonitoringManifest(project),
+      'prometheus-adapter-values.yaml': renderPrometheusAdapterValues(),
+      'kserve.yaml': renderKServeManifest(project, options.imageTag),
+      'knative.yaml': renderKnativeManifest(project, options.imageTag),
+    };
+    for (const [file, text] of Object.entries(manifests)) await writeFile(join(work, file), text);
 
     await rm(outDir, { recursive: true, force: true });
     await mkdir(dirname(outDir), { recursive: true });

@@ -37,6 +37,8 @@ export interface RolloutGaugeSource {
 
 const ROLLOUT_STATES = ['progressing', 'promoted', 'rolled_back'] as const;
 const DIFFERENCE_BUCKETS = [1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.1, 1, 10];
+/** Why a request went on without the shared response cache. */
+export type ResponseCacheFailure = 'unavailable' | 'timeout' | 'error' | 'too_large';
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const STATES = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'] as const;
@@ -68,6 +70,9 @@ export class Metrics {
   private readonly rolloutDecisions: Counter<'model' | 'decision'>;
   private readonly shadowComparisons: Counter<'model' | 'version' | 'outcome'>;
   private readonly shadowDifference: Histogram<'model' | 'version'>;
+  private readonly cacheFailures: Counter<'operation' | 'reason'>;
+  private readonly cacheOutages: Counter;
+  private cacheUpSource: (() => number) | undefined;
   private sources: Array<() => ModelGaugeSource[]> = [];
   private rolloutSources: Array<() => RolloutGaugeSource[]> = [];
   private cacheBytesSource: (() => number) | undefined;
@@ -95,6 +100,14 @@ export class Metrics {
     this.rolloutDecisions = new Counter({ name: 'slipway_rollout_decisions_total', help: 'Rollout decisions: start, advance, wait, rollback, promote, resume', labelNames: ['model', 'decision'], registers });
     this.shadowComparisons = new Counter({ name: 'slipway_shadow_requests_total', help: 'Shadow copies by outcome: agree, disagree, error (the shadow failed) or shed (the server was busy)', labelNames: ['model', 'version', 'outcome'], registers });
     this.shadowDifference = new Histogram({ name: 'slipway_shadow_max_abs_difference', help: 'Largest absolute difference between a shadow answer and the primary one', labelNames: mv, buckets: DIFFERENCE_BUCKETS, registers });
+    this.cacheFailures = new Counter({ name: 'slipway_response_cache_errors_total', help: 'Shared response cache calls skipped or failed (the request went on without the cache)', labelNames: ['operation', 'reason'], registers });
+    this.cacheOutages = new Counter({ name: 'slipway_response_cache_outages_total', help: 'Times the shared response cache became unavailable', registers });
+    const cacheUp = () => this.cacheUpSource?.();
+    new Gauge({ name: 'slipway_response_cache_up', help: '1 while the shared response cache (Redis) answers, 0 during an outage (absent for the in-process cache)', aggregator: 'min', registers, collect() {
+      this.reset();
+      const up = cacheUp();
+      if (up !== undefined) this.set(up);
+    } });
 
     const sources = () => this.sources.flatMap((s) => s());
     const rollouts = () => this.rolloutSources.flatMap((s) => s());
@@ -119,7 +132,7 @@ export class Metrics {
       this.reset();
       for (const s of sources()) if (s.queueCapacity > 0) this.set({ model: s.model, version: s.version }, s.queueCapacity);
     } });
-    new Gauge({ name: 'slipway_batch_last_success_timestamp_seconds', help: 'When the newest successful batch prediction run into each table finished', labelNames: ['table'], registers, collect: async function (this: Gauge<'table'>) {
+    new Gauge({ name: 'slipway_batch_last_success_timestamp_seconds', help: 'When the newest successful batch prediction run into each table finished', labelNames: ['table'], aggregator: 'max', registers, collect: async function (this: Gauge<'table'>) {
       this.reset();
       for (const { table, finishedAt } of await batchRuns()) this.set({ table }, finishedAt.getTime() / 1000);
     } });
@@ -131,11 +144,11 @@ export class Metrics {
       this.reset();
       for (const s of sources()) this.set({ model: s.model, version: s.version }, s.instances);
     } });
-    new Gauge({ name: 'slipway_model_state', help: '1 for the state each model version is in', labelNames: ['model', 'version', 'state'], registers, collect() {
+    new Gauge({ name: 'slipway_model_state', help: '1 for the state each model version is in (in any process, when there are several)', labelNames: ['model', 'version', 'state'], aggregator: 'max', registers, collect() {
       this.reset();
       for (const s of sources()) for (const state of STATES) this.set({ model: s.model, version: s.version, state }, s.state === state ? 1 : 0);
     } });
-    new Gauge({ name: 'slipway_model_load_duration_seconds', help: 'How long the model version took to load', labelNames: mv, registers, collect() {
+    new Gauge({ name: 'slipway_model_load_duration_seconds', help: 'How long the model version took to load (the slowest process)', labelNames: mv, aggregator: 'max', registers, collect() {
       this.reset();
       for (const s of sources()) if (s.loadSeconds !== undefined) this.set({ model: s.model, version: s.version }, s.loadSeconds);
     } });
@@ -171,6 +184,25 @@ export class Metrics {
 
   setCacheBytesSource(source: () => number): void {
     this.cacheBytesSource = source;
+  }
+
+  /**
+   * The Prometheus text `GET /metrics` serves: this registry's, unless replaced (the processes of
+   * `slipway serve --processes N` serve the whole server's, aggregated by the primary process).
+   */
+  exposition: () => Promise<string> = () => this.registry.metrics();
+
+  /** Reads whether the shared response cache is up (1) or down (0), at each scrape. */
+  setResponseCacheUpSource(source: () => number): void {
+    this.cacheUpSource = source;
+  }
+
+  responseCacheFailed(operation: 'get' | 'set', reason: ResponseCacheFailure): void {
+    this.cacheFailures.inc({ operation, reason });
+  }
+
+  responseCacheOutage(): void {
+    this.cacheOutages.inc();
   }
 
   recordRequest(r: { model: string; version: string; protocol: Protocol; outcome: string; seconds: number }): void {

@@ -20,8 +20,8 @@ export function isVersionDirName(name: string): boolean {
 
 /**
  * Turns `slipway serve` paths into model sources. A path may be a repository (a folder of model
- * folders), one model folder (it has version folders, a config.yaml, a model.onnx, an
- * inference-graph.yaml or a handler), or one .onnx
+ * folders and loose .onnx files), one model folder (it has version folders, a config.yaml, a
+ * model.onnx, an inference-graph.yaml or a handler), or one .onnx
  * file. Two models with one name are refused at start rather than letting one silently win.
  */
 export async function discoverModels(paths: readonly string[]): Promise<ModelSource[]> {
@@ -61,12 +61,16 @@ async function discoverPath(path: string): Promise<ModelSource[]> {
     const dir = join(path, entry.name);
     if ((entry.isDirectory() || entry.isSymbolicLink()) && (await isModelFolder(dir))) {
       models.push({ kind: 'folder', name: modelName(entry.name, dir), dir });
+    } else if (entry.isFile() && extname(entry.name) === '.onnx') {
+      // A loose graph beside the model folders (KServe's storage initializer puts a single-file
+      // storageUri at /mnt/models/<file>.onnx): a model of its own, version 1.
+      models.push({ kind: 'file', name: modelName(basename(entry.name, '.onnx'), dir), file: dir });
     }
   }
   if (models.length === 0) {
     throw new ServingError(
       'CONFIG_INVALID',
-      `${path} holds no models: expected <model>/<version>/model.onnx folders, a model folder, or an .onnx file`,
+      `${path} holds no models: expected <model>/<version>/model.onnx folders, a model folder, or .onnx files`,
     );
   }
   return models;

@@ -73,10 +73,20 @@ export interface ModelRepositoryOptions {
   defaultMaxBatchSize?: number;
   /** Prometheus metrics to feed (per model version), when on. */
   metrics?: Metrics;
+  /** Serve the one model the paths hold under this name (KServe names the model after its InferenceService). */
+  modelName?: string;
   /** Gives handlers the router's infer (called once, before the first handler loads) so `ctx.infer` reaches every model. */
   connectHandlers?: (repository: ModelRepository) => HandlerInfer;
   /** Gives graphs the router (called once, before the first graph loads): their steps run through it. */
   connectGraphs?: (repository: ModelRepository) => GraphRuntime;
+}
+
+function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
+  if (name === undefined) return sources;
+  if (sources.length !== 1) {
+    throw new ServingError('CONFIG_INVALID', `--model-name ${name} names one model, but the paths hold ${sources.length}: ${sources.map((s) => s.name).join(', ')}`);
+  }
+  return [{ ...sources[0]!, name }];
 }
 
 /**
@@ -114,7 +124,7 @@ export class ModelRepository {
   /** Discovers every model under `paths` and loads them all (in parallel); resolves when each is READY or UNAVAILABLE. */
   static async open(options: ModelRepositoryOptions): Promise<ModelRepository> {
     const repository = new ModelRepository(options);
-    const sources = await discoverModels(options.paths);
+    const sources = renamed(await discoverModels(options.paths), options.modelName);
     for (const source of sources) repository.models.set(source.name, { name: source.name, source, versions: new Map() });
     // Handlers may call other models from setup(), so models without one load first; graphs are
     // validated against the models they call, so they load after those and before handlers.

@@ -1,7 +1,7 @@
 import { ServingError } from '../errors/serving-error.js';
 import type { ModelRepository, ModelVersion } from '../repository/model-repository.js';
 import { snapshotTensors, type PredictionLog } from '../observability/prediction-log.js';
-import { ResponseCache } from '../scheduler/response-cache.js';
+import type { ResponseCache } from '../scheduler/response-cache.js';
 import type { InferenceRequest, InferenceResponse } from '../tensor/inference.js';
 import type { ShadowCopy, ShadowMirror } from './shadow.js';
 import { chooseVersion, heaviest, usableWeights, type TrafficPolicy } from './traffic-policy.js';
@@ -162,10 +162,13 @@ export class ModelRouter {
     };
 
     let cacheKey: string | undefined;
-    if (this.cache !== undefined && this.cache.capacityBytes > 0 && target.config.responseCache) {
+    if (this.cache?.enabled === true && target.config.responseCache) {
       // The key is taken before scheduling: the inputs' buffers may be moved to a worker after.
-      cacheKey = ResponseCache.key(target.model, String(target.version), request.inputs, outputNames);
-      const hit = this.cache.get(cacheKey);
+      // The in-process cache answers synchronously; only a shared one costs an await.
+      const key = this.cache.key(target, request.inputs, outputNames);
+      cacheKey = typeof key === 'string' ? key : await key;
+      const found = this.cache.get(cacheKey);
+      const hit = found instanceof Promise ? await found : found;
       const lookupNs = nsSince(startedMs);
       if (hit !== undefined) {
         stats.recordCacheHit(batchSize, lookupNs, lookupNs);

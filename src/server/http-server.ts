@@ -8,8 +8,7 @@ import { dialectRoutes } from '../protocol/http/dialects/dialect-routes.js';
 import { openApiRoutes, vertexRouteDocs } from '../protocol/http/openapi/openapi.js';
 import { predictRoutes } from '../protocol/http/predict-routes.js';
 import { edgeRouteDocs } from '../edge/edge-route-docs.js';
-import { edgeRoutes } from '../edge/edge-routes.js';
-import { uiRoutes, type UiRoutesOptions } from '../ui/ui-routes.js';
+import type { UiRoutesOptions } from '../ui/ui-routes.js';
 import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
@@ -54,12 +53,14 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   observeRequests(app, slipway);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
+  // From the start of a drain, too: a client then reconnects (to another process) instead of
+  // reusing a connection that is about to close under it.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
   app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+    if (closing || slipway.shuttingDown) reply.header('connection', 'close');
   });
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
     const origins = options.corsOrigins;
@@ -89,7 +90,9 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     extraRoutes: [...vertexRouteDocs(vertexPredictRoute, vertexHealthRoute), ...(options.ui ? uiRouteDocs() : []), ...(edge ? edgeRouteDocs() : [])],
     handlers: () => handlerRouteDocs(slipway),
   });
-  if (options.ui !== undefined) void app.register(uiRoutes, { slipway, ...options.ui });
-  if (edge) void app.register(edgeRoutes, { slipway });
+  // Loaded only when asked for: the UI's module brings the feedback stores and their drivers, the
+  // edge routes the bundler; neither is on the way to the first answer.
+  if (options.ui !== undefined) void app.register(import('../ui/ui-routes.js').then((m) => ({ default: m.uiRoutes })), { slipway, ...options.ui });
+  if (edge) void app.register(import('../edge/edge-routes.js').then((m) => ({ default: m.edgeRoutes })), { slipway });
   return app;
 }

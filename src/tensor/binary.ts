@@ -3,7 +3,7 @@
 // little-endian and packed; BYTES elements are each a 4-byte little-endian length then the bytes.
 import { ServingError } from '../errors/serving-error.js';
 import { DATATYPE_INFO, type Datatype, type NumericTypedArray, type TensorData } from './datatypes.js';
-import { elementCount, formatShape } from './tensor.js';
+import { elementCount, formatShape, type Tensor } from './tensor.js';
 
 // Typed arrays follow the host's byte order; every platform onnxruntime-node ships for (x64, arm64)
 // is little-endian, so views of the wire bytes are the values. A big-endian host would silently
@@ -129,4 +129,59 @@ export function textFromByteElements(elements: readonly Uint8Array[], what: stri
 /** Each BYTES element's UTF-8 bytes (gRPC `bytes_contents`). */
 export function byteElementsFromText(elements: readonly string[]): Uint8Array[] {
   return elements.map((s) => encoder.encode(s));
+}
+
+/**
+ * Several tensors as one self-describing byte string, the way Triton's binary tensor extension lays
+ * out an answer: a 4-byte little-endian header length, a JSON header (each tensor's name, datatype,
+ * shape and byte size), then each tensor's raw bytes in order. Used where answers are stored outside
+ * the process (the Redis response cache).
+ *
+ * @example
+ * const bytes = encodeTensorFrame([{ name: 'y', datatype: 'FP32', shape: [1, 2], data: new Float32Array([1, 2]) }]);
+ * const [y] = decodeTensorFrame(bytes, 'cached answer');
+ */
+export function encodeTensorFrame(tensors: readonly Tensor[]): Uint8Array {
+  const bodies = tensors.map((t) => tensorDataToBinary(t.datatype, t.data));
+  const header = encoder.encode(
+    JSON.stringify(tensors.map((t, i) => ({ name: t.name, datatype: t.datatype, shape: t.shape, bytes: bodies[i]!.byteLength }))),
+  );
+  let total = 4 + header.byteLength;
+  for (const body of bodies) total += body.byteLength;
+  const out = new Uint8Array(total);
+  new DataView(out.buffer).setUint32(0, header.byteLength, true);
+  out.set(header, 4);
+  let offset = 4 + header.byteLength;
+  for (const body of bodies) {
+    out.set(body, offset);
+    offset += body.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads what `encodeTensorFrame` wrote. Every tensor gets a buffer of its own (callers may transfer
+ * or detach it); a truncated or foreign byte string is refused with INTERNAL, naming `what`.
+ */
+export function decodeTensorFrame(bytes: Uint8Array, what: string): Tensor[] {
+  const corrupt = (why: string): ServingError => new ServingError('INTERNAL', `${what} is not a tensor frame: ${why}`);
+  if (bytes.byteLength < 4) throw corrupt(`${bytes.byteLength} bytes`);
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (4 + headerLength > bytes.byteLength) throw corrupt(`header of ${headerLength} bytes in ${bytes.byteLength}`);
+  let header: Array<{ name: string; datatype: Datatype; shape: number[]; bytes: number }>;
+  try {
+    header = JSON.parse(utf8.decode(bytes.subarray(4, 4 + headerLength))) as typeof header;
+  } catch (error) {
+    throw corrupt((error as Error).message);
+  }
+  let offset = 4 + headerLength;
+  const tensors = header.map((entry) => {
+    if (DATATYPE_INFO[entry.datatype] === undefined || offset + entry.bytes > bytes.byteLength) throw corrupt(`tensor '${entry.name}' does not fit`);
+    // A copy into a fresh buffer: aligned for the typed array, and nobody else's to detach.
+    const own = bytes.slice(offset, offset + entry.bytes);
+    offset += entry.bytes;
+    return { name: entry.name, datatype: entry.datatype, shape: entry.shape, data: tensorDataFromBinary(entry.datatype, entry.shape, own, `${what}: '${entry.name}'`) };
+  });
+  if (offset !== bytes.byteLength) throw corrupt(`${bytes.byteLength - offset} bytes left over`);
+  return tensors;
 }

@@ -28,13 +28,27 @@ function problemsOf(text: string): string[] {
 }
 
 describe('slipway.yaml: what a valid file gives', () => {
+  test('runtime.scaling and runtime.storage_uri are checked', () => {
+    assert.throws(
+      () => parseProjectConfigText('name: a\nmodels: [m]\nruntime:\n  scaling: { min_replicas: 5, max_replicas: 2 }\n  storage_uri: models/digits\n', '/p/slipway.yaml'),
+      (error: Error) =>
+        /runtime\.scaling\.max_replicas: max_replicas must be at least min_replicas/.test(error.message) && /runtime\.storage_uri: expected a URI such as s3:\/\//.test(error.message),
+    );
+  });
+
   test('name and models alone: runtime defaults, no server settings, paths anchored at the file', () => {
     const project = parseProjectConfigText('name: demo\nmodels: [models, extra/m.onnx]\n', '/srv/demo/slipway.yaml');
     assert.equal(project.dir, '/srv/demo');
     assert.deepEqual(project.models, ['models', 'extra/m.onnx']);
     assert.deepEqual(project.include, []);
     assert.deepEqual(project.server, {});
-    assert.deepEqual(project.runtime, { debian_packages: [], environment: {}, resources: { gpu: 0 }, ports: { http: 8000, grpc: 8001 } });
+    assert.deepEqual(project.runtime, {
+      debian_packages: [],
+      environment: {},
+      resources: { gpu: 0 },
+      ports: { http: 8000, grpc: 8001 },
+      scaling: { min_replicas: 2, max_replicas: 10, cpu_utilization: 70, queue_depth: 8, concurrency: 16 },
+    });
     assert.ok(Object.isFrozen(project.runtime.ports), 'the whole config is frozen');
   });
 

@@ -31,6 +31,8 @@ describe('resolveServerConfig: defaults', () => {
         default_max_batch_size: 64,
         strict_readiness: false,
         response_cache_bytes: 64 * 1024 * 1024,
+        response_cache: 'memory',
+        processes: 1,
         grpc_port: 8001,
         grpc: true,
         sagemaker: false,
@@ -83,6 +85,27 @@ describe('resolveServerConfig: environment < flags', () => {
 
   test('a flag left undefined does not hide the environment value', () => {
     assert.equal(resolveServerConfig({ models: ['m'], http_port: undefined }, env).http_port, 9000);
+  });
+
+  test("in the image (SLIPWAY_HONOUR_PORT=1), Knative's and Cloud Run's PORT wins over SLIPWAY_HTTP_PORT, and a flag over both", () => {
+    const image = { SLIPWAY_HONOUR_PORT: '1', SLIPWAY_HTTP_PORT: '8000' };
+    assert.equal(resolveServerConfig({ models: ['m'] }, { ...image, PORT: '8080' }).http_port, 8080);
+    assert.equal(resolveServerConfig({ models: ['m'] }, image).http_port, 8000);
+    assert.equal(resolveServerConfig({ models: ['m'], http_port: '9000' }, { ...image, PORT: '8080' }).http_port, 9000);
+    assert.equal(resolveServerConfig({ models: ['m'] }, { ...image, PORT: '8080', SAGEMAKER_BIND_TO_PORT: '7070' }).http_port, 7070);
+    assert.deepEqual(problemsOf(() => resolveServerConfig({ models: ['m'] }, { ...image, PORT: 'eighty' })), ['http_port: Invalid input: expected number, received NaN']);
+  });
+
+  test('processes, the response cache and the model name come from the environment too, and are checked', () => {
+    const config = resolveServerConfig({ models: ['m'] }, { SLIPWAY_PROCESSES: '4', SLIPWAY_RESPONSE_CACHE: 'redis://cache:6379/1?ttl=60', SLIPWAY_MODEL_NAME: 'digits' });
+    assert.equal(config.processes, 4);
+    assert.equal(config.response_cache, 'redis://cache:6379/1?ttl=60');
+    assert.equal(config.model_name, 'digits');
+    assert.deepEqual(problemsOf(() => resolveServerConfig({ models: ['m'], processes: '0', response_cache: 'redis://x?ttl=abc', model_name: 'a/b' }, {})), [
+      'response_cache: ttl=abc: expected a whole number of seconds, at least 1',
+      'processes: Too small: expected number to be >=1',
+      "model_name: expected letters, digits, '_', '-' and '.'",
+    ]);
   });
 
   test('an empty environment variable is ignored', () => {

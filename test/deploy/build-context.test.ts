@@ -129,6 +129,10 @@ describe('writeBuildContext on a project that depends on slipway', () => {
       'deps/node_modules/addon/build/Release/addon.node',
       'deps/node_modules/addon/node_modules/nested/package.json',
       'kubernetes.yaml',
+      'monitoring.yaml',
+      'prometheus-adapter-values.yaml',
+      'kserve.yaml',
+      'knative.yaml',
     ]) {
       assert.ok(files.includes(expected), `${expected} missing from:\n${files.join('\n')}`);
     }
@@ -195,10 +199,10 @@ describe('writeBuildContext on a project that depends on slipway', () => {
     assert.equal(container.readinessProbe.httpGet.path, '/v2/health/ready');
     assert.equal(container.livenessProbe.httpGet.path, '/v2/health/live');
     assert.deepEqual(container.ports, [
-      { name: 'http', containerPort: 8000 },
-      { name: 'grpc', containerPort: 8001 },
+      { name: 'http', containerPort: 8000, protocol: 'TCP' },
+      { name: 'grpc', containerPort: 8001, protocol: 'TCP' },
     ]);
-    assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
+    assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
     assert.equal(service.kind, 'Service');
     assert.deepEqual(service.spec.ports.map((p: { port: number }) => p.port), [8000, 8001]);
   });

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,8 +8,9 @@ import { credentials } from '@grpc/grpc-js';
 import type { BuildReport } from '../../src/cli/build.js';
 import { loadServices } from '../../src/protocol/grpc/proto.js';
 import { requireCommand } from '../helpers/requirements.js';
-import { CLI, EXAMPLES, ROOT } from '../helpers/paths.js';
-import { importTestBaseImage, podman, podmanEnvironment, type Podman } from './podman.js';
+import { freePort } from '../helpers/free-port.js';
+import { EXAMPLES } from '../helpers/paths.js';
+import { buildRepositoryImage, podman, podmanEnvironment, waitForReady, type Podman } from './podman.js';
 
 // One image per run: built once from the repository's own slipway.yaml, run once, checked from the
 // outside as a user would (HTTP, the engine's inspect and healthcheck), then removed with its base.
@@ -31,14 +30,7 @@ describe('slipway build: a real image, built and run with podman', requireComman
     work = await mkdtemp(join(tmpdir(), 'slipway-container-'));
     const env = await podmanEnvironment(work);
     run = podman(env);
-    await importTestBaseImage(run, ROOT, work, baseTag);
-    const build = await runCli(
-      ['build', '--engine', 'podman', '--base-image', baseTag, '--tag', appTag, '--out', join(work, 'context'), '--json'],
-      env,
-    );
-    buildOutput = build.stderr;
-    assert.equal(build.code, 0, `slipway build failed:\n${build.stderr}`);
-    report = JSON.parse(build.stdout) as BuildReport;
+    ({ report, output: buildOutput } = await buildRepositoryImage(run, env, work, { base: baseTag, app: appTag }));
 
     const port = await freePort();
     grpcPort = await freePort();
@@ -196,43 +188,4 @@ describe('slipway build: a real image, built and run with podman', requireComman
 
 function argmax(values: number[]): number {
   return values.reduce((best, v, i) => (v > values[best]! ? i : best), 0);
-}
-
-async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  return { code, stdout, stderr };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no port');
-  return address.port;
-}
-
-/** Polls readiness until it answers 200; gives up with the container's log if it stops or takes minutes. */
-async function waitForReady(url: string, run: Podman, name: string): Promise<void> {
-  const deadline = Date.now() + 180_000;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const reply = await fetch(`${url}/v2/health/ready`);
-      if (reply.status === 200) return;
-      last = `${reply.status} ${await reply.text()}`;
-    } catch (error) {
-      last = String((error as Error).cause ?? error);
-    }
-    const state = run(['inspect', '--format', '{{.State.Running}}', name], { allowFailure: true }).stdout.trim();
-    if (state !== 'true') break;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  const logs = run(['logs', name], { allowFailure: true });
-  throw new Error(`container never became ready (last: ${last}):\n${logs.stdout}${logs.stderr}`);
 }

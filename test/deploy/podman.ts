@@ -1,6 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { BuildReport } from '../../src/cli/build.js';
+import { ROOT } from '../helpers/paths.js';
+import { runCli } from '../helpers/batch-data.js';
 
 /**
  * podman as these machines need it (rootful, no systemd): runc, cgroupfs and no default ulimits,
@@ -75,4 +78,45 @@ async function nativeAddons(dir: string): Promise<string[]> {
   };
   await visit(dir);
   return found;
+}
+
+
+/**
+ * This repository's image, as a user builds it: the local base (no registry here), then `slipway
+ * build --engine podman` into `workDir/context`. Throws with the build's output when it fails.
+ */
+export async function buildRepositoryImage(
+  run: Podman,
+  env: NodeJS.ProcessEnv,
+  workDir: string,
+  tags: { base: string; app: string },
+): Promise<{ report: BuildReport; output: string }> {
+  await importTestBaseImage(run, ROOT, workDir, tags.base);
+  const build = await runCli(['build', '--engine', 'podman', '--base-image', tags.base, '--tag', tags.app, '--out', join(workDir, 'context'), '--json'], {
+    cwd: ROOT,
+    env: { CONTAINERS_CONF: env.CONTAINERS_CONF ?? '' },
+    timeoutMs: 600_000,
+  });
+  if (build.code !== 0) throw new Error(`slipway build failed:\n${build.stderr}`);
+  return { report: JSON.parse(build.stdout) as BuildReport, output: build.stderr };
+}
+
+/** Polls readiness until it answers 200; gives up with the container's log if it stops or takes minutes. */
+export async function waitForReady(url: string, run: Podman, name: string): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const reply = await fetch(`${url}/v2/health/ready`);
+      if (reply.status === 200) return;
+      last = `${reply.status} ${await reply.text()}`;
+    } catch (error) {
+      last = String((error as Error).cause ?? error);
+    }
+    const state = run(['inspect', '--format', '{{.State.Running}}', name], { allowFailure: true }).stdout.trim();
+    if (state !== 'true') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const logs = run(['logs', name], { allowFailure: true });
+  throw new Error(`container never became ready (last: ${last}):\n${logs.stdout}${logs.stderr}`);
 }

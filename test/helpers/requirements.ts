@@ -79,3 +79,35 @@ export function testSchemas(prefix: string): { client: pg.Client; newUrl: () => 
     },
   };
 }
+
+/** Where tests find the shared Redis (override with SLIPWAY_TEST_REDIS_URL); use a unique key prefix and clean up. */
+export const REDIS_URL = process.env.SLIPWAY_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+
+export async function requireRedis(): Promise<{ skip?: string }> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  let ok = false;
+  try {
+    await client.connect();
+    ok = (await client.ping()) === 'PONG';
+  } catch {
+    ok = false;
+  } finally {
+    client.disconnect();
+  }
+  return requirement(ok, `Redis at ${REDIS_URL}`);
+}
+
+/** Deletes every key under a prefix (SCAN, not KEYS: the Redis is shared). */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    for await (const keys of client.scanStream({ match: `${prefix}*`, count: 500 }) as AsyncIterable<string[]>) {
+      if (keys.length > 0) await client.del(...keys);
+    }
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { pino } from 'pino';
+import { captureLogger } from '../helpers/capture-logger.js';
 import type { ServingError } from '../../src/errors/serving-error.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 import { startTestServer } from '../helpers/test-server.js';
 
 test('a killed worker fails its in-flight request with 503 (not a hang), is restarted, and it shows in logs and metrics', async () => {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    }),
-  );
+  const { logger, lines } = captureLogger();
   const repo = await tempRepository({ ocr_cls: { config: 'instance_group: { count: 1 }\n' } });
   const server = await startTestServer({ models: repo.dir, logger });
   try {

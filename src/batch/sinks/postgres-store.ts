@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { redactPassword } from '../../config/database-url.js';
+import { redactUrl } from '../../config/database-url.js';
 import { ServingError } from '../../errors/serving-error.js';
 import { failpoint } from '../failpoint.js';
 import {
@@ -31,8 +31,7 @@ const SQL_TYPES: Record<ColumnSpec['type'], string> = {
 };
 const sqlType = (c: ColumnSpec): string => SQL_TYPES[c.type];
 
-/** Removes the password from a URL for messages and logs. */
-export const redactUrl = redactPassword;
+export { redactUrl } from '../../config/database-url.js';
 
 /**
  * PostgreSQL through pg. A `schema` query parameter on the URL (`postgres://…/db?schema=ml`) puts

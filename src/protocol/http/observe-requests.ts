@@ -70,6 +70,6 @@ export function registerMetricsRoute(app: FastifyInstance, slipway: Slipway): vo
   app.get('/metrics', async (_request, reply) => {
     const metrics = slipway.metrics;
     if (metrics === undefined) return reply.code(404).send({ error: 'metrics are disabled' });
-    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    return reply.type(metrics.registry.contentType).send(await metrics.exposition());
   });
 }

@@ -1,8 +1,6 @@
 import { sqliteBesideModels } from '../../config/database-url.js';
 import { ServingError } from '../../errors/serving-error.js';
 import type { FeedbackStore } from './feedback-store.js';
-import { PostgresFeedbackStore } from './postgres-feedback-store.js';
-import { SqliteFeedbackStore } from './sqlite-feedback-store.js';
 
 /**
  * Opens a feedback store from its URL: `sqlite:PATH` (or `sqlite://PATH`), or
@@ -14,9 +12,10 @@ import { SqliteFeedbackStore } from './sqlite-feedback-store.js';
  * await store.close();
  */
 export async function openFeedbackStore(url: string): Promise<FeedbackStore> {
-  if (/^postgres(ql)?:\/\//i.test(url)) return PostgresFeedbackStore.open(url);
+  // The drivers load with the store that needs them (a server without the UI loads neither).
+  if (/^postgres(ql)?:\/\//i.test(url)) return (await import('./postgres-feedback-store.js')).PostgresFeedbackStore.open(url);
   const sqlite = /^sqlite:(?:\/\/)?(.+)$/i.exec(url);
-  if (sqlite !== null) return SqliteFeedbackStore.open(sqlite[1]!);
+  if (sqlite !== null) return (await import('./sqlite-feedback-store.js')).SqliteFeedbackStore.open(sqlite[1]!);
   throw new ServingError('CONFIG_INVALID', `feedback database '${url}' is neither sqlite:PATH nor postgres://…`);
 }
 

@@ -1,0 +1,105 @@
+{{- define "slipway.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "slipway.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "slipway.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "slipway.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "slipway.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "slipway.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "slipway.labels" -}}
+{{ include "slipway.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{- end }}
+
+{{- define "slipway.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* SLIPWAY_CORES: .Values.cores, else the CPU request rounded up ("500m" -> 1, "2" -> 2). */}}
+{{- define "slipway.cores" -}}
+{{- if .Values.cores }}{{ .Values.cores }}
+{{- else if and .Values.resources.requests .Values.resources.requests.cpu }}
+{{- $cpu := toString .Values.resources.requests.cpu }}
+{{- if hasSuffix "m" $cpu }}{{ max 1 (div (add (trimSuffix "m" $cpu | int) 999) 1000) }}
+{{- else }}{{ max 1 (ceil (float64 $cpu) | int) }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{- define "slipway.env" -}}
+{{- $cores := include "slipway.cores" . }}
+{{- if $cores }}
+- name: SLIPWAY_CORES
+  value: {{ $cores | quote }}
+{{- end }}
+- name: SLIPWAY_DRAIN_DELAY_SECONDS
+  value: {{ .Values.drainDelaySeconds | quote }}
+- name: SLIPWAY_PROCESSES
+  value: {{ .Values.server.processes | quote }}
+- name: SLIPWAY_RESPONSE_CACHE
+  value: {{ .Values.server.responseCache | quote }}
+- name: SLIPWAY_LOG_LEVEL
+  value: {{ .Values.server.logLevel | quote }}
+{{- with .Values.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Probes on the OIP health routes; $port empty lets Knative use its serving port. */}}
+{{- define "slipway.probes" -}}
+{{- $port := .port }}
+startupProbe:
+  httpGet:
+    path: /v2/health/ready
+    {{- if $port }}
+    port: {{ $port }}
+    {{- end }}
+  periodSeconds: 5
+  failureThreshold: 60
+  timeoutSeconds: 2
+readinessProbe:
+  httpGet:
+    path: /v2/health/ready
+    {{- if $port }}
+    port: {{ $port }}
+    {{- end }}
+  periodSeconds: 5
+  failureThreshold: 3
+  timeoutSeconds: 2
+livenessProbe:
+  httpGet:
+    path: /v2/health/live
+    {{- if $port }}
+    port: {{ $port }}
+    {{- end }}
+  periodSeconds: 10
+  failureThreshold: 3
+  timeoutSeconds: 2
+{{- end }}
+
+{{- define "slipway.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "slipway.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end }}
