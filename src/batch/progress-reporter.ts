@@ -75,7 +75,6 @@ export function barProgress(stream: NodeJS.WriteStream): ProgressReporter {
 export function lineProgress(write: (line: string) => void, intervalMs: number, now: () => number = Date.now): ProgressReporter {
   let label = '';
   let last = 0;
-  let latest: ProgressSnapshot | undefined;
   const print = (s: ProgressSnapshot): void => {
     const percent = s.total !== undefined && s.total > 0 ? ` (${Math.min(100, Math.floor((s.done / s.total) * 100))}%)` : '';
     const rate = s.elapsedMs > 0 ? (s.rows / s.elapsedMs) * 1000 : 0;
@@ -87,15 +86,12 @@ export function lineProgress(write: (line: string) => void, intervalMs: number, 
       last = now();
     },
     update(s) {
-      latest = s;
       const t = now();
       if (t - last >= intervalMs) {
         last = t;
         print(s);
       }
     },
-    stop() {
-      latest = undefined;
-    },
+    stop() {},
   };
 }

@@ -8,7 +8,7 @@ import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { parse as parseYaml } from 'yaml';
 import { DIGITS_MODEL, DIGIT_SAMPLES, digitsCsv, digitsJsonl, runCli, tempDir, writeText } from '../helpers/batch-data.js';
-import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
+import { CLI, TEST_MODELS } from '../helpers/paths.js';
 
 // End to end through the CLI, on SQLite: the same commands a user types.
 

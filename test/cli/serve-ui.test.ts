@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
 import { startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { CLI, EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
+import { CLI, TEST_MODELS } from '../helpers/paths.js';
 
 // `slipway serve` with the UI: on by default with its feedback store beside the repository,
 // --no-ui, --feedback-db, and what happens when the store cannot be opened.

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { Slipway } from '../../src/slipway.js';
 import { Metrics } from '../../src/observability/metrics.js';
-import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
+import { TEST_MODELS } from '../helpers/paths.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 import { POSTGRES_URL, requirePostgres } from '../helpers/requirements.js';
 

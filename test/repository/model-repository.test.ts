@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { ModelRepository } from '../../src/repository/model-repository.js';
 import { ModelRouter } from '../../src/router/model-router.js';
-import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
+import { TEST_MODELS } from '../helpers/paths.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 
 const identity = (value: number) => ({

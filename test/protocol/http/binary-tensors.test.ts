@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { encodeBytesElements, tensorDataFromBinary, tensorDataToBinary } from '../../../src/tensor/binary.js';
-import { DATATYPES, type Datatype } from '../../../src/tensor/datatypes.js';
+import { DATATYPES } from '../../../src/tensor/datatypes.js';
 import { EXAMPLES, TEST_MODELS } from '../../helpers/paths.js';
 import { post, startTestServer, type TestServer } from '../../helpers/test-server.js';
 import { SAMPLES } from '../../helpers/samples.js';

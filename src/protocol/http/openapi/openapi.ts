@@ -49,8 +49,6 @@ export interface RouteDoc {
   bodyRequired?: boolean;
 }
 
-const model = ['model'];
-
 /** Every HTTP route the server registers, documented. A test checks this list against the server's routes. */
 export const ROUTES: readonly RouteDoc[] = [
   { method: 'get', path: '/v2/health/live', tag: 'OIP', summary: 'Server liveness', response: liveSchema },
