@@ -1,5 +1,6 @@
 import { cp, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { ORT_BUILDS } from '../edge/edge-assets.js';
 import { ServingError } from '../errors/serving-error.js';
 
 /** One entry of package-lock.json's `packages` map (lockfile v2/v3), the fields staging reads. */
@@ -111,8 +112,8 @@ export async function productionPackages(projectDir: string): Promise<Array<[str
 }
 
 /**
- * Files that a production image never loads: other platforms' prebuilt binaries and node-gyp's
- * intermediate objects. Each rule is specific, since a wrong guess breaks the image at run time.
+ * Files that a production image never loads: other platforms' prebuilt binaries, node-gyp's
+ * intermediate objects, and the browser runtime's builds a bundle does not ship. Each rule is specific, since a wrong guess breaks the image at run time.
  */
 function pruneRules(lockPath: string, target: TargetPlatform): (inside: string) => boolean {
   const name = lockPath.slice(lockPath.lastIndexOf('node_modules/') + 'node_modules/'.length);
@@ -126,6 +127,11 @@ function pruneRules(lockPath: string, target: TargetPlatform): (inside: string) 
       if (match[1] !== target.os) return true;
       return match[2] !== undefined && match[2] !== target.arch;
     };
+  }
+  if (name === 'onnxruntime-web') {
+    // dist/ holds every build of the browser runtime (~136 MB); a browser bundle ships only these.
+    const shipped = new Set<string>(Object.values(ORT_BUILDS).flatMap((build) => build.files));
+    return (inside) => inside.startsWith('dist/') && !shipped.has(inside.slice('dist/'.length));
   }
   if (name === 'better-sqlite3') {
     // SQLite's amalgamation and the C++ sources only serve a rebuild; the addon is already built.

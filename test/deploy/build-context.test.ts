@@ -34,6 +34,7 @@ async function makeProject(root: string, yaml = ''): Promise<string> {
         'node_modules/addon': { version: '1.0.0', hasInstallScript: true },
         'node_modules/addon/node_modules/nested': { version: '0.0.1' },
         'node_modules/onnxruntime-node': { version: '1.30.0' },
+        'node_modules/onnxruntime-web': { version: '1.30.0' },
         'node_modules/@img/sharp-darwin-arm64': { version: '0.35.5', optional: true },
         'node_modules/devtool': { version: '2.0.0', dev: true },
         'node_modules/dev-only-optional': { version: '1.0.0', devOptional: true },
@@ -53,6 +54,10 @@ async function makeProject(root: string, yaml = ''): Promise<string> {
   await file('node_modules/onnxruntime-node/dist/index.js', '');
   for (const platform of ['linux/x64', 'linux/arm64', 'darwin/arm64', 'win32/x64']) {
     await file(`node_modules/onnxruntime-node/bin/napi-v6/${platform}/onnxruntime_binding.node`, platform);
+  }
+  await file('node_modules/onnxruntime-web/package.json', pkg('onnxruntime-web', '1.30.0'));
+  for (const build of ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.wasm', 'ort.all.min.js', 'ort-wasm-simd-threaded.jsep.wasm']) {
+    await file(`node_modules/onnxruntime-web/dist/${build}`, build);
   }
   await file('node_modules/devtool/package.json', pkg('devtool', '2.0.0'));
   await file('node_modules/dev-only-optional/package.json', pkg('dev-only-optional', '1.0.0'));
@@ -144,8 +149,13 @@ describe('writeBuildContext on a project that depends on slipway', () => {
     for (const pattern of forbidden) assert.deepEqual(files.filter((f) => pattern.test(f)), [], `${pattern}`);
     const binaries = files.filter((f) => f.includes('onnxruntime-node/bin/'));
     assert.deepEqual(binaries, [`deps/node_modules/onnxruntime-node/bin/napi-v6/linux/${process.arch}/onnxruntime_binding.node`]);
+    // The browser runtime keeps only the builds an edge bundle ships.
+    assert.deepEqual(files.filter((f) => f.includes('onnxruntime-web/dist/')).sort(), [
+      'deps/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm',
+      'deps/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs',
+    ]);
     assert.deepEqual(context.dependencies.skippedOptional, ['node_modules/@img/sharp-darwin-arm64']);
-    assert.equal(context.dependencies.packages, 4);
+    assert.equal(context.dependencies.packages, 5);
     assert.equal(context.dependencies.mode, 'staged');
   });
 
@@ -233,7 +243,7 @@ describe('writeBuildContext on a project that depends on slipway', () => {
     assert.deepEqual(listed.filter((f) => f.startsWith('deps/')), []);
     assert.equal(await readFile(join(install.dir, 'npm/.npmrc'), 'utf8'), 'onnxruntime-node-install=skip\n');
     assert.match(await readFile(join(install.dir, 'Containerfile'), 'utf8'), /^RUN npm ci --omit=dev/m);
-    assert.equal(install.dependencies.packages, 5, "the lockfile's production entries: what npm ci will install");
+    assert.equal(install.dependencies.packages, 6, "the lockfile's production entries: what npm ci will install");
   });
 });
 
