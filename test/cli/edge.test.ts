@@ -52,7 +52,7 @@ describe('slipway edge', () => {
     assert.match(budget.stderr, /--latency-budget-ms -3: expected a positive number/);
     const unknown = await run(['nope', '--models', EXAMPLES, '--out', join(dir, 'x')]);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /no model 'nope' in .*examples\/models \(found: digits, ocr, ocr_cls, ocr_det, ocr_rec\)/);
+    assert.match(unknown.stderr, /no model 'nope' in .*examples\/models \(found: digits, digits_\w+(, digits_\w+)*, ocr, ocr_cls, ocr_det, ocr_rec\)/);
     const foreign = join(dir, 'foreign');
     await mkdir(foreign);
     await writeFile(join(foreign, 'keep.txt'), 'mine');

@@ -13,7 +13,7 @@ import { EXAMPLES } from '../helpers/paths.js';
 import { requireCommand } from '../helpers/requirements.js';
 import { linkSlipwayPackage } from '../helpers/temp-repository.js';
 import { launchChromium, type Browser } from './chromium.js';
-import { draw, FOUR, latestResult, textPicture } from './page-input.js';
+import { draw, forgetKeptResults, FOUR, latestResult, textPicture } from './page-input.js';
 
 // `slipway edge` bundles in real Chromium: digits and OCR answered on the device exactly as the
 // server answers them, from a plain static host; the fallbacks to the server (no wasm, an op the
@@ -156,6 +156,9 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('close', () => assert.deepEqual(errors, [], 'no script errors on the page'));
     if (options.blockWasm === true) await page.route('**/*.wasm', (route) => route.abort('failed'));
+    // Results kept by an earlier test on this origin would take the first result's number.
+    await forgetKeptResults(page, url);
+    requests.length = 0;
     await page.goto(url);
     return { page, requests };
   };

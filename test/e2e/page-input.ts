@@ -4,6 +4,9 @@ import sharp from 'sharp';
 // Inputs the browser tests give pages (digits drawn with the mouse, pictures of printed text) and
 // what they read back.
 
+// Browser globals used inside page.evaluate (the tests compile without the DOM library).
+declare const indexedDB: { deleteDatabase(name: string): { onsuccess: (() => void) | null; onerror: (() => void) | null } };
+
 /** Points of a stroke in 0..1 of the canvas. */
 export type Stroke = Array<[number, number]>;
 export const FOUR: Stroke[] = [
@@ -49,4 +52,21 @@ export async function latestResult(page: Page, id: number): Promise<Locator> {
   const card = page.getByRole('article', { name: `Result ${id}` });
   await card.waitFor();
   return card;
+}
+
+/**
+ * Forgets the results the UI keeps in the browser for `origin` (IndexedDB, per model), so a test's
+ * first result is "Result 1" whatever an earlier test on the same origin left there.
+ */
+export async function forgetKeptResults(page: Page, origin: string): Promise<void> {
+  // Any page of the origin will do; its root answers on every server the tests start.
+  await page.goto(new URL('/', origin).href);
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve, reject) => {
+        const request = indexedDB.deleteDatabase('slipway-ui');
+        request.onsuccess = () => resolve();
+        request.onerror = () => reject(new Error('could not clear the kept results'));
+      }),
+  );
 }

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { EXAMPLES, ROOT, TEST_MODELS } from '../helpers/paths.js';
 import { requireCommand } from '../helpers/requirements.js';
 import { launchChromium, type Browser } from './chromium.js';
-import { draw, FOUR, latestResult, SEVEN, textPicture, ZERO } from './page-input.js';
+import { draw, forgetKeptResults, FOUR, latestResult, SEVEN, textPicture, ZERO } from './page-input.js';
 
 // The prototype UI in real Chromium against `slipway serve` in its own process: the digits model
 // drawn and uploaded, OCR read from a rendered page, a flag found on the flags page and in the
@@ -24,7 +24,6 @@ declare const document: {
   documentElement: { scrollWidth: number; clientWidth: number };
   querySelector(selector: string): { videoWidth?: number; textContent: string | null; getBoundingClientRect(): { top: number; bottom: number; width: number } } | null;
 };
-declare const indexedDB: { deleteDatabase(name: string): { onsuccess: (() => void) | null; onerror: (() => void) | null } };
 declare const getComputedStyle: (element: unknown) => { backgroundColor: string };
 interface PageImage {
   complete: boolean;
@@ -57,15 +56,7 @@ describe('prototype UI in Chromium', requireCommand('chromium'), () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('close', () => assert.deepEqual(errors, [], 'no script errors on the page'));
-    await page.goto(`${base}/flags`);
-    await page.evaluate(
-      () =>
-        new Promise<void>((resolve, reject) => {
-          const request = indexedDB.deleteDatabase('slipway-ui');
-          request.onsuccess = () => resolve();
-          request.onerror = () => reject(new Error('could not clear the kept results'));
-        }),
-    );
+    await forgetKeptResults(page, base);
     await page.goto(`${base}${path}`);
     return page;
   };

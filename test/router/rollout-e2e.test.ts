@@ -77,8 +77,9 @@ describe('rollouts under closed-loop load (16 clients), server in its own proces
     let done: RolloutStatus | undefined;
     try {
       await waitFor('load', () => load.answers.length > 500);
-      const started = await startRollout({ url: server.url, token: TOKEN }, 'lookup', { to: 2, interval: '2s', min_requests: 100 });
+      // Taken before the call: the server routes to the candidate before its answer reaches us.
       startedMs = performance.now();
+      const started = await startRollout({ url: server.url, token: TOKEN }, 'lookup', { to: 2, interval: '2s', min_requests: 100 });
       done = await followRollout({ url: server.url }, 'lookup', started.rollout!.id, { pollMs: 100, timeoutMs: 60_000 });
       endedMs = performance.now();
       await new Promise((resolve) => setTimeout(resolve, 500));

@@ -192,13 +192,18 @@ export function answerLocally(answer: LocalAnswer): () => void {
   return () => localAnswers.delete(answer);
 }
 
-/** Calls the server and reads the answer as JSON; a non-2xx answer throws ApiError with the server's message. */
-export async function call<T>(path: string, init: RequestInit = {}): Promise<Timed<T>> {
+/** The on-device answer to a call, when a local answer takes it. */
+function answeredLocally<T>(path: string, init: RequestInit): Promise<Timed<T>> | undefined {
   for (const answer of localAnswers) {
     const local = answer(path, init);
     if (local !== undefined) return local as Promise<Timed<T>>;
   }
-  return callUrl<T>(apiUrl(path), init);
+  return undefined;
+}
+
+/** Calls the server and reads the answer as JSON; a non-2xx answer throws ApiError with the server's message. */
+export async function call<T>(path: string, init: RequestInit = {}): Promise<Timed<T>> {
+  return answeredLocally<T>(path, init) ?? callUrl<T>(apiUrl(path), init);
 }
 
 /** `call` for a full URL, past any local answers. */
@@ -265,6 +270,19 @@ export interface SendOptions {
  * only it reports upload progress, and it can be cancelled.
  */
 export function send<T>(path: string, options: SendOptions): Promise<Timed<T>> {
+  // On-device mode answers here too: a model call must not reach the server because it wants progress.
+  const local = answeredLocally<T>(path, { method: options.method, body: options.body as BodyInit, ...(options.headers !== undefined && { headers: options.headers }) });
+  if (local !== undefined) {
+    options.onUploadProgress?.(1);
+    if (options.signal === undefined) return local;
+    const signal = options.signal;
+    const cancelled = new Promise<never>((_, reject) => {
+      const abort = () => reject(new DOMException('cancelled', 'AbortError'));
+      if (signal.aborted) abort();
+      else signal.addEventListener('abort', abort, { once: true });
+    });
+    return Promise.race([local, cancelled]);
+  }
   return new Promise((resolve, reject) => {
     const request = new XMLHttpRequest();
     const started = performance.now();

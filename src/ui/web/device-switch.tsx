@@ -10,6 +10,11 @@ export function setBundledModel(name: string, model: EdgeModel): void {
   bundled = { name, model };
 }
 
+/** True on a browser bundle's own page for this model: the server's panels (rollouts, reports) have no place there. */
+export function isBundled(name: string): boolean {
+  return bundled?.name === name;
+}
+
 type State =
   | { phase: 'off' }
   | { phase: 'loading' }

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, modelPath, oipPath, type ModelDescription, type ModelExample, type ModelMetadata } from './api.js';
-import { DeviceSwitch } from './device-switch.js';
+import { DeviceSwitch, isBundled } from './device-switch.js';
 import { HandlerForm } from './handler-form.js';
 import { kindLabel } from './model-list.js';
 import { ApiPanel } from './api-panel.js';
@@ -153,8 +153,9 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>
       {mode !== undefined && <DeviceSwitch name={name} />}
-      {description.kind === 'graph' && <RolloutPanel model={name} />}
-      <OptimizeReports name={name} />
+      {/* The server's own state: not shown on a browser bundle's page, whose calls stay on the device. */}
+      {description.kind === 'graph' && !isBundled(name) && <RolloutPanel model={name} />}
+      {!isBundled(name) && <OptimizeReports name={name} />}
       {description.state !== 'READY' && reasons.length > 0 && (
         <p class="error" role="alert">
           {reasons.join('; ')}
