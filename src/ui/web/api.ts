@@ -59,20 +59,9 @@ export interface ModelDescription {
   };
 }
 
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
-
+// The wire shapes the server's own types describe (type-only: nothing of the server is bundled).
 /** GET /v2/models/{m} */
-export interface ModelMetadata {
-  name: string;
-  versions?: string[];
-  platform: string;
-  inputs: TensorMetadata[];
-  outputs: TensorMetadata[];
-}
+export type { ModelMetadata, TensorMetadata } from '../../protocol/metadata-types.js';
 
 /** POST /v2/repository/index */
 export interface IndexEntry {
@@ -98,16 +87,7 @@ export interface InferResponse {
 }
 
 /** GET /api/models/{m}/examples */
-export interface ModelExample {
-  name: string;
-  kind: 'image' | 'text' | 'file' | 'request' | 'tensors';
-  media_type?: string;
-  url?: string;
-  bytes?: number;
-  target?: 'predict' | 'infer';
-  inputs?: Record<string, unknown>;
-  expected?: Record<string, unknown>;
-}
+export type { ModelExample } from '../model-example.js';
 
 export type FlagLabel = 'right' | 'wrong' | 'other';
 

@@ -148,12 +148,12 @@ export function TensorForm({ metadata, examples, enqueue }: TensorFormProps) {
       }}
     >
       {usable.length > 0 && <ExamplePicker examples={usable} onPick={useExample} />}
-      {(metadata.versions?.length ?? 0) > 1 && (
+      {metadata.versions.length > 1 && (
         <div class="field">
           <label for="oip-version">Version</label>
           <select id="oip-version" value={version} onChange={(e) => setVersion(e.currentTarget.value)}>
             <option value="">as traffic is routed</option>
-            {metadata.versions!.map((v) => (
+            {metadata.versions.map((v) => (
               <option key={v} value={v}>
                 {v}
               </option>
