@@ -115,6 +115,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
         ? decodeBinaryInferRequest(request.body, headerLength, model, version)
         : await codec.decode(request.body, model, version);
     if (routingKey !== undefined) inferRequest.routingKey = routingKey;
+    inferRequest.requestId = String(request.id);
     const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));

@@ -16,7 +16,11 @@ export interface GraphExecutorDeps {
   /** A local step: the router's `infer`, so batching, the cache and statistics apply to it. */
   infer(request: InferenceRequest): Promise<InferenceResponse>;
   /** A remote step: an OIP infer call to another server. */
-  remote(step: PlanStep & { target: { kind: 'remote' } }, inputs: Tensor[], options: { parameters: Parameters; timeoutMs: number | undefined }): Promise<Tensor[]>;
+  remote(
+    step: PlanStep & { target: { kind: 'remote' } },
+    inputs: Tensor[],
+    options: { parameters: Parameters; timeoutMs: number | undefined; requestId?: string },
+  ): Promise<Tensor[]>;
   metrics?: Metrics;
   logger: Logger;
   /** [0, 1): picks a Splitter's route (a seeded one in tests). */
@@ -228,7 +232,7 @@ class GraphRun {
       outcome = failure.code;
       const soft = step.dependency === 'Soft';
       this.deps.logger[soft ? 'warn' : 'info'](
-        { event: 'graph_step_failed', model: this.plan.graph, step: step.label, code: failure.code, soft },
+        { event: 'graph_step_failed', model: this.plan.graph, step: step.label, code: failure.code, soft, ...(this.request.requestId !== undefined && { requestId: this.request.requestId }) },
         soft ? `${failure.message} (Soft: skipped)` : failure.message,
       );
       throw failure;
@@ -257,13 +261,21 @@ class GraphRun {
           parameters,
           // A sticky key keeps each step model on its version too, as it does the graph.
           ...(this.request.routingKey !== undefined && { routingKey: this.request.routingKey }),
+          // The request id follows the request into every step (a handler step's ctx.requestId, the logs).
+          ...(this.request.requestId !== undefined && { requestId: this.request.requestId }),
         });
         this.queueNs += response.timing?.queueNs ?? 0;
         this.computeNs += response.timing?.computeNs ?? 0;
         return { tensors: response.outputs };
       }
       case 'remote':
-        return { tensors: await this.deps.remote(step as PlanStep & { target: typeof target }, inputs, { parameters: this.parameters, timeoutMs }) };
+        return {
+          tensors: await this.deps.remote(step as PlanStep & { target: typeof target }, inputs, {
+            parameters: this.parameters,
+            timeoutMs,
+            ...(this.request.requestId !== undefined && { requestId: this.request.requestId }),
+          }),
+        };
     }
   }
 

@@ -46,7 +46,7 @@ export function graphRuntime(router: ModelRouter, options: { metrics?: Metrics; 
     scheduler: (plan, stats) =>
       new GraphExecutor(plan, stats, {
         infer: (request) => router.infer(request),
-        remote: async (step, inputs, { parameters, timeoutMs }) => {
+        remote: async (step, inputs, { parameters, timeoutMs, requestId }) => {
           const { baseUrl, model, version } = step.target;
           try {
             const result = await client(baseUrl).infer(model, inputs, {
@@ -54,6 +54,8 @@ export function graphRuntime(router: ModelRouter, options: { metrics?: Metrics; 
               ...(step.outputs !== undefined && { outputs: step.outputs }),
               parameters,
               ...(timeoutMs !== undefined && { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) }),
+              // The remote server logs the step under the graph request's id (it echoes it back too).
+              ...(requestId !== undefined && { requestId }),
             });
             return result.outputs;
           } catch (error) {
