@@ -105,7 +105,7 @@ export class ModelRouter {
       throw new ServingError(
         'MODEL_NOT_FOUND',
         `model '${model}' is a JSON handler (defineHandler) with no graph of its own: it exchanges JSON documents, not tensors, so it has no tensors to infer; ` +
-          `call it with POST /api/models/${model}/predict, or declare it with defineTensorHandler to serve it over OIP and use it as a graph step`,
+          `call it with POST /api/models/${model}/predict, use it as an InferenceGraph step (serviceName), or declare it with defineTensorHandler to serve it over OIP`,
       );
     }
     if (version !== undefined && version !== '') {

@@ -40,8 +40,20 @@ export default defineTensorHandler({
   predict: () => ({ y: { shape: [1, 8], data: new Int32Array(8) } }),
 });
 `,
-  jsonh: `import { defineHandler, z } from 'slipway';
-export default defineHandler({ input: z.object({ x: z.array(z.number()) }), output: z.object({ n: z.number() }), predict: ({ x }) => ({ n: x.length }) });
+  // A JSON handler: its required fields become tensors when a graph calls it (optional ones keep their defaults).
+  jsonstats: `import { defineHandler, z } from 'slipway';
+export default defineHandler({
+  input: z.object({ rows: z.array(z.array(z.number())), scale: z.number().default(0.5) }),
+  output: z.object({ total: z.number(), count: z.number().int(), sums: z.array(z.number()), request: z.string(), big: z.boolean() }),
+  predict: ({ rows, scale }, ctx) => {
+    const sums = rows.map((r) => r.reduce((a, b) => a + b, 0) * scale);
+    const total = sums.reduce((a, b) => a + b, 0);
+    return { total, count: rows.length, sums, request: ctx.requestId ?? 'none', big: total > 100 };
+  },
+});
+`,
+  jsonfile: `import { defineHandler, file, z } from 'slipway';
+export default defineHandler({ input: z.object({ doc: file(), note: z.object({ a: z.number() }) }), output: z.object({ n: z.number() }), predict: ({ doc }) => ({ n: doc.size }) });
 `,
 };
 
@@ -132,13 +144,33 @@ ensemble_scheduling:
       - { serviceName: mix, name: combine, data: $response, inputMap: { x: request_id, y: request_id } }
 `),
   },
+  // simple (ONNX, INT32 tensors) → jsonstats (a JSON handler): OUTPUT0 becomes its 'rows' field.
   json_step: {
     file: 'inference-graph.yaml',
     text: ig('json_step', `    root:
       routerType: Sequence
       steps:
-      - { serviceName: jsonh, name: count }
+      - { serviceName: simple, name: first }
+      - { serviceName: jsonstats, name: stats, data: $response, inputMap: { rows: OUTPUT0 } }
 `),
+  },
+  json_file: {
+    file: 'inference-graph.yaml',
+    text: ig('json_file', `    root:
+      routerType: Sequence
+      steps:
+      - { serviceName: jsonfile, name: upload }
+`),
+  },
+  json_ensemble: {
+    file: 'config.yaml',
+    text: `platform: ensemble
+input: [{ name: rows, data_type: TYPE_FP64, dims: [2, 16] }]
+output: [{ name: total, data_type: TYPE_FP64, dims: [1] }]
+ensemble_scheduling:
+  step:
+  - { model_name: jsonstats, input_map: { rows: rows }, output_map: { total: total } }
+`,
   },
 };
 
@@ -319,12 +351,15 @@ test('load-time validation of handler steps names the graph, the step and the fi
   assert.equal(reason('bad_output'), "graph 'bad_output': ensemble_scheduling.step[0] (model 'mix').output_map.total: model 'mix' has no output 'total' (outputs: 'sum', 'prod')");
   assert.equal(reason('bad_input'), "graph 'bad_input': spec.nodes.root.steps[1] (combine).inputMap.z: model 'mix' has no input 'z' (inputs: 'x', 'y')");
   assert.match(reason('bad_shape'), /^graph 'bad_shape': spec\.nodes\.root\.steps\[1\] \(combine\)\.inputMap\.x: 'request_id' feeds input 'x' of model 'mix': datatype BYTES does not match the INT32 it expects$/);
-  // A JSON handler cannot be a step: the reason says why and what to write instead.
-  assert.match(
-    reason('json_step'),
-    /^graph 'json_step': spec\.nodes\.root\.steps\[0\] \(count\)\.serviceName: model 'jsonh' is a JSON handler \(defineHandler\).*not tensors.*defineTensorHandler/,
+  // A JSON handler whose fields have no tensor form cannot be a step: the reason names each field.
+  assert.equal(
+    reason('json_file'),
+    "graph 'json_file': spec.nodes.root.steps[0] (upload).serviceName: model 'jsonfile' is a JSON handler (defineHandler) that cannot be a graph step: " +
+      "its request field 'doc' is a file, which has no tensor form; field 'note' is an object; a tensor holds numbers, integers, booleans or strings, in arrays; declare it with defineTensorHandler instead",
   );
-  for (const name of ['mixed', 'seqmix', 'softmix', 'ids', 'remote_ids', 'mix', 'whoami']) {
+  // Triton ensembles map tensors by name and type only: a JSON handler is no model there.
+  assert.match(reason('json_ensemble'), /^graph 'json_ensemble': ensemble_scheduling\.step\[0\] \(model 'jsonstats'\)\.model_name: model 'jsonstats' is a JSON handler \(defineHandler\).*InferenceGraph step/);
+  for (const name of ['mixed', 'seqmix', 'softmix', 'ids', 'remote_ids', 'mix', 'whoami', 'json_step']) {
     assert.equal(index.find((r) => r.name === name)?.state, 'READY', name);
   }
 });
@@ -334,3 +369,44 @@ test('an answer that breaks the handler’s declared signature is the handler’
   assert.equal(reply.status, 500);
   assert.equal(reply.body.error, "handler 'badshape' answered output 'y' of shape [1,8]; it declares [1,16]");
 });
+
+test('a JSON handler as an InferenceGraph step: tensors in as its fields, its answer’s fields out as tensors, equal to calling it by hand', async () => {
+  const inputs = [
+    { ...a, name: 'INPUT0' },
+    { ...b, name: 'INPUT1' },
+  ];
+  assert.deepEqual(await http.modelMetadata('json_step'), {
+    name: 'json_step',
+    versions: ['1'],
+    platform: 'inference_graph',
+    inputs: [
+      { name: 'INPUT0', datatype: 'INT32', shape: [-1, 16] },
+      { name: 'INPUT1', datatype: 'INT32', shape: [-1, 16] },
+    ],
+    outputs: [
+      { name: 'total', datatype: 'FP64', shape: [1] },
+      { name: 'count', datatype: 'INT64', shape: [1] },
+      { name: 'sums', datatype: 'FP64', shape: [-1] },
+      { name: 'request', datatype: 'BYTES', shape: [1] },
+      { name: 'big', datatype: 'BOOL', shape: [1] },
+    ],
+  });
+  const first = await http.infer('simple', inputs);
+  const rows = [values(first.output('OUTPUT0')).slice(0, 16), values(first.output('OUTPUT0')).slice(16)];
+  const byHand = await post(`${server.url}/api/models/jsonstats/predict`, { rows }, { 'x-request-id': 'json-1' });
+  assert.equal(byHand.status, 200);
+  const graph = await post(
+    `${server.url}/v2/models/json_step/infer`,
+    { inputs: inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: values(t) })) },
+    { 'x-request-id': 'json-1' },
+  );
+  assert.equal(graph.status, 200);
+  const out = new Map((graph.body.outputs as Array<{ name: string; datatype: string; shape: number[]; data: unknown[] }>).map((t) => [t.name, t]));
+  assert.deepEqual(out.get('total'), { name: 'total', datatype: 'FP64', shape: [1], data: [byHand.body.total] });
+  assert.deepEqual(out.get('count'), { name: 'count', datatype: 'INT64', shape: [1], data: [2] });
+  assert.deepEqual(out.get('sums'), { name: 'sums', datatype: 'FP64', shape: [2], data: byHand.body.sums });
+  assert.deepEqual(out.get('request')?.data, ['json-1']);
+  assert.deepEqual(out.get('big')?.data, [byHand.body.big]);
+  assert.match(graph.headers.get('server-timing') ?? '', /step\.first;dur=[\d.]+, step\.stats;dur=[\d.]+/);
+});
+
