@@ -40,7 +40,7 @@ function fieldOf(name: string, schema: JsonSchema): JsonStepField | string {
   }
   const datatype = typeof current.type === 'string' ? SCALARS[current.type] : undefined;
   if (datatype === undefined) {
-    return `field '${name}' is ${current.type === 'object' ? 'an object' : current.type === undefined ? 'of no single JSON type' : `of type ${JSON.stringify(current.type)}`}; a tensor holds numbers, integers, booleans or strings, in arrays`;
+    return `field '${name}' is ${current.type === 'object' ? 'an object' : current.type === undefined ? 'of no single JSON type' : `of type ${JSON.stringify(current.type)}`}`;
   }
   return { name, datatype, shape: shape.length === 0 ? [1] : shape, scalar: shape.length === 0 };
 }
@@ -81,7 +81,8 @@ export function jsonHandlerStep(model: string, description: HandlerDescription):
   if (problems.length > 0) {
     throw new ServingError(
       'CONFIG_INVALID',
-      `model '${model}' is a JSON handler (defineHandler) that cannot be a graph step: ${problems.join('; ')}; declare it with defineTensorHandler instead`,
+      `model '${model}' is a JSON handler (defineHandler) that cannot be a graph step: ${problems.join('; ')} ` +
+        `(a tensor holds numbers, integers, booleans or strings, in arrays); declare it with defineTensorHandler instead`,
     );
   }
   const spec = (f: JsonStepField): TensorSpec => ({ name: f.name, datatype: f.datatype, dims: f.shape });

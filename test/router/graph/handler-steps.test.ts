@@ -355,7 +355,7 @@ test('load-time validation of handler steps names the graph, the step and the fi
   assert.equal(
     reason('json_file'),
     "graph 'json_file': spec.nodes.root.steps[0] (upload).serviceName: model 'jsonfile' is a JSON handler (defineHandler) that cannot be a graph step: " +
-      "its request field 'doc' is a file, which has no tensor form; field 'note' is an object; a tensor holds numbers, integers, booleans or strings, in arrays; declare it with defineTensorHandler instead",
+      "its request field 'doc' is a file, which has no tensor form; field 'note' is an object (a tensor holds numbers, integers, booleans or strings, in arrays); declare it with defineTensorHandler instead",
   );
   // Triton ensembles map tensors by name and type only: a JSON handler is no model there.
   assert.match(reason('json_ensemble'), /^graph 'json_ensemble': ensemble_scheduling\.step\[0\] \(model 'jsonstats'\)\.model_name: model 'jsonstats' is a JSON handler \(defineHandler\).*InferenceGraph step/);
