@@ -104,8 +104,8 @@ export class ModelRouter {
       }
       throw new ServingError(
         'MODEL_NOT_FOUND',
-        `model '${model}' is a JSON handler (defineHandler) with no graph of its own: it exchanges JSON documents, not tensors, so it has no tensors to infer; ` +
-          `call it with POST /api/models/${model}/predict, use it as an InferenceGraph step (serviceName), or declare it with defineTensorHandler to serve it over OIP`,
+        `model '${model}' is a pipeline (a JSON handler, defineHandler, with no graph of its own): it exchanges JSON documents, not tensors; ` +
+          `call its handler: POST /api/models/${model}/predict, use it as an InferenceGraph step (serviceName), or declare it with defineTensorHandler to serve it over OIP`,
       );
     }
     if (version !== undefined && version !== '') {

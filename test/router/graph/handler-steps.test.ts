@@ -358,7 +358,7 @@ test('load-time validation of handler steps names the graph, the step and the fi
       "its request field 'doc' is a file, which has no tensor form; field 'note' is an object (a tensor holds numbers, integers, booleans or strings, in arrays); declare it with defineTensorHandler instead",
   );
   // Triton ensembles map tensors by name and type only: a JSON handler is no model there.
-  assert.match(reason('json_ensemble'), /^graph 'json_ensemble': ensemble_scheduling\.step\[0\] \(model 'jsonstats'\)\.model_name: model 'jsonstats' is a JSON handler \(defineHandler\).*InferenceGraph step/);
+  assert.match(reason('json_ensemble'), /^graph 'json_ensemble': ensemble_scheduling\.step\[0\] \(model 'jsonstats'\)\.model_name: model 'jsonstats' is a pipeline \(a JSON handler, defineHandler, with no graph of its own\).*not tensors.*InferenceGraph step/);
   for (const name of ['mixed', 'seqmix', 'softmix', 'ids', 'remote_ids', 'mix', 'whoami', 'json_step']) {
     assert.equal(index.find((r) => r.name === name)?.state, 'READY', name);
   }
