@@ -122,9 +122,12 @@ with other work, so the wall-clock columns carry its noise; the CPU columns (pro
 ${rows.join('\n')}
 
 Reading it: a handler step is called through the router like a model step (the graph's request, then
-the step's), and its tensors are moved to the handler's worker and back, never serialised; what the
-graph adds over the direct calls is the same per-step work as for an ONNX step (see the pipelines
-section above), not a cost particular to handlers.
+the step's); its input tensors are copied once into the handler's worker and its outputs moved back,
+never serialised. The CPU columns are the figures to read on a loaded machine: the graph adds a few µs
+of CPU per call around a handler step (the graph's own request and its walk over the plan), the same
+per-step work as for an ONNX step (see the pipelines section above), not a cost particular to
+handlers. With a load average several times the core count, the wall-clock columns swing either way
+from round to round (the graph even comes out faster in some rows) and say little.
 <!-- bench:tensor-handlers -->`;
 console.log(block);
 const resultsPath = join(ROOT, 'bench/RESULTS.md');
