@@ -330,6 +330,10 @@ test('the request id reaches a handler step (ctx.requestId), locally and on a re
   const far = await post(`${server.url}/v2/models/remote_ids/infer`, body, { 'x-request-id': 'req-remote-2' });
   assert.equal(far.status, 200);
   assert.deepEqual(far.body.outputs[0].data, ['req-remote-2']);
+  // Through a dialect too: TF-Serving's predict carries the same request id.
+  const tf = await post(`${server.url}/v1/models/ids:predict`, { instances: [values(a).slice(0, 16)] }, { 'x-request-id': 'req-tf-3' });
+  assert.equal(tf.status, 200);
+  assert.deepEqual(tf.body.predictions, ['req-tf-3']);
   // Without one, the server's own id is used (and echoed), never OIP's body id.
   const fresh = await fetch(`${server.url}/v2/models/ids/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'body-id', ...body }) });
   const answer = (await fresh.json()) as { id: string; outputs: Array<{ data: string[] }> };
