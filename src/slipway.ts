@@ -168,7 +168,15 @@ export class Slipway {
         const shared = routerFor(loading);
         return (request) => shared.infer(request);
       },
-      connectGraphs: (loading) => graphRuntime(routerFor(loading), { logger, ...(metrics !== undefined && { metrics }) }),
+      connectGraphs: (loading) =>
+        graphRuntime(routerFor(loading), {
+          logger,
+          ...(metrics !== undefined && { metrics }),
+          handlers: (model) => {
+            const handler = loading.get(model)?.handler;
+            return handler?.state === 'READY' ? handler.pool : undefined;
+          },
+        }),
     }).catch(async (error: unknown) => {
       await ownedStore?.close();
       throw error;

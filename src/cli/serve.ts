@@ -263,7 +263,8 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
     const model = slipway.repository.get(row.name);
     const config = model?.versions.get(Number(row.version))?.config;
     const handler = model?.handler;
-    const app = handler?.state === 'READY' ? `app: POST /api/models/${row.name}/predict` : undefined;
+    // A tensor handler is called over OIP like the graphs it stands beside: its signature says how.
+    const app = handler?.state === 'READY' && handler.pool?.description.mode !== 'tensor' ? `app: POST /api/models/${row.name}/predict` : undefined;
     const uses = handler !== undefined && handler.config.uses.length > 0 ? `uses ${handler.config.uses.join(', ')}` : undefined;
     const signature =
       config === undefined

@@ -25,6 +25,8 @@ export interface InferOptions {
   parameters?: Parameters;
   /** Overrides the client's timeout for this call. */
   timeoutMs?: number;
+  /** Sent as `x-request-id`, so the server's logs show the caller's request id. */
+  requestId?: string;
 }
 
 /** An inference answer with typed output tensors. */
@@ -194,6 +196,7 @@ export class SlipwayHttpClient {
     });
     const json = `${JSON.stringify(header).slice(0, -1)}${Object.keys(header).length > 0 ? ',' : ''}"inputs":[${tensors.join(',')}]}`;
     const headers: Record<string, string> = {};
+    if (options.requestId !== undefined) headers['x-request-id'] = options.requestId;
     let body: Uint8Array | string = json;
     if (binary) {
       const head = encoder.encode(json);

@@ -143,7 +143,8 @@ export interface SchedulingConfig {
  * What serves a model: onnxruntime, or a graph of other models (`ensemble`: Triton's form;
  * `inference_graph`: KServe's InferenceGraph form).
  */
-export type ModelPlatform = 'onnxruntime_onnx' | 'ensemble' | 'inference_graph';
+/** `handler`: a tensor handler (defineTensorHandler), TypeScript served as a model. */
+export type ModelPlatform = 'onnxruntime_onnx' | 'ensemble' | 'inference_graph' | 'handler';
 
 /** A model's configuration once the file and the graph are merged: what the server enforces. */
 export interface ModelConfig {

@@ -138,6 +138,10 @@ export async function buildEdgeBundle(slipway: Slipway, name: string, options: E
     const reasons = [model.reason, model.handler?.reason, ...[...model.versions.values()].map((v) => v.reason)].filter((r) => r !== undefined && r !== '');
     throw new ServingError('MODEL_NOT_READY', `model '${name}' is not READY${reasons.length > 0 ? `: ${reasons.join('; ')}` : ''}`);
   }
+  if (model.handler?.pool?.description.mode === 'tensor') {
+    // Its "graph" is TypeScript in a server worker: the browser runtime runs ONNX graphs and JSON handlers only.
+    throw new ServingError('NOT_IMPLEMENTED', `model '${name}' is a tensor handler (defineTensorHandler): browser bundles carry ONNX graphs and JSON handlers; it runs on the server only`);
+  }
   const dir = model.source.kind === 'folder' ? model.source.dir : undefined;
   const configFile: ModelConfigFile = dir === undefined ? {} : await loadModelConfigFile(join(dir, 'config.yaml'));
   const edge = configFile.edge ?? {};

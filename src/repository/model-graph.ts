@@ -12,6 +12,7 @@ import type { ModelSource } from './discover.js';
 import type { GraphPlan } from './graph/graph-plan.js';
 import { planEnsemble } from './graph/plan-ensemble.js';
 import { planInferenceGraph } from './graph/plan-inference-graph.js';
+import { jsonHandlerStep } from './graph/json-handler-step.js';
 import { parseRemoteUrl, type RemoteEndpoint, type StepCatalog } from './graph/step-catalog.js';
 import type { Model, ModelVersion } from './model-repository.js';
 
@@ -214,6 +215,13 @@ export class RepositoryGraphs {
           throw error;
         }
       },
+      jsonHandler: (name) => {
+        const step = this.byName().get(name);
+        const description = step?.handler?.state === 'READY' ? step.handler.pool?.description : undefined;
+        // A JSON handler without a graph of its own; a tensor handler is served as a model, and a handler around a graph leaves the step to its graph.
+        if (step === undefined || step.versions.size > 0 || description === undefined || description.mode !== 'predict') return undefined;
+        return jsonHandlerStep(name, description);
+      },
       remote: (url) => {
         const known = declaration.remote.get(url);
         if (known === undefined) throw new ServingError('MODEL_NOT_READY', `the signature of ${url} has not been fetched`);
@@ -224,6 +232,10 @@ export class RepositoryGraphs {
     return declaration.form === 'ensemble'
       ? planEnsemble(model.name, declaration.file, catalog)
       : planInferenceGraph(model.name, declaration.file, declaration.modelFile, catalog);
+  }
+
+  private byName(): Map<string, Model> {
+    return new Map([...this.models()].map((m) => [m.name, m]));
   }
 
   /** A path of graph calls from `name` back to itself, if its steps (or theirs) call it. */

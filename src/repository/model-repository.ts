@@ -15,6 +15,8 @@ import { discoverModels, isVersionDirName, type ModelSource } from './discover.j
 import type { ModelState } from './model-state.js';
 import { selectVersions } from './version-policy.js';
 import { findHandlerFile, newModelHandler, startModelHandler, unloadModelHandler, type ModelHandler } from './model-handler.js';
+import { TensorHandlerScheduler } from '../scheduler/tensor-handler-scheduler.js';
+import { signatureConfig } from './graph/graph-model-config.js';
 import type { HandlerInfer } from '../runtime/handler/handler-instance.js';
 import type { GraphPlan } from './graph/graph-plan.js';
 import { graphVersions, isGraphFolder, readGraphDeclaration, RepositoryGraphs, type GraphDeclaration, type GraphRuntime } from './model-graph.js';
@@ -334,7 +336,16 @@ export class ModelRepository {
   }
 
   private async unload(model: Model): Promise<void> {
-    if (model.handler !== undefined) await unloadModelHandler(model.handler);
+    if (model.handler !== undefined) {
+      await unloadModelHandler(model.handler);
+      // A tensor handler's version has no pool of its own: it ends with the handler's workers.
+      for (const v of model.versions.values()) {
+        if (!(v.scheduler instanceof TensorHandlerScheduler)) continue;
+        v.scheduler = undefined;
+        v.state = 'UNAVAILABLE';
+        v.reason = 'unloaded';
+      }
+    }
     if (model.graph !== undefined) this.graphs.unload(model);
     await Promise.all([...model.versions.values()].map((v) => unloadVersion(v)));
   }
@@ -385,7 +396,31 @@ export class ModelRepository {
         infer: this.handlerInfer,
         logger: this.logger,
       });
+      if (model.handler.pool?.description.mode === 'tensor') this.serveTensorHandler(model, model.handler, file);
     }
+  }
+
+  /**
+   * A tensor handler is served as a model: version 1, its config the handler's declared signature,
+   * its scheduler the handler's workers. Through the router, OIP, the dialects, batch jobs, the
+   * statistics and graphs reach it as they reach any model.
+   */
+  private serveTensorHandler(model: Model, handler: ModelHandler, file: ModelConfigFile): void {
+    const pool = handler.pool!;
+    const signature = pool.description.signature!;
+    const spec = (s: (typeof signature.inputs)[number]) => ({ name: s.name, datatype: s.datatype, dims: signature.maxBatchSize > 0 ? s.shape.slice(1) : s.shape });
+    const config = signatureConfig(model.name, 'handler', signature.inputs.map(spec), signature.outputs.map(spec), signature.maxBatchSize, file);
+    config.instanceCount = handler.config.instanceCount;
+    const stats = new ModelStats(model.name, '1', this.options.metrics?.forModel(model.name, '1'));
+    model.versions.set(1, {
+      model: model.name,
+      version: 1,
+      modelPath: handler.file,
+      state: 'READY',
+      config,
+      scheduler: new TensorHandlerScheduler(pool, stats),
+      loadMs: 0,
+    });
   }
 
   private async loadVersion(model: Model, version: number, dir: string, file: ModelConfigFile): Promise<void> {

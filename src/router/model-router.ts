@@ -97,9 +97,15 @@ export class ModelRouter {
       throw new ServingError('MODEL_NOT_FOUND', `unknown model '${model}'; serving: ${this.repository.names().join(', ') || 'nothing'}`);
     }
     if (entry.versions.size === 0 && entry.handler !== undefined && entry.reason === undefined) {
+      const handler = entry.handler;
+      // Whether it takes tensors is known once its handler.ts has loaded (a tensor handler then has version 1).
+      if (handler.state !== 'READY') {
+        throw new ServingError('MODEL_NOT_READY', `model '${model}': its handler is ${handler.state}${handler.reason !== undefined ? `: ${handler.reason}` : ''}`);
+      }
       throw new ServingError(
         'MODEL_NOT_FOUND',
-        `model '${model}' is a pipeline (a handler with no graph of its own), so it has no tensors to infer; call its handler: POST /api/models/${model}/predict`,
+        `model '${model}' is a pipeline (a JSON handler, defineHandler, with no graph of its own): it exchanges JSON documents, not tensors; ` +
+          `call its handler: POST /api/models/${model}/predict, use it as an InferenceGraph step (serviceName), or declare it with defineTensorHandler to serve it over OIP`,
       );
     }
     if (version !== undefined && version !== '') {
@@ -190,6 +196,7 @@ export class ModelRouter {
         transfer: request.transferInputs === true,
         ...(request.parameters !== undefined && { parameters: request.parameters }),
         ...(routingKey !== undefined && { routingKey }),
+        ...(request.requestId !== undefined && { requestId: request.requestId }),
       });
       if (cacheKey !== undefined) this.cache!.set(cacheKey, result.outputs);
       if (logged !== undefined) {
@@ -197,7 +204,7 @@ export class ModelRouter {
           time: Date.now(),
           model: target.model,
           version: String(target.version),
-          ...(request.id !== undefined && { requestId: request.id }),
+          ...((request.requestId ?? request.id) !== undefined && { requestId: (request.requestId ?? request.id)! }),
           latencyMs: nsSince(startedMs) / 1e6,
           inputs: logged,
           outputs: result.outputs,

@@ -16,6 +16,8 @@ export interface ScheduleRequest {
   transfer: boolean;
   /** The request's sticky routing key: a graph passes it on to its steps, so they keep their versions too. */
   routingKey?: string;
+  /** The transport's request id (`x-request-id`): graphs and tensor handlers pass it on to what they call. */
+  requestId?: string;
 }
 
 /**

@@ -28,7 +28,14 @@ export interface InferenceRequest {
    * parameter): the same key keeps the same version while the model's traffic weights hold.
    */
   routingKey?: string;
+  /** OIP's request `id` (in the body): echoed in the response's `id`. */
   id?: string;
+  /**
+   * The transport's request id (HTTP `x-request-id`, gRPC metadata `x-request-id`), for logs: a
+   * graph forwards it to its steps (remote ones get it as `x-request-id`), a handler sees it as
+   * `ctx.requestId`. Unlike `id`, it is never part of the OIP body.
+   */
+  requestId?: string;
   parameters?: Parameters;
   inputs: Tensor[];
   /** Subset of outputs to return; all of the model's outputs when absent or empty. */

@@ -16,7 +16,7 @@ export async function handlerRouteDocs(slipway: Slipway): Promise<HandlerRouteDo
   for (const name of slipway.repository.names()) {
     const model = slipway.repository.get(name)!;
     const description = model.handler?.state === 'READY' ? model.handler.pool?.description : undefined;
-    if (description === undefined) continue;
+    if (description === undefined || description.mode === 'tensor') continue;
     let example: Record<string, unknown> | undefined;
     const [field] = description.fileFields;
     if (field !== undefined && description.fileFields.length === 1) {

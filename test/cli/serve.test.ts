@@ -28,6 +28,17 @@ test('a pipeline is named as one in the version column, with the models it uses;
   }
 });
 
+test('a tensor handler is listed with its declared signature and no JSON app; its ensemble beside it', async () => {
+  const { child, output } = await startCli(['digits', 'digits_topk', 'digits_top3'].map((m) => `${EXAMPLES}/${m}`));
+  try {
+    assert.match(output(), /\n {2}digits_topk +v1 +READY +handler: probabilities FP32\[-1,-1\] -> classes INT64\[-1,3\], scores FP32\[-1,3\]\n/);
+    assert.match(output(), /\n {2}digits_top3 +v1 +READY +ensemble: image FP32\[-1,1,8,8\] -> classes INT64\[-1,3\], scores FP32\[-1,3\]\n/);
+    assert.match(output(), /3\/3 model versions ready/);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test('SIGTERM finishes the in-flight request, stops the workers and exits 0', async () => {
   const { child, url } = await startCli([`${EXAMPLES}/ocr_cls`]);
   const shape = [64, 3, 48, 1024];

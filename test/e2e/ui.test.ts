@@ -433,11 +433,20 @@ describe('prototype UI in Chromium', requireCommand('chromium'), () => {
       // The parts are no demos of their own; the graphs of the other examples follow the demos, each
       // with the models it is made of; nothing from the tests' fixtures is served.
       const graphs = page.getByRole('list', { name: 'Graphs' });
-      assert.deepEqual((await graphs.locator('.model-name').allTextContents()).sort(), ['digits_mlp', 'digits_router']);
+      assert.deepEqual((await graphs.locator('.model-name').allTextContents()).sort(), ['digits_mlp', 'digits_router', 'digits_top3']);
       const router = graphs.locator('.model-card').filter({ has: page.getByRole('link', { name: 'digits_router', exact: true }) });
       assert.deepEqual((await router.locator('.parts a').allTextContents()).sort(), ['digits', 'digits_ensemble', 'digits_linear']);
+      // The tensor handler is a part of the ensemble that runs it, not a demo: it has no form of its own.
+      const top3 = graphs.locator('.model-card').filter({ has: page.getByRole('link', { name: 'digits_top3', exact: true }) });
+      assert.deepEqual(await top3.locator('.parts a').allTextContents(), ['digits', 'digits_topk']);
       const names = await page.locator('.model-name').allTextContents();
-      assert.deepEqual(names.sort(), ['digits', 'digits_mlp', 'digits_router', 'ocr']);
+      assert.deepEqual(names.sort(), ['digits', 'digits_mlp', 'digits_router', 'digits_top3', 'ocr']);
+      // Its own page says what it is and offers its tensors, as a graph's page does.
+      await top3.getByRole('link', { name: 'digits_topk', exact: true }).click();
+      await page.getByRole('heading', { name: 'digits_topk' }).waitFor();
+      await page.getByText('probabilities FP32[-1,-1] → classes INT64[-1,3], scores FP32[-1,3]').waitFor();
+      assert.match((await page.locator('.meta').textContent()) ?? '', /^tensor handler · version 1/);
+      assert.match((await page.locator('.lead').textContent()) ?? '', /k most likely classes/);
       await page.close();
     } finally {
       start.child.kill('SIGTERM');

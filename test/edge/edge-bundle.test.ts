@@ -119,6 +119,18 @@ console.log(status.mode, answer.ranOn, answer.output.label, oip.output.outputs[0
     await assert.rejects(buildEdgeBundle(slipway, 'nope', { out: join(dir, 'nope') }), /unknown model 'nope'/);
   });
 
+  test('a tensor handler is refused with the reason: it runs on the server only', async () => {
+    const own = await Slipway.open({ models: [join(EXAMPLES, 'digits_topk')], cores: 1 });
+    try {
+      await assert.rejects(
+        buildEdgeBundle(own, 'digits_topk', { out: join(dir, 'topk') }),
+        (error: Error & { code?: string }) => error.code === 'NOT_IMPLEMENTED' && /^model 'digits_topk' is a tensor handler \(defineTensorHandler\).*server only$/.test(error.message),
+      );
+    } finally {
+      await own.close();
+    }
+  });
+
   test('phone warnings: over 10 MiB to download or 100 MiB of weights', () => {
     const size = (bytes: number) => ({ bytes, gzip: bytes, brotli: bytes });
     const sizes = (download: number, weights: number): EdgeSizes => ({

@@ -136,7 +136,12 @@ export class GrpcServer {
       ModelInfer: this.unary('ModelInfer', async (request: WireInferRequest, metadata: Metadata) => {
         const decoded = decodeGrpcInferRequest(request);
         // model_version pins the request, else x-slipway-version metadata; x-slipway-key is the sticky key.
-        const response = await slipway.router.infer({ ...decoded, ...routingFields((name) => metadataValue(metadata, name), decoded.version) });
+        const requestId = metadataValue(metadata, 'x-request-id');
+        const response = await slipway.router.infer({
+          ...decoded,
+          ...routingFields((name) => metadataValue(metadata, name), decoded.version),
+          ...(requestId !== undefined && { requestId }),
+        });
         return encodeGrpcInferResponse(response, usesRawContents(request));
       }),
       RepositoryIndex: this.unary('RepositoryIndex', (request: { ready?: boolean }) => {

@@ -42,7 +42,11 @@ export function describeModel(slipway: Slipway, name: string, base: string): Mod
             file: handler.file.split(/[\\/]/).pop(),
             state: handler.state,
             reason: handler.reason ?? '',
-            ...(description !== undefined && {
+            ...(description?.mode === 'tensor' && {
+              mode: description.mode,
+              ...(description.description !== undefined && { description: description.description }),
+            }),
+            ...(description !== undefined && description.mode !== 'tensor' && {
               mode: description.mode,
               ...(description.description !== undefined && { description: description.description }),
               predict: {

@@ -11,7 +11,8 @@ export interface ModelDescription {
     file: string | undefined;
     state: ModelState;
     reason: string;
-    mode?: 'predict' | 'graph';
+    /** `tensor`: a tensor handler (defineTensorHandler), called over OIP infer like a graph; it has no predict route. */
+    mode?: 'predict' | 'graph' | 'tensor';
     description?: string;
     predict?: { method: 'POST'; path: string; content_types: string[] };
     input_schema?: Record<string, unknown>;

@@ -106,7 +106,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   const infer = async (request: FastifyRequest<{ Params: ModelParams; Body: Buffer | undefined }>, reply: FastifyReply) => {
     const { model } = request.params;
     // The path's version, else a tester's x-slipway-version; neither: the model's traffic policy decides.
-    const { version, routingKey } = httpRouting(request, request.params.version);
+    const { version, routingKey, requestId } = httpRouting(request, request.params.version);
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
     const headerLength = request.headers[HEADER_LENGTH_HEADER];
@@ -115,6 +115,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
         ? decodeBinaryInferRequest(request.body, headerLength, model, version)
         : await codec.decode(request.body, model, version);
     if (routingKey !== undefined) inferRequest.routingKey = routingKey;
+    inferRequest.requestId = requestId;
     const binaryOutput = binaryOutputSelector(inferRequest);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));

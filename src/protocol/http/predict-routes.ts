@@ -47,6 +47,12 @@ function readyHandler(slipway: Slipway, name: string): { handler: ModelHandler; 
   if (handler.state !== 'READY' || handler.pool === undefined) {
     throw new ServingError('MODEL_NOT_READY', `handler of model '${name}' is ${handler.state}${handler.reason ? `: ${handler.reason}` : ''}`);
   }
+  if (handler.pool.description.mode === 'tensor') {
+    throw new ServingError(
+      'HANDLER_NOT_FOUND',
+      `model '${name}' is a tensor handler (defineTensorHandler): it takes tensors, not JSON; call it with POST /v2/models/${name}/infer`,
+    );
+  }
   return { handler, pool: handler.pool };
 }
 
@@ -157,7 +163,10 @@ export const predictRoutes: FastifyPluginAsync<PredictRoutesOptions> = async (ap
         name: names[i]!,
         kind: modelKind(model),
         state: modelState(model),
-        handler: model.handler === undefined ? null : { state: model.handler.state },
+        handler:
+          model.handler === undefined
+            ? null
+            : { state: model.handler.state, ...(model.handler.pool?.description.mode === 'tensor' && { mode: 'tensor' as const }) },
         ...(description !== undefined && { description }),
         ...(uses[i]!.length > 0 && { uses: uses[i] }),
         ...(partOf.length > 0 && { part_of: partOf }),

@@ -1,6 +1,7 @@
 import type { ModelConfig } from '../../config/model-config.js';
 import type { Datatype } from '../../tensor/datatypes.js';
 import type { GjsonPath } from './gjson.js';
+import type { JsonStepFields } from './json-handler-step.js';
 
 /**
  * A graph after load-time validation: one internal form for both declarations (Triton's ensemble
@@ -31,7 +32,9 @@ export type StepTarget =
   /** Another node of the same graph. */
   | { kind: 'node'; node: string }
   /** An OIP REST endpoint (`…/v2/models/{m}[/versions/{v}]/infer`) of another server. */
-  | { kind: 'remote'; url: string; baseUrl: string; model: string; version?: string };
+  | { kind: 'remote'; url: string; baseUrl: string; model: string; version?: string }
+  /** A JSON handler of this repository (defineHandler, no graph of its own): tensors become its request's fields and its response's fields tensors. */
+  | { kind: 'handler'; model: string; fields: JsonStepFields };
 
 /** Where one input of a step comes from. */
 export type TensorSource =

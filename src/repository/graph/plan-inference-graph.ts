@@ -4,6 +4,7 @@ import { ServingError } from '../../errors/serving-error.js';
 import { GjsonSyntaxError, parseGjson } from './gjson.js';
 import { graphBatchSize, graphModelConfig } from './graph-model-config.js';
 import type { GraphPlan, PlanNode, PlanStep, StepTarget, TensorSource, TensorType } from './graph-plan.js';
+import type { JsonStepFields } from './json-handler-step.js';
 import { parseRemoteUrl, type StepCatalog } from './step-catalog.js';
 import { describeType, invalidGraph, mismatch, names, signatureOf, union, type Signature } from './tensor-types.js';
 
@@ -260,7 +261,12 @@ class InferenceGraphPlanner {
     }
     let config: ModelConfig;
     let target: StepTarget;
-    if (step.serviceName !== undefined) {
+    const handler = step.serviceName === undefined ? undefined : this.jsonHandler(step.serviceName, `${where}.serviceName`);
+    if (handler !== undefined) {
+      target = { kind: 'handler', model: step.serviceName!, fields: handler.fields };
+      config = handler.config;
+      this.dependencies.add(step.serviceName!);
+    } else if (step.serviceName !== undefined) {
       target = { kind: 'model', model: step.serviceName };
       config = this.local(step.serviceName, `${where}.serviceName`);
       this.dependencies.add(step.serviceName);
@@ -272,13 +278,21 @@ class InferenceGraphPlanner {
     }
     plan.target = target;
     this.batchLimits.push(config.maxBatchSize);
-    plan.inputs = this.bindInputs(config, step.inputMap, scope);
+    plan.inputs = this.bindInputs(config, step.inputMap, scope, target.kind === 'handler');
     return { plan, answer: signatureOf(config, 'outputs') };
   }
 
   private local(model: string, where: string): ModelConfig {
     try {
       return this.catalog.model(model, undefined);
+    } catch (error) {
+      throw prefixed(error, `graph '${this.graph}': ${where}`);
+    }
+  }
+
+  private jsonHandler(model: string, where: string): { config: ModelConfig; fields: JsonStepFields } | undefined {
+    try {
+      return this.catalog.jsonHandler?.(model);
     } catch (error) {
       throw prefixed(error, `graph '${this.graph}': ${where}`);
     }
@@ -297,8 +311,11 @@ class InferenceGraphPlanner {
     config: ModelConfig,
     inputMap: Record<string, string> | undefined,
     scope: { data: Message; request: Message; context: SequenceContext | undefined; where: string },
+    json = false,
   ): Array<{ name: string; source: TensorSource }> {
     const wanted = signatureOf(config, 'inputs');
+    // A JSON field takes any tensor whose values it can hold: a number field any numeric datatype.
+    const check = (given: TensorType, type: TensorType, where: string, what: string) => this.check(json ? jsonFieldType(given, type) : given, type, where, what);
     for (const name of Object.keys(inputMap ?? {})) {
       if (!wanted.has(name)) this.fail(`${scope.where}.inputMap.${name}`, `model '${config.name}' has no input '${name}' (inputs: ${names(wanted)})`);
     }
@@ -306,19 +323,19 @@ class InferenceGraphPlanner {
       const ref = inputMap?.[name];
       if (ref !== undefined) {
         const { source, type: given } = this.source(ref, type, scope, `inputMap.${name}`);
-        this.check(given, type, `${scope.where}.inputMap.${name}`, `'${ref}' feeds input '${name}' of model '${config.name}'`);
+        check(given, type, `${scope.where}.inputMap.${name}`, `'${ref}' feeds input '${name}' of model '${config.name}'`);
         return { name, source };
       }
       const data = scope.data;
       const given = data.tensors.get(name);
       if (given !== undefined || data.open !== undefined) {
-        this.check(given ?? this.openInput(data, name, type, scope.where), type, scope.where, `tensor '${name}' feeds input '${name}' of model '${config.name}'`);
+        check(given ?? this.openInput(data, name, type, scope.where), type, scope.where, `tensor '${name}' feeds input '${name}' of model '${config.name}'`);
         return { name, source: { from: 'data', tensor: name } };
       }
       // kserve#3051: one tensor in, one input wanted: the names need not agree.
       if (data.tensors.size === 1 && wanted.size === 1) {
         const [only, onlyType] = [...data.tensors][0]!;
-        this.check(onlyType, type, scope.where, `tensor '${only}' (the only one it receives) feeds input '${name}' of model '${config.name}'`);
+        check(onlyType, type, scope.where, `tensor '${only}' (the only one it receives) feeds input '${name}' of model '${config.name}'`);
         return { name, source: { from: 'data' } };
       }
       return this.fail(
@@ -394,6 +411,15 @@ class InferenceGraphPlanner {
     const problem = mismatch(given, wanted);
     if (problem !== undefined) this.fail(where, `${what}: ${problem}`);
   }
+}
+
+const INTEGERS = new Set(['INT8', 'INT16', 'INT32', 'INT64', 'UINT8', 'UINT16', 'UINT32', 'UINT64']);
+const NUMBERS = new Set([...INTEGERS, 'FP16', 'FP32', 'FP64', 'BF16']);
+
+/** The type a tensor counts as when it feeds a JSON handler's field: any number for FP64, any integer for INT64. */
+function jsonFieldType(given: TensorType, wanted: TensorType): TensorType {
+  const fits = (wanted.datatype === 'FP64' && NUMBERS.has(given.datatype)) || (wanted.datatype === 'INT64' && INTEGERS.has(given.datatype));
+  return fits ? { ...given, datatype: wanted.datatype } : given;
 }
 
 function stepWhere(node: string, index: number, step: InferenceStepFile): string {

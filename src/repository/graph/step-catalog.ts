@@ -1,4 +1,5 @@
 import type { ModelConfig } from '../../config/model-config.js';
+import type { JsonStepFields } from './json-handler-step.js';
 import { invalidGraph } from './tensor-types.js';
 
 /** What a graph's steps call, as a planner sees it when the graph loads. */
@@ -11,6 +12,11 @@ export interface StepCatalog {
   model(name: string, version: string | undefined): ModelConfig;
   /** The signature of a remote step's model, fetched before planning (throws when it could not be). */
   remote(url: string): ModelConfig;
+  /**
+   * When `name` is a READY JSON handler with no graph of its own: its request and response as
+   * tensors (throws CONFIG_INVALID when they have no tensor form). Undefined for anything else.
+   */
+  jsonHandler?(name: string): { config: ModelConfig; fields: JsonStepFields } | undefined;
 }
 
 /** A remote step's endpoint: the server's base URL and the model (and version) its path names. */

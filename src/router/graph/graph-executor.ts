@@ -9,6 +9,7 @@ import type { ModelStats } from '../../scheduler/model-stats.js';
 import type { ScheduledResult, StepTiming } from '../../scheduler/version-scheduler.js';
 import type { InferenceRequest, InferenceResponse } from '../../tensor/inference.js';
 import type { Parameters, Tensor } from '../../tensor/tensor.js';
+import { jsonStepBody, jsonStepOutputs } from './json-step-codec.js';
 import { messageView, type Message } from './message-view.js';
 
 /** How a graph reaches what its steps name. */
@@ -16,7 +17,16 @@ export interface GraphExecutorDeps {
   /** A local step: the router's `infer`, so batching, the cache and statistics apply to it. */
   infer(request: InferenceRequest): Promise<InferenceResponse>;
   /** A remote step: an OIP infer call to another server. */
-  remote(step: PlanStep & { target: { kind: 'remote' } }, inputs: Tensor[], options: { parameters: Parameters; timeoutMs: number | undefined }): Promise<Tensor[]>;
+  remote(
+    step: PlanStep & { target: { kind: 'remote' } },
+    inputs: Tensor[],
+    options: { parameters: Parameters; timeoutMs: number | undefined; requestId?: string },
+  ): Promise<Tensor[]>;
+  /**
+   * A JSON handler step: its request body in, its JSON answer out (the handler's `predict`, in its
+   * workers). Absent: such steps fail (an executor in tests without handlers).
+   */
+  handler?(model: string, body: Uint8Array, options: { requestId?: string; routingKey?: string }): Promise<Uint8Array>;
   metrics?: Metrics;
   logger: Logger;
   /** [0, 1): picks a Splitter's route (a seeded one in tests). */
@@ -228,7 +238,7 @@ class GraphRun {
       outcome = failure.code;
       const soft = step.dependency === 'Soft';
       this.deps.logger[soft ? 'warn' : 'info'](
-        { event: 'graph_step_failed', model: this.plan.graph, step: step.label, code: failure.code, soft },
+        { event: 'graph_step_failed', model: this.plan.graph, step: step.label, code: failure.code, soft, ...(this.request.requestId !== undefined && { requestId: this.request.requestId }) },
         soft ? `${failure.message} (Soft: skipped)` : failure.message,
       );
       throw failure;
@@ -257,13 +267,32 @@ class GraphRun {
           parameters,
           // A sticky key keeps each step model on its version too, as it does the graph.
           ...(this.request.routingKey !== undefined && { routingKey: this.request.routingKey }),
+          // The request id follows the request into every step (a handler step's ctx.requestId, the logs).
+          ...(this.request.requestId !== undefined && { requestId: this.request.requestId }),
         });
         this.queueNs += response.timing?.queueNs ?? 0;
         this.computeNs += response.timing?.computeNs ?? 0;
         return { tensors: response.outputs };
       }
+      case 'handler': {
+        if (this.deps.handler === undefined) throw new ServingError('MODEL_NOT_READY', `no handlers can be reached from this graph's executor`);
+        const body = jsonStepBody(target.fields, inputs, target.model);
+        // The handler's own model calls follow the graph request's sticky key, else its request id.
+        const routingKey = this.request.routingKey ?? this.request.requestId;
+        const answer = await this.deps.handler(target.model, body, {
+          ...(this.request.requestId !== undefined && { requestId: this.request.requestId }),
+          ...(routingKey !== undefined && { routingKey }),
+        });
+        return { tensors: jsonStepOutputs(target.fields, answer, target.model) };
+      }
       case 'remote':
-        return { tensors: await this.deps.remote(step as PlanStep & { target: typeof target }, inputs, { parameters: this.parameters, timeoutMs }) };
+        return {
+          tensors: await this.deps.remote(step as PlanStep & { target: typeof target }, inputs, {
+            parameters: this.parameters,
+            timeoutMs,
+            ...(this.request.requestId !== undefined && { requestId: this.request.requestId }),
+          }),
+        };
     }
   }
 

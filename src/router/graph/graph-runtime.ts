@@ -6,6 +6,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { GraphRuntime } from '../../repository/model-graph.js';
 import type { RemoteEndpoint } from '../../repository/graph/step-catalog.js';
+import type { HandlerPool } from '../../runtime/handler/handler-pool.js';
 import type { ModelRouter } from '../model-router.js';
 import { GraphExecutor } from './graph-executor.js';
 import { remoteModelConfig } from './remote-model-config.js';
@@ -23,7 +24,16 @@ const DEFAULT_REMOTE_TIMEOUT_MS = 30_000;
  * @example
  * const runtime = graphRuntime(router, { logger });
  */
-export function graphRuntime(router: ModelRouter, options: { metrics?: Metrics; logger: Logger; random?: () => number }): GraphRuntime {
+export function graphRuntime(
+  router: ModelRouter,
+  options: {
+    metrics?: Metrics;
+    logger: Logger;
+    random?: () => number;
+    /** The READY handler pool of a model, for JSON handler steps. */
+    handlers?: (model: string) => HandlerPool | undefined;
+  },
+): GraphRuntime {
   const clients = new Map<string, SlipwayHttpClient>();
   // No retries: a step's failure is the graph's to handle (Soft or Hard), within the step's timeout.
   const client = (baseUrl: string): SlipwayHttpClient => {
@@ -46,7 +56,7 @@ export function graphRuntime(router: ModelRouter, options: { metrics?: Metrics; 
     scheduler: (plan, stats) =>
       new GraphExecutor(plan, stats, {
         infer: (request) => router.infer(request),
-        remote: async (step, inputs, { parameters, timeoutMs }) => {
+        remote: async (step, inputs, { parameters, timeoutMs, requestId }) => {
           const { baseUrl, model, version } = step.target;
           try {
             const result = await client(baseUrl).infer(model, inputs, {
@@ -54,11 +64,18 @@ export function graphRuntime(router: ModelRouter, options: { metrics?: Metrics; 
               ...(step.outputs !== undefined && { outputs: step.outputs }),
               parameters,
               ...(timeoutMs !== undefined && { timeoutMs: Math.max(1, Math.ceil(timeoutMs)) }),
+              // The remote server logs the step under the graph request's id (it echoes it back too).
+              ...(requestId !== undefined && { requestId }),
             });
             return result.outputs;
           } catch (error) {
             throw fromClientError(error, `${baseUrl} (model '${model}')`);
           }
+        },
+        handler: (model, body, { requestId, routingKey }) => {
+          const pool = options.handlers?.(model);
+          if (pool === undefined) return Promise.reject(new ServingError('MODEL_NOT_READY', `the handler of model '${model}' is not running`));
+          return pool.predict({ kind: 'json', body }, requestId, routingKey === undefined ? undefined : { key: routingKey });
         },
         logger: options.logger,
         ...(options.metrics !== undefined && { metrics: options.metrics }),

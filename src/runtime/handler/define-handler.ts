@@ -137,3 +137,75 @@ export function defineHandler<In extends z.ZodType, Out extends z.ZodType, State
 ): HandlerDefinition<In, Out, State> {
   return definition;
 }
+
+/** One tensor of a tensor handler's signature, as OIP metadata shows it. */
+export interface TensorSignature {
+  name: string;
+  datatype: Datatype;
+  /** The full shape, batch dimension included when `maxBatchSize` is set; -1: any size. */
+  shape: number[];
+}
+
+/** The context of one tensor request. */
+export interface TensorPredictContext<State> extends PredictContext<State> {
+  /** The outputs the caller asked for (every declared output when it named none); computing only these is allowed. */
+  readonly outputs: readonly string[];
+  /** The request's OIP parameters (`priority`, `routing_key`, anything the client sent), without `timeout`. */
+  readonly requestParameters: Readonly<Parameters>;
+}
+
+/**
+ * A handler that takes and returns tensors: served as a model over OIP REST and gRPC (and the
+ * dialects, batch jobs, the UI), and usable as a step of a graph, whose planner checks its
+ * input_map/output_map against `inputs`/`outputs` when the graph loads.
+ */
+export interface TensorHandler<State = unknown> {
+  /** One line shown with the model's description. */
+  description?: string;
+  /**
+   * 0 or absent: the shapes are exactly as declared. N > 0: dimension 0 of every input and output
+   * is the batch (declare it as -1), a request holds up to N rows, and every output has as many
+   * rows as the inputs.
+   */
+  maxBatchSize?: number;
+  /** The inputs the handler takes; a function reads the model's `parameters` (e.g. a k from config.yaml). */
+  inputs: TensorSignature[] | ((ctx: HandlerContext) => TensorSignature[]);
+  /** The outputs it answers; each answer is checked against them (a mismatch is the handler's bug: 500). */
+  outputs: TensorSignature[] | ((ctx: HandlerContext) => TensorSignature[]);
+  /** Runs once per worker before it takes requests; its result is `ctx.state`. */
+  setup?: (ctx: HandlerContext) => MaybePromise<State>;
+  /** As a JSON handler's `compare`: judges a shadow version's answer against the primary's. */
+  compare?: (primary: ModelOutputs, shadow: ModelOutputs, ctx: HandlerContext) => MaybePromise<boolean | ShadowComparison>;
+  /**
+   * Computes the outputs from the inputs (already checked against `inputs` by the router). The
+   * input tensors are the handler's to keep or reuse; typed arrays in the answer are moved out of
+   * the worker (do not use them after returning).
+   */
+  predict(inputs: ModelOutputs, ctx: TensorPredictContext<State>): MaybePromise<ModelInputs>;
+}
+
+/**
+ * Declares a tensor handler: TypeScript that is served as a model (OIP infer, metadata from
+ * `inputs`/`outputs`) and can be a step of an ensemble or an InferenceGraph. Export it as the default
+ * export of `handler.ts` in a model folder that holds no version folders.
+ *
+ * @example
+ * // models/digits_topk/handler.ts
+ * import { defineTensorHandler } from 'slipway';
+ *
+ * export default defineTensorHandler({
+ *   maxBatchSize: 64,
+ *   inputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }],
+ *   outputs: [{ name: 'best', datatype: 'INT64', shape: [-1, 1] }],
+ *   predict: ({ probabilities }) => {
+ *     const [rows, n] = probabilities!.shape as [number, number];
+ *     const p = probabilities!.data as Float32Array;
+ *     const best = new BigInt64Array(rows);
+ *     for (let r = 0; r < rows; r++) best[r] = BigInt(p.subarray(r * n, r * n + n).indexOf(Math.max(...p.subarray(r * n, r * n + n))));
+ *     return { best: { shape: [rows, 1], data: best } };
+ *   },
+ * });
+ */
+export function defineTensorHandler<State = undefined>(definition: TensorHandler<State>): TensorHandler<State> {
+  return definition;
+}

@@ -2,6 +2,10 @@
 // bundle's handler-api.js, so a handler imports the same names wherever it runs.
 export {
   defineHandler,
+  defineTensorHandler,
+  type TensorHandler,
+  type TensorSignature,
+  type TensorPredictContext,
   type HandlerDefinition,
   type PredictHandler,
   type GraphHandler,

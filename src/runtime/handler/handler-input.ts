@@ -148,30 +148,35 @@ const DATATYPE_BY_ARRAY: ReadonlyArray<[abstract new (...args: never[]) => unkno
   [BigUint64Array, 'UINT64'],
 ];
 
-function datatypeOf(name: string, data: TensorData): Datatype {
+function datatypeOf(name: string, data: TensorData, what: string): Datatype {
   if (Array.isArray(data)) return 'BYTES';
   // Buffer is a Uint8Array subclass; Uint8ClampedArray is not in the table and gets the error below.
   const found = DATATYPE_BY_ARRAY.find(([ctor]) => data instanceof ctor);
   if (found === undefined) {
-    throw new TypeError(`ctx.infer: input '${name}': cannot tell the datatype of ${(data as object)?.constructor?.name ?? typeof data}; give \`datatype\``);
+    throw new TypeError(`${what} '${name}': cannot tell the datatype of ${(data as object)?.constructor?.name ?? typeof data}; give \`datatype\``);
   }
   return found[1];
 }
 
-/** Normalises `ctx.infer` inputs into named tensors, inferring datatypes from typed arrays. */
-export function toTensors(inputs: ModelInputs): Tensor[] {
+/**
+ * Normalises `ctx.infer` inputs (or a tensor handler's answer) into named tensors, inferring
+ * datatypes from typed arrays; `what` names them in errors.
+ */
+export function toTensors(inputs: ModelInputs, what = 'ctx.infer: input'): Tensor[] {
+  if (typeof inputs !== 'object' || inputs === null) throw new TypeError(`${what}s must be an object of name → tensor or a list of named tensors, not ${inputs === null ? 'null' : typeof inputs}`);
   const entries: Array<[string, { datatype?: unknown; shape?: unknown; data?: unknown }]> = Array.isArray(inputs)
     ? inputs.map((t) => [t.name, t])
     : Object.entries(inputs);
   return entries.map(([name, t]) => {
-    if (typeof name !== 'string' || name === '') throw new TypeError('ctx.infer: every input needs a name');
+    if (typeof name !== 'string' || name === '') throw new TypeError(`${what}: every tensor needs a name`);
+    if (typeof t !== 'object' || t === null) throw new TypeError(`${what} '${name}': expected { shape, data }, got ${t === null ? 'null' : typeof t}`);
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new TypeError(`ctx.infer: input '${name}': shape must be an array of non-negative integers`);
+      throw new TypeError(`${what} '${name}': shape must be an array of non-negative integers`);
     }
     const data = t.data as TensorData;
-    if (!Array.isArray(data) && !ArrayBuffer.isView(data)) throw new TypeError(`ctx.infer: input '${name}': data must be a typed array or, for BYTES, an array of strings`);
-    const datatype = t.datatype === undefined ? datatypeOf(name, data) : t.datatype;
-    if (!isDatatype(datatype)) throw new TypeError(`ctx.infer: input '${name}': unknown datatype '${String(datatype)}'`);
+    if (!Array.isArray(data) && !ArrayBuffer.isView(data)) throw new TypeError(`${what} '${name}': data must be a typed array or, for BYTES, an array of strings`);
+    const datatype = t.datatype === undefined ? datatypeOf(name, data, what) : t.datatype;
+    if (!isDatatype(datatype)) throw new TypeError(`${what} '${name}': unknown datatype '${String(datatype)}'`);
     return { name, datatype, shape: t.shape as number[], data };
   });
 }

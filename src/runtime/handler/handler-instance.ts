@@ -12,6 +12,7 @@ import type {
   HandlerWorkerData,
   PredictPayload,
   PredictRouting,
+  TensorRequest,
   ToHandlerWorker,
 } from './handler-messages.js';
 
@@ -21,9 +22,15 @@ const WORKER_URL = new URL('./handler-worker.js', import.meta.url);
 export type HandlerInfer = (request: InferenceRequest) => Promise<InferenceResponse>;
 
 interface Pending {
-  resolve: (body: Uint8Array) => void;
+  /** A JSON request's body, or a tensor request's outputs. */
+  resolve: (result: Uint8Array | Tensor[]) => void;
   reject: (error: Error) => void;
 }
+
+/** What a pool hands one worker: a JSON predict request, or a tensor request. */
+export type HandlerWork =
+  | { kind: 'predict'; payload: PredictPayload; requestId: string | undefined; routing: PredictRouting | undefined }
+  | { kind: 'tensors'; request: TensorRequest; transfer: boolean };
 
 /** Buffers a payload owns whole, so they can be moved to the worker instead of copied. */
 function payloadTransfer(payload: PredictPayload): ArrayBuffer[] {
@@ -97,14 +104,24 @@ export class HandlerInstance {
     this.exitListener = listener;
   }
 
-  /** Sends one request; the body (or a raw upload) is moved to the worker when this side owns it whole. */
-  predict(payload: PredictPayload, requestId: string | undefined, routing?: PredictRouting): { id: number; result: Promise<Uint8Array> } {
+  /**
+   * Sends one request. A JSON body (or a raw upload) is moved to the worker when this side owns it
+   * whole; a tensor request's inputs are moved when the caller gave them up (`transfer`), else
+   * copied once.
+   */
+  send(work: HandlerWork): { id: number; result: Promise<Uint8Array | Tensor[]> } {
     const id = this.nextId++;
     if (this.dead) return { id, result: Promise.reject(new ServingError('INSTANCE_FAILED', 'handler worker is shut down')) };
-    const result = new Promise<Uint8Array>((resolve, reject) => {
+    const result = new Promise<Uint8Array | Tensor[]>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }), ...(routing !== undefined && { routing }) };
-      this.worker.postMessage(message, payloadTransfer(payload));
+      if (work.kind === 'predict') {
+        const { payload, requestId, routing } = work;
+        const message: ToHandlerWorker = { type: 'predict', id, payload, ...(requestId !== undefined && { requestId }), ...(routing !== undefined && { routing }) };
+        this.worker.postMessage(message, payloadTransfer(payload));
+      } else {
+        const { tensors, transfer } = forTransfer(work.request.inputs, work.transfer);
+        this.worker.postMessage({ type: 'tensors', id, request: { ...work.request, inputs: tensors } } satisfies ToHandlerWorker, transfer);
+      }
     });
     return { id, result };
   }
@@ -188,12 +205,14 @@ export class HandlerInstance {
         this.readyCallbacks = undefined;
         return;
       case 'result':
+      case 'tensor-result':
       case 'error': {
         const pending = this.pending.get(message.id);
         if (pending === undefined) return;
         this.pending.delete(message.id);
         this.notifyIdle();
         if (message.type === 'result') pending.resolve(message.body);
+        else if (message.type === 'tensor-result') pending.resolve(message.outputs);
         else {
           if (message.stack !== undefined) this.logger.warn({ event: 'handler_error', model: this.model, stack: message.stack }, message.message);
           pending.reject(new ServingError(message.code, message.message));

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../../errors/codes.js';
 import type { Parameters, Tensor } from '../../tensor/tensor.js';
+import type { TensorSignature } from './define-handler.js';
 import type { UploadedFile } from './file-schema.js';
 
 /** What a handler worker is started with. */
@@ -22,8 +23,11 @@ export type PredictPayload =
 /** What the main thread knows of a loaded handler (the schemas drive validation docs, OpenAPI and the UI). */
 export interface HandlerDescription {
   description?: string;
-  /** `predict`: the handler calls models itself; `graph`: preprocess → the model's graph → postprocess. */
-  mode: 'predict' | 'graph';
+  /**
+   * `predict`: the handler calls models itself; `graph`: preprocess → the model's graph →
+   * postprocess; `tensor`: a tensor handler (defineTensorHandler), served as a model over OIP.
+   */
+  mode: 'predict' | 'graph' | 'tensor';
   /** JSON Schema (draft 2020-12) of the request body. */
   inputSchema: Record<string, unknown>;
   outputSchema: Record<string, unknown>;
@@ -31,6 +35,24 @@ export interface HandlerDescription {
   fileFields: string[];
   /** The handler judges shadow answers itself (`compare`). */
   compares: boolean;
+  /** A tensor handler's signature (its declared inputs and outputs, resolved against the model's parameters). */
+  signature?: TensorHandlerSignature;
+}
+
+export interface TensorHandlerSignature {
+  maxBatchSize: number;
+  inputs: TensorSignature[];
+  outputs: TensorSignature[];
+}
+
+/** One request to a tensor handler: tensors the router has validated against its signature. */
+export interface TensorRequest {
+  inputs: Tensor[];
+  /** The outputs to answer. */
+  outputs: string[];
+  parameters?: Parameters;
+  requestId?: string;
+  routing?: PredictRouting;
 }
 
 /**
@@ -54,6 +76,7 @@ export interface HandlerInferRequest {
 
 export type ToHandlerWorker =
   | { type: 'predict'; id: number; payload: PredictPayload; requestId?: string; routing?: PredictRouting }
+  | { type: 'tensors'; id: number; request: TensorRequest }
   | { type: 'cancel'; id: number }
   | { type: 'infer-result'; callId: number; outputs: Tensor[] }
   | { type: 'infer-error'; callId: number; code: ErrorCode; message: string }
@@ -65,6 +88,7 @@ export type FromHandlerWorker =
   | { type: 'ready'; description: HandlerDescription }
   | { type: 'load-error'; message: string }
   | { type: 'result'; id: number; body: Uint8Array }
+  | { type: 'tensor-result'; id: number; outputs: Tensor[] }
   | { type: 'error'; id: number; code: ErrorCode; message: string; stack?: string }
   | { type: 'infer'; callId: number; request: HandlerInferRequest }
   | { type: 'pong'; seq: number }

@@ -3,8 +3,8 @@ import { ServingError } from '../../errors/serving-error.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ShadowComparison } from './define-handler.js';
-import { HandlerInstance, type HandlerInfer } from './handler-instance.js';
-import type { HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting } from './handler-messages.js';
+import { HandlerInstance, type HandlerInfer, type HandlerWork } from './handler-instance.js';
+import type { HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting, TensorRequest } from './handler-messages.js';
 
 export interface HandlerPoolOptions {
   worker: HandlerWorkerData;
@@ -16,10 +16,8 @@ export interface HandlerPoolOptions {
 }
 
 interface Job {
-  payload: PredictPayload;
-  requestId: string | undefined;
-  routing: PredictRouting | undefined;
-  resolve: (body: Uint8Array) => void;
+  work: HandlerWork;
+  resolve: (result: Uint8Array | Tensor[]) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
   done: boolean;
@@ -83,6 +81,21 @@ export class HandlerPool {
 
   /** Runs one request through the handler; resolves with the JSON response body. `routing` steers its model calls. */
   predict(payload: PredictPayload, requestId?: string, routing?: PredictRouting): Promise<Uint8Array> {
+    return this.enqueue({ kind: 'predict', payload, requestId, routing }) as Promise<Uint8Array>;
+  }
+
+  /**
+   * Runs one tensor request through a tensor handler; resolves with the outputs asked for, checked
+   * against its signature. With `transfer`, the inputs' buffers are moved to the worker (detached here).
+   */
+  infer(request: TensorRequest, transfer: boolean): Promise<Tensor[]> {
+    if (this.description.mode !== 'tensor') {
+      return Promise.reject(new ServingError('HANDLER_FAILED', `handler of model '${this.options.worker.model}' is a JSON handler (defineHandler): it takes no tensors`));
+    }
+    return this.enqueue({ kind: 'tensors', request, transfer }) as Promise<Tensor[]>;
+  }
+
+  private enqueue(work: HandlerWork): Promise<Uint8Array | Tensor[]> {
     const { config, worker } = this.options;
     if (this.closed) return Promise.reject(new ServingError('MODEL_NOT_READY', `model '${worker.model}' is unloading`));
     if (config.maxQueueSize > 0 && this.queue.length >= config.maxQueueSize) {
@@ -93,7 +106,7 @@ export class HandlerPool {
       );
     }
     return new Promise((resolve, reject) => {
-      const job: Job = { payload, requestId, routing, resolve, reject, done: false, timer: undefined as unknown as NodeJS.Timeout };
+      const job: Job = { work, resolve, reject, done: false, timer: undefined as unknown as NodeJS.Timeout };
       job.timer = setTimeout(() => this.timeOut(job), config.timeoutMs);
       this.queue.push(job);
       this.dispatch();
@@ -134,16 +147,16 @@ export class HandlerPool {
   }
 
   private run(job: Job, instance: HandlerInstance): void {
-    const { id, result } = instance.predict(job.payload, job.requestId, job.routing);
+    const { id, result } = instance.send(job.work);
     job.instance = instance;
     job.id = id;
     result.then(
-      (body) => this.finish(job, body),
+      (answer) => this.finish(job, answer),
       (error: Error) => this.finish(job, error),
     );
   }
 
-  private finish(job: Job, outcome: Uint8Array | Error): void {
+  private finish(job: Job, outcome: Uint8Array | Tensor[] | Error): void {
     if (!job.done) {
       job.done = true;
       clearTimeout(job.timer);

@@ -9,10 +9,29 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { forTransfer } from '../../tensor/transfer.js';
-import type { HandlerContext, HandlerDefinition, InferOptions, ModelInputs, ModelOutputs, PredictContext } from './define-handler.js';
+import type {
+  HandlerContext,
+  HandlerDefinition,
+  InferOptions,
+  ModelInputs,
+  ModelOutputs,
+  PredictContext,
+  TensorHandler,
+  TensorPredictContext,
+} from './define-handler.js';
 import { checkDefinition, describeDefinition, rawInput, toTensors } from './handler-input.js';
-import type { FromHandlerWorker, HandlerDescription, HandlerWorkerData, PredictPayload, PredictRouting, ToHandlerWorker } from './handler-messages.js';
+import type {
+  FromHandlerWorker,
+  HandlerDescription,
+  HandlerWorkerData,
+  PredictPayload,
+  PredictRouting,
+  TensorHandlerSignature,
+  TensorRequest,
+  ToHandlerWorker,
+} from './handler-messages.js';
 import { handlerError, ModelCallError, runHandler, runSetup } from './run-handler.js';
+import { checkTensorHandler, describeTensorHandler, isTensorHandler, resolveSignature, tensorOutputs } from './tensor-handler.js';
 
 const port = parentPort;
 if (port === null) throw new Error('handler-worker must run as a worker thread');
@@ -61,6 +80,9 @@ const baseContext: HandlerContext = Object.freeze({
 });
 
 let definition: HandlerDefinition | undefined;
+/** Set instead of `definition` when handler.ts is a tensor handler. */
+let tensorHandler: TensorHandler | undefined;
+let signature: TensorHandlerSignature | undefined;
 let description: HandlerDescription | undefined;
 let state: unknown;
 
@@ -68,6 +90,9 @@ port.on('message', (message: ToHandlerWorker) => {
   switch (message.type) {
     case 'predict':
       void predict(message.id, message.payload, message.requestId, message.routing);
+      return;
+    case 'tensors':
+      void predictTensors(message.id, message.request);
       return;
     case 'cancel':
       running.get(message.id)?.abort(new ServingError('DEADLINE_EXCEEDED', 'the request timed out'));
@@ -117,10 +142,41 @@ async function predict(id: number, payload: PredictPayload, requestId: string | 
   }
 }
 
+async function predictTensors(id: number, request: TensorRequest): Promise<void> {
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    if (tensorHandler === undefined || signature === undefined) {
+      throw new ServingError('HANDLER_FAILED', `handler '${data.model}' is a JSON handler (defineHandler): it takes no tensors`);
+    }
+    const { timeout: _timeout, ...requestParameters } = request.parameters ?? {};
+    const ctx: TensorPredictContext<unknown> = Object.freeze({
+      ...baseContext,
+      state,
+      signal: controller.signal,
+      requestId: request.requestId,
+      outputs: Object.freeze([...request.outputs]),
+      requestParameters: Object.freeze(requestParameters),
+      infer: (model: string, inputs: ModelInputs, options?: InferOptions) => infer(model, inputs, options, controller.signal, request.routing),
+    });
+    const inputs: ModelOutputs = Object.fromEntries(request.inputs.map((t) => [t.name, t]));
+    const returned = await tensorHandler.predict(inputs, ctx);
+    const rows = signature.maxBatchSize > 0 ? request.inputs[0]?.shape[0] : undefined;
+    const outputs = tensorOutputs(returned, signature, request.outputs, rows, data.model);
+    // Moved, not copied: the answer is the caller's now (a view into a larger buffer is compacted first).
+    const prepared = forTransfer(outputs, true);
+    send({ type: 'tensor-result', id, outputs: prepared.tensors }, prepared.transfer);
+  } catch (error) {
+    send({ type: 'error', id, ...handlerError(error, data.model) });
+  } finally {
+    running.delete(id);
+  }
+}
+
 async function compare(id: number, primary: Tensor[], shadow: Tensor[]): Promise<void> {
   try {
     const byName = (tensors: Tensor[]) => Object.fromEntries(tensors.map((t) => [t.name, t]));
-    const verdict = await definition!.compare!(byName(primary), byName(shadow), baseContext);
+    const verdict = await (definition ?? tensorHandler)!.compare!(byName(primary), byName(shadow), baseContext);
     const result = typeof verdict === 'boolean' ? { agree: verdict } : verdict;
     if (typeof result !== 'object' || result === null || typeof result.agree !== 'boolean') {
       throw new Error(`compare() must return a boolean or { agree, difference }, not ${JSON.stringify(verdict)}`);
@@ -135,9 +191,16 @@ try {
   process.setSourceMapsEnabled(true);
   if (/\.m?ts$/.test(data.file)) register(new URL('./ts-loader-hooks.js', import.meta.url));
   const module = (await import(pathToFileURL(data.file).href)) as { default?: unknown };
-  definition = checkDefinition(module.default, data.file, data.hasGraph);
-  description = describeDefinition(definition);
-  state = await runSetup(definition, baseContext);
+  if (isTensorHandler(module.default)) {
+    tensorHandler = checkTensorHandler(module.default as object, data.file, data.hasGraph);
+    signature = resolveSignature(tensorHandler, baseContext, data.file);
+    description = describeTensorHandler(tensorHandler, signature);
+    state = await runSetup(tensorHandler, baseContext);
+  } else {
+    definition = checkDefinition(module.default, data.file, data.hasGraph);
+    description = describeDefinition(definition);
+    state = await runSetup(definition, baseContext);
+  }
   send({ type: 'ready', description });
 } catch (error) {
   send({ type: 'load-error', message: (error as Error).message ?? String(error) });

@@ -3,7 +3,7 @@
 // mapping from whatever was thrown to the code and message a client sees.
 import { ERROR_CODES, type ErrorCode } from '../../errors/codes.js';
 import { ServingError } from '../../errors/serving-error.js';
-import type { HandlerDefinition, PredictContext } from './define-handler.js';
+import type { HandlerContext, HandlerDefinition, PredictContext } from './define-handler.js';
 import { inputError } from './handler-input.js';
 
 /** A model call that the router refused or that failed: the handler may catch it, or let it answer. */
@@ -35,7 +35,7 @@ export async function runHandler(handler: HandlerDefinition, input: unknown, ctx
 }
 
 /** Runs a handler's setup() with the failure said as such. */
-export async function runSetup(handler: HandlerDefinition, ctx: Parameters<NonNullable<HandlerDefinition['setup']>>[0]): Promise<unknown> {
+export async function runSetup(handler: { setup?: (ctx: HandlerContext) => unknown }, ctx: HandlerContext): Promise<unknown> {
   try {
     return await handler.setup?.(ctx);
   } catch (error) {

@@ -28,7 +28,8 @@ export interface ModelSummary {
   name: string;
   kind: 'graph' | 'pipeline';
   state: ModelState;
-  handler: { state: ModelState } | null;
+  /** `mode: 'tensor'`: a tensor handler, called with tensors over OIP like a graph (no form of its own). */
+  handler: { state: ModelState; mode?: 'tensor' } | null;
   /** What the handler says the model does. */
   description?: string;
   /** The models a handler calls (its config's `handler.uses`). */
@@ -48,7 +49,7 @@ export interface ModelDescription {
     file?: string;
     state: ModelState;
     reason: string;
-    mode?: 'predict' | 'graph';
+    mode?: 'predict' | 'graph' | 'tensor';
     description?: string;
     predict?: { method: string; path: string; content_types: string[] };
     input_schema?: JsonSchema;

@@ -21,6 +21,7 @@ interface Row {
 /** "App" when a handler shapes the request and response, "graph" for raw tensors over OIP. */
 export function kindLabel(summary: Pick<ModelSummary, 'kind' | 'handler'>): string {
   if (summary.kind === 'pipeline') return 'app (pipeline)';
+  if (summary.handler?.mode === 'tensor') return 'tensor handler';
   return summary.handler === null ? 'graph' : 'app + graph';
 }
 
@@ -30,7 +31,8 @@ function rows(models: ModelSummary[], index: IndexEntry[]): Row[] {
     const reason = entries.map((e) => e.reason).find((r) => r !== '') ?? '';
     return {
       name: model.name,
-      hasHandler: model.handler !== null,
+      // A tensor handler has no form of its own: it is tried with tensors, as a graph is.
+      hasHandler: model.handler !== null && model.handler.mode !== 'tensor',
       kind: kindLabel(model),
       state: model.state,
       versions: entries.flatMap((e) => (e.version === undefined ? [] : [e.version])),

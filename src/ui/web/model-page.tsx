@@ -148,7 +148,7 @@ export function ModelPage({ name, view }: { name: string; view: string | undefin
       </div>
       {handler?.description !== undefined && <p class="lead">{handler.description}</p>}
       <p class="muted meta">
-        {kindLabel({ kind: description.kind, handler: handler === null ? null : { state: handler.state } })}
+        {kindLabel({ kind: description.kind, handler: handler === null ? null : { state: handler.state, ...(handler.mode === 'tensor' && { mode: 'tensor' as const }) } })}
         {readyVersions.length > 0 && ` · version ${readyVersions.join(', ')}`}
         {hasGraph && ` · ${metadata.inputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')} → ${metadata.outputs.map((t) => `${t.name} ${t.datatype}[${t.shape.join(',')}]`).join(', ')}`}
       </p>

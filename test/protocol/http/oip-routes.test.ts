@@ -86,8 +86,9 @@ describe('model metadata, readiness, config and repository index for every examp
       assert.equal(meta.status, 200, name);
       assert.equal(meta.body.name, name);
       assert.deepEqual(meta.body.versions, ['1']);
-      // The examples' graphs (digits_ensemble, digits_router) are models too, with a graph platform.
-      const graphs: Record<string, string> = { digits_ensemble: 'ensemble', digits_router: 'inference_graph' };
+      // The examples' graphs (digits_ensemble, digits_router, digits_top3) are models too, with a graph
+      // platform, and so is the tensor handler digits_topk.
+      const graphs: Record<string, string> = { digits_ensemble: 'ensemble', digits_router: 'inference_graph', digits_top3: 'ensemble', digits_topk: 'handler' };
       assert.equal(meta.body.platform, graphs[name] ?? 'onnxruntime_onnx', name);
       for (const t of [...meta.body.inputs, ...meta.body.outputs]) {
         assert.equal(typeof t.name, 'string');
