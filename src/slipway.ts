@@ -1,4 +1,5 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
+import { LogLimiter } from './observability/log-limiter.js';
 import { RepositoryPoller } from './repository/repository-poller.js';
 import { ModelRouter, type RouterTraffic } from './router/model-router.js';
 import { graphRuntime } from './router/graph/graph-runtime.js';
@@ -23,6 +24,8 @@ export interface SlipwayOptions {
   modelName?: string;
   /** A pino logger; silent when absent. */
   logger?: Logger;
+  /** Request log lines per second and protocol at info; the rest are counted, not written (default SLIPWAY_REQUEST_LOG_PER_SECOND or 100). */
+  requestLogPerSecond?: number;
   /** Cores to plan instance layouts for (default: the machine's). */
   cores?: number;
   /** max_batch_size for graphs that can batch when their config is silent (default 64). */
@@ -68,6 +71,14 @@ export interface RolloutOptions {
   now?: () => number;
 }
 
+/** SLIPWAY_REQUEST_LOG_PER_SECOND, or 100: enough to follow a test or a trickle, bounded under a flood. */
+function requestLinesPerSecond(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.SLIPWAY_REQUEST_LOG_PER_SECOND;
+  const value = text === undefined || text === '' ? 100 : Number(text);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`SLIPWAY_REQUEST_LOG_PER_SECOND: expected a non-negative integer, got ${JSON.stringify(text)}`);
+  return value;
+}
+
 /**
  * Slipway as a library: load a model repository into this process and call it, or hand it to
  * `createHttpServer` / the `oipRoutes` Fastify plugin. Inference runs in worker threads, so calling
@@ -87,6 +98,14 @@ export class Slipway {
   readonly cache: ResponseCache;
   /** Traffic policies and rollouts (`/v2/models/{m}/traffic`, `/v2/models/{m}/rollout`). */
   readonly rollouts: RolloutController;
+  /**
+   * Errors a client can cause at will (503, 504: `timeout: 1`, an unload, a crash): at most one line
+   * per error code per 10 s, at warn and without a stack; the rest are counted in
+   * `slipway_log_lines_suppressed_total`.
+   */
+  readonly errorLogLimiter: LogLimiter;
+  /** Request lines at info: at most SLIPWAY_REQUEST_LOG_PER_SECOND (default 100) per second, per protocol. */
+  readonly requestLogLimiter: LogLimiter;
   private draining = false;
 
   private constructor(
@@ -101,10 +120,14 @@ export class Slipway {
     rollouts: RolloutController,
     private readonly ownedStore: RolloutStore | undefined,
     private readonly poller: RepositoryPoller | undefined,
+    requestLogPerSecond: number,
   ) {
     this.cache = cache;
     this.router = router;
     this.rollouts = rollouts;
+    const onSuppressed = (kind: string): void => metrics?.logLineSuppressed(kind);
+    this.errorLogLimiter = new LogLimiter({ linesPerInterval: 1, intervalMs: 10_000, onSuppressed });
+    this.requestLogLimiter = new LogLimiter({ linesPerInterval: requestLogPerSecond, intervalMs: 1000, onSuppressed: () => onSuppressed('request') });
     if (metrics !== undefined) {
       metrics.setCacheBytesSource(() => cache.bytes);
       metrics.addModelSource(() =>
@@ -205,6 +228,7 @@ export class Slipway {
       controller,
       ownedStore,
       poller,
+      options.requestLogPerSecond ?? requestLinesPerSecond(),
     );
     await poller?.start();
     return slipway;

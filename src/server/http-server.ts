@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Slipway } from '../slipway.js';
+import { decodeContentEncoding } from '../protocol/http/content-encoding.js';
 import { sendError } from '../protocol/http/error-reply.js';
 import { observeRequests, registerMetricsRoute, requestId } from '../protocol/http/observe-requests.js';
 import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol/http/oip-routes.js';
@@ -51,6 +52,7 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     genReqId: requestId,
   });
   observeRequests(app, slipway);
+  decodeContentEncoding(app);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
   // From the start of a drain, too: a client then reconnects (to another process) instead of
