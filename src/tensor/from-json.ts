@@ -111,38 +111,45 @@ function rowPath(row: Row): string {
 }
 
 /**
- * Data may be flat (row-major) or nested; nested data must follow the shape: at depth d an array of
- * arrays has shape[d] of them, and a row of scalars holds every element below it. Ragged rows
- * (`[[1],[2,3,4]]` for [2,2]) are refused by position, as is nesting deeper than the rank.
+ * Data may be flat (row-major) or nested, and nested data must be rectangular: every array at one
+ * depth has the same length and holds the same kind (arrays or scalars), at most as deep as the
+ * shape's rank, with product(shape) elements in all. Ragged rows (`[[1],[2,3,4]]` for [2,2]) are
+ * refused by position instead of being flattened into a shape they do not have. Leading
+ * dimensions may be left flat (`[1][8][8]` for [1,1,8,8]), as clients commonly send.
  */
 function checkNesting(data: unknown[], shape: number[], expected: number, what: string): void {
-  const rank = shape.length;
-  const below = new Array<number>(rank + 1).fill(1);
-  for (let d = rank - 1; d >= 0; d--) below[d] = shape[d]! * below[d + 1]!;
+  const depthLimit = Math.max(shape.length, 1);
+  // The first row seen at each depth: every other row at that depth must look like it.
+  const first: Row[] = [];
+  const nestedAt: boolean[] = [];
   const stack: Row[] = [{ array: data, depth: 0, parent: undefined, index: 0 }];
   while (stack.length > 0) {
     const row = stack.pop()!;
     const { array, depth } = row;
-    const at = (): string => `'data'${rowPath(row)}`;
-    if (array.length > 0 && Array.isArray(array[0])) {
-      if (depth >= rank - 1) {
-        throw invalid(`${what}: ${at()} nests arrays deeper than shape ${formatShape(shape)} allows (nesting depth limit ${Math.max(rank, 1)}, the shape's rank)`);
+    const nested = array.length > 0 && Array.isArray(array[0]);
+    const model = first[depth];
+    if (model === undefined) {
+      if (depth >= depthLimit) {
+        throw invalid(`${what}: 'data'${rowPath(row)} nests arrays deeper than shape ${formatShape(shape)} allows (nesting depth limit ${depthLimit}, the shape's rank)`);
       }
-      if (array.length !== shape[depth]) {
-        throw invalid(`${what}: ${at()} has ${array.length} rows but shape ${formatShape(shape)} needs ${shape[depth]} at depth ${depth} (ragged or mis-shaped data)`);
-      }
-      for (let i = array.length - 1; i >= 0; i--) {
-        const item = array[i];
-        if (!Array.isArray(item)) throw invalid(`${what}: ${at()}[${i}] is ${quoteValue(item, 40)} but its siblings are arrays (ragged data)`);
-        stack.push({ array: item, depth: depth + 1, parent: row, index: i });
-      }
-    } else if (array.length !== below[depth]) {
-      if (depth === 0) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${array.length}`);
+      first[depth] = row;
+      nestedAt[depth] = nested;
+    } else if (array.length !== model.array.length || nested !== nestedAt[depth]) {
+      const kind = (n: boolean | undefined): string => (n ? 'arrays' : 'values');
       throw invalid(
-        `${what}: ${at()} has ${array.length} elements but shape ${formatShape(shape)} needs ${below[depth]} there (ragged or mis-shaped data)`,
+        `${what}: 'data'${rowPath(row)} has ${array.length} ${kind(nested)} but 'data'${rowPath(model)} has ${model.array.length} ${kind(nestedAt[depth])} (ragged data; shape ${formatShape(shape)})`,
       );
     }
+    if (!nested) continue;
+    for (let i = array.length - 1; i >= 0; i--) {
+      const item = array[i];
+      if (!Array.isArray(item)) throw invalid(`${what}: 'data'${rowPath(row)}[${i}] is ${quoteValue(item, 40)} but its siblings are arrays (ragged data)`);
+      stack.push({ array: item, depth: depth + 1, parent: row, index: i });
+    }
   }
+  let count = 1;
+  for (const row of first) count *= row.array.length;
+  if (count !== expected) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${count}`);
 }
 
 type Writer = (index: number, value: unknown) => void;
@@ -197,7 +204,8 @@ function writerFor(datatype: Datatype, out: TensorData, what: string): Writer {
       if (limit === undefined) {
         return (i, v) => {
           // JSON.parse turns 1e309 into Infinity; JSON has no Infinity, so the client did not mean it.
-          if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(i, v, 'a finite number');
+          if (typeof v !== 'number') throw bad(i, v, 'a number');
+          if (!Number.isFinite(v)) throw bad(i, v, 'a finite number');
           a[i] = v;
         };
       }
