@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { warmupCases } from './fuzz/fuzz-cases.js';
 import { fuzzGrpc, fuzzHttp, mergeSummary, rawGrpcClient, type FuzzSummary } from './fuzz/fuzz-driver.js';
 import { numberArg, ROOT, writeResultsSection } from './results-section.js';
 
@@ -43,9 +44,26 @@ async function main(): Promise<void> {
   if (url === undefined || grpcAddress === undefined) throw new Error(`no banner:\n${banner}`);
   const pid = child.pid!;
 
-  // Warm up with valid traffic so the baseline includes what a serving process always holds.
+  // Warm up with valid traffic to every model over every protocol, so the baseline includes what a
+  // serving process holds once each model's workers have served (their heaps grow on first use).
+  const warm = warmupCases();
+  const client = rawGrpcClient(grpcAddress);
+  for (let round = 0; round < 300; round++) {
+    await Promise.all([
+      ...warm.http.map(async (c) => {
+        const response = await fetch(`${url}${c.path}`, { method: c.method, headers: c.headers, ...(c.body !== undefined && { body: c.body }) });
+        await response.arrayBuffer();
+        if (response.status !== 200) throw new Error(`warm-up request to ${c.path} answered ${response.status}`);
+      }),
+      ...warm.grpc.map(
+        (c) =>
+          new Promise<void>((resolve, reject) =>
+            client.makeUnaryRequest('/inference.GRPCInferenceService/ModelInfer', (b: Buffer) => b, (b: Buffer) => b, c.bytes, (e) => (e ? reject(e) : resolve())),
+          ),
+      ),
+    ]);
+  }
   const valid = JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [2, 2], data: [1, 2, 3, 4] }] });
-  for (let i = 0; i < 500; i++) await (await fetch(`${url}/v2/models/identity_fp32/infer`, { method: 'POST', body: valid })).arrayBuffer();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const rssBefore = await rssBytes(pid);
   const logBefore = (await stat(logPath)).size;
@@ -61,7 +79,6 @@ async function main(): Promise<void> {
     process.stderr.write(`http ${Math.min(first + SLICE, HTTP_CASES)}/${HTTP_CASES}: ${http.failures.length} failures, rss ${mb(await rssBytes(pid))}\n`);
   }
   const httpSeconds = (performance.now() - started) / 1000;
-  const client = rawGrpcClient(grpcAddress);
   let grpc: FuzzSummary = { sent: 0, byStatus: {}, failures: [], largestErrorBytes: 0, largestSuccessRatio: 0 };
   for (let first = 0; first < GRPC_CASES && exit === undefined; first += SLICE) {
     grpc = mergeSummary(grpc, await fuzzGrpc(client, SEED, Math.min(SLICE, GRPC_CASES - first), { first, concurrency: CONCURRENCY }));
@@ -104,7 +121,7 @@ the default info log level. Machine: 2 cores shared with other work while this r
 | largest success answer ÷ its request | ${http.largestSuccessRatio.toFixed(2)} | ${grpc.largestSuccessRatio.toFixed(2)} |
 
 - Crashes: ${alive ? 0 : 1} (server ${alive ? 'alive' : exit}); a valid request afterwards: ${stillServes ? '200' : 'failed'}.
-- RSS: ${mb(rssBefore)} before, ${mb(rssPeak)} peak, ${mb(rssAfter)} after (${(rssChange * 100).toFixed(1)}%; target within 10%).
+- RSS (after ${300 * (warm.http.length + warm.grpc.length)} valid warm-up requests to every model over JSON, binary and gRPC): ${mb(rssBefore)} before, ${mb(rssPeak)} peak, ${mb(rssAfter)} after (${(rssChange * 100).toFixed(1)}%; target within 10%).
 - Log: ${((logAfter - logBefore) / 1024).toFixed(0)} KiB written during the run, ${errorLines} lines at error level or above (request lines are capped at 100/s, client-caused 5xx at one line per code per 10 s).
 ${failures.length > 0 ? `\nFirst failures:\n\n${failures.slice(0, 10).map((f) => `- ${f.protocol} case ${f.index} (seed ${f.seed}, ${f.mutation}): ${f.problem.replaceAll('\n', ' ').slice(0, 200)}`).join('\n')}\n` : ''}
 `;

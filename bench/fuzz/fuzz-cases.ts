@@ -334,3 +334,30 @@ export function grpcCase(seed: number, index: number): GrpcCase {
     return { bytes: mutateBytes(valid, dice).bytes, mutation: `field ${field} (unserialisable; bytes instead)` };
   }
 }
+
+/**
+ * Valid requests to every model the cases aim at, over JSON, binary tensors and gRPC: traffic to
+ * send before measuring a baseline, so each model's workers have served once (their first
+ * requests grow heaps that then stay, which is warm-up, not a leak).
+ */
+export function warmupCases(): { http: HttpCase[]; grpc: GrpcCase[] } {
+  const dice = new Dice(1);
+  const http: HttpCase[] = [];
+  const grpc: GrpcCase[] = [];
+  for (const template of TEMPLATES) {
+    const path = `/v2/models/${template.model}/infer`;
+    const json = validJsonRequest(template, dice);
+    http.push({ method: 'POST', path, headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(json)), mutation: 'none' });
+    const { header, tail } = binaryRequest(template, dice);
+    const headerBytes = Buffer.from(JSON.stringify(header));
+    http.push({
+      method: 'POST',
+      path,
+      headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(headerBytes.byteLength) },
+      body: Buffer.concat([headerBytes, tail]),
+      mutation: 'none',
+    });
+    for (let i = 0; i < 2; i++) grpc.push({ bytes: serialize(grpcObject(template, dice)), mutation: 'none' });
+  }
+  return { http, grpc };
+}
