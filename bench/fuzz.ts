@@ -16,6 +16,9 @@ const GRPC_CASES = numberArg('--grpc', 20_000);
 const SEED = numberArg('--seed', 18);
 const CONCURRENCY = numberArg('--concurrency', 8);
 const SLICE = 5_000;
+// glibc keeps a malloc arena per thread and returns little of it; the server runs many threads
+// (model instances, codec, onnxruntime, gRPC). `--malloc-arena-max 2` runs it with MALLOC_ARENA_MAX.
+const ARENAS = numberArg('--malloc-arena-max', 0);
 const write = process.argv.includes('--no-write') === false;
 
 async function rssBytes(pid: number): Promise<number> {
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
   const log = await open(logPath, 'w');
   const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli/main.js'), 'serve', join(ROOT, 'test/fixtures/models'), '--http-port', '0', '--grpc-port', '0'], {
     stdio: ['ignore', log.fd, log.fd],
+    env: ARENAS > 0 ? { ...process.env, MALLOC_ARENA_MAX: String(ARENAS) } : process.env,
   });
   let exit: string | undefined;
   child.once('exit', (code, signal) => (exit = `exit code ${code}, signal ${signal}`));
@@ -105,7 +109,8 @@ async function main(): Promise<void> {
   const failures = [...http.failures, ...grpc.failures];
   const rssChange = (rssAfter - rssBefore) / rssBefore;
   const statuses = (s: FuzzSummary): string => Object.entries(s.byStatus).sort().map(([k, v]) => `${k}: ${v}`).join(', ');
-  const section = `## Abuse: fuzzing (\`npm run fuzz -- --http ${HTTP_CASES} --grpc ${GRPC_CASES} --seed ${SEED}\`)
+  const command = `npm run fuzz -- --http ${HTTP_CASES} --grpc ${GRPC_CASES} --seed ${SEED}${ARENAS > 0 ? ` --malloc-arena-max ${ARENAS}` : ''}`;
+  const section = `## Abuse: fuzzing${ARENAS > 0 ? `, server with MALLOC_ARENA_MAX=${ARENAS}` : ''} (\`${command}\`)
 
 Malformed requests from the seeded mutators in \`bench/fuzz/\` (the CI suite \`test/fuzz\` runs 2,500 HTTP + 1,000
 gRPC of the same cases), ${CONCURRENCY} at a time, against \`slipway serve test/fixtures/models\` in its own process at
@@ -126,7 +131,7 @@ the default info log level. Machine: 2 cores shared with other work while this r
 ${failures.length > 0 ? `\nFirst failures:\n\n${failures.slice(0, 10).map((f) => `- ${f.protocol} case ${f.index} (seed ${f.seed}, ${f.mutation}): ${f.problem.replaceAll('\n', ' ').slice(0, 200)}`).join('\n')}\n` : ''}
 `;
   process.stdout.write(section);
-  if (write) await writeResultsSection('fuzz', section);
+  if (write) await writeResultsSection(ARENAS > 0 ? `fuzz-arenas-${ARENAS}` : 'fuzz', section);
   if (failures.length > 0 || !alive || rssChange > 0.1) process.exitCode = 1;
 }
 
