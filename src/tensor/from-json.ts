@@ -91,7 +91,7 @@ function decodeData(data: unknown, datatype: Datatype, shape: number[], what: st
       for (let i = array.length - 1; i >= 0; i--) stack.push(array[i] as unknown[]);
     } else {
       // A row of scalars: an array hidden in it is refused by the writer, never descended into.
-      for (const item of array) write(count++, item);
+      for (let i = 0; i < array.length; i++) write(count++, array[i]);
     }
   }
   return out;

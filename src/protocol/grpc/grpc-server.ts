@@ -17,7 +17,7 @@ import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
 import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
-import { DEFAULT_RETRY_AFTER_SECONDS } from '../http/error-reply.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, internalErrorLogLimiter } from '../http/error-reply.js';
 import { modelMetadata, modelReadiness } from '../model-metadata.js';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, usesRawContents } from './grpc-tensors.js';
 import { loadServices, type WireInferRequest, type WireParameter } from './proto.js';
@@ -125,7 +125,10 @@ export class GrpcServer {
             const code = grpcStatusOf(serving.category);
             const latencyMs = Math.round((performance.now() - started) * 100) / 100;
             const details = capMessage(serving.message);
-            if (code === GrpcStatus.INTERNAL) log.error({ rpc, err: error, code: serving.code }, details);
+            if (code === GrpcStatus.INTERNAL) {
+              const { log: write, suppressed } = internalErrorLogLimiter.admit(serving.code);
+              if (write) log.error({ rpc, err: error, code: serving.code, ...(suppressed > 0 && { suppressed }) }, details);
+            }
             else if (SERVER_SIDE_STATUSES.has(code) && log.isLevelEnabled('warn')) {
               // Client-caused (an unload, a deadline, a crash it provoked): one line per code per interval.
               const { log: write, suppressed } = this.slipway.errorLogLimiter.admit(serving.code);

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorCategory } from '../../errors/codes.js';
 import { capMessage } from '../../errors/quote-value.js';
+import { LogLimiter } from '../../observability/log-limiter.js';
 import { ServingError, toServingError } from '../../errors/serving-error.js';
 import { httpStatusOf } from '../../errors/to-http.js';
 import { routedVersionOf } from '../../router/model-router.js';
@@ -16,6 +17,13 @@ function fromFastify(error: FastifyError): ServingError | undefined {
   }
   return undefined;
 }
+
+/**
+ * Unexpected errors (INTERNAL: a bug, or onnxruntime refusing an input) log with their stack, but
+ * a client that finds one can repeat it: at most 20 lines per code per 10 s in this process, the
+ * next line saying how many were left out.
+ */
+export const internalErrorLogLimiter = new LogLimiter({ linesPerInterval: 20, intervalMs: 10_000 });
 
 /** Seconds a 503 or 429 tells the client to wait when the error names no time of its own. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 1;
@@ -42,7 +50,10 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   // Counted and logged under the version that failed (a canary's), not the one metadata names.
   const routed = routedVersionOf(error);
   if (routed !== undefined && inferenceOf(request) === undefined) noteInference(request, { model: routed.model, version: String(routed.version) });
-  if (status >= 500 && !isClientCaused(serving.category)) request.log.error({ err: error, code: serving.code }, message);
+  if (status >= 500 && !isClientCaused(serving.category)) {
+    const { log, suppressed } = internalErrorLogLimiter.admit(serving.code);
+    if (log) request.log.error({ err: error, code: serving.code, ...(suppressed > 0 && { suppressed }) }, message);
+  }
   const retryAfter = serving.retryAfterSeconds ?? (status === 503 || status === 429 ? DEFAULT_RETRY_AFTER_SECONDS : undefined);
   if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
   return reply
