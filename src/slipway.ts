@@ -24,7 +24,7 @@ export interface SlipwayOptions {
   modelName?: string;
   /** A pino logger; silent when absent. */
   logger?: Logger;
-  /** Request log lines per second and protocol at info; the rest are counted, not written (default SLIPWAY_REQUEST_LOG_PER_SECOND or 100). */
+  /** Request log lines per second and protocol at info; the rest are counted, not written (default 100). */
   requestLogPerSecond?: number;
   /** Cores to plan instance layouts for (default: the machine's). */
   cores?: number;
@@ -69,14 +69,6 @@ export interface RolloutOptions {
   /** Timers and wall time for the controller (tests use fake ones). */
   clock?: Clock;
   now?: () => number;
-}
-
-/** SLIPWAY_REQUEST_LOG_PER_SECOND, or 100: enough to follow a test or a trickle, bounded under a flood. */
-function requestLinesPerSecond(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.SLIPWAY_REQUEST_LOG_PER_SECOND;
-  const value = text === undefined || text === '' ? 100 : Number(text);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`SLIPWAY_REQUEST_LOG_PER_SECOND: expected a non-negative integer, got ${JSON.stringify(text)}`);
-  return value;
 }
 
 /**
@@ -228,7 +220,7 @@ export class Slipway {
       controller,
       ownedStore,
       poller,
-      options.requestLogPerSecond ?? requestLinesPerSecond(),
+      options.requestLogPerSecond ?? 100,
     );
     await poller?.start();
     return slipway;

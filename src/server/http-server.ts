@@ -14,6 +14,8 @@ import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
+  /** Largest JSON header of a binary-tensor request, OIP and SageMaker routes (413 beyond; default 1 MiB). */
+  maxInferenceHeaderBytes?: number;
   /** Serve `GET /metrics` on this server (default true; false when a separate metrics port is used). */
   exposeMetrics?: boolean;
   /** Enables repository load/unload for callers sending `Authorization: Bearer <token>`. */
@@ -77,11 +79,13 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
-  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
+  const headerLimit = options.maxInferenceHeaderBytes === undefined ? {} : { maxInferenceHeaderBytes: options.maxInferenceHeaderBytes };
+  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...headerLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
   const { defaultModel, vertexPredictRoute, vertexHealthRoute } = options;
   void app.register(dialectRoutes, {
     slipway,
     bodyLimitBytes: bodyLimit,
+    ...headerLimit,
     ...(defaultModel !== undefined && { defaultModel }),
     ...(vertexPredictRoute !== undefined && { vertexPredictRoute }),
     ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),

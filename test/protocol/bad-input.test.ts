@@ -9,6 +9,7 @@ import { loadServices } from '../../src/protocol/grpc/proto.js';
 import { decodeGrpcInferRequest } from '../../src/protocol/grpc/grpc-tensors.js';
 import { decodeBinaryInferRequest } from '../../src/protocol/http/binary-tensors.js';
 import { decodeInferRequest } from '../../src/protocol/http/oip-json.js';
+import { createHttpServer } from '../../src/server/http-server.js';
 import { encodeBytesElements } from '../../src/tensor/binary.js';
 import { TEST_MODELS } from '../helpers/paths.js';
 import { startProtocolServer, type ProtocolServer } from '../helpers/protocol-server.js';
@@ -157,6 +158,30 @@ describe('binary-tensor JSON header limit', () => {
     });
     assert.equal(reply.status, 413, reply.text);
     assert.match(reply.body.error!, /Inference-Header-Content-Length is \d+ bytes, over the limit of 1048576/);
+  });
+
+  test('the limit is a server option (--max-inference-header-bytes), on OIP and SageMaker routes alike', async () => {
+    const app = createHttpServer(server.slipway, { maxInferenceHeaderBytes: 64 });
+    try {
+      const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'INPUT0', datatype: 'FP64', shape: [1, 1], data: [1] }] }));
+      const oip = await app.inject({
+        method: 'POST',
+        url: '/v2/models/identity_fp64/infer',
+        headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.byteLength) },
+        payload: header,
+      });
+      assert.equal(oip.statusCode, 413, oip.body);
+      assert.match(oip.json<{ error: string }>().error, /over the limit of 64/);
+      const sagemaker = await app.inject({
+        method: 'POST',
+        url: '/invocations',
+        headers: { 'content-type': `application/vnd.sagemaker-triton.binary+json;json-header-size=${header.byteLength}`, 'x-amzn-sagemaker-target-model': 'identity_fp64' },
+        payload: header,
+      });
+      assert.equal(sagemaker.statusCode, 413, sagemaker.body);
+    } finally {
+      await app.close();
+    }
   });
 });
 

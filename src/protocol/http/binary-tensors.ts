@@ -23,28 +23,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The largest JSON header a binary-tensor request may have. Tensors sent as binary data keep the
- * header small (names, shapes, datatypes); it is parsed on the main thread, so a 100 MB one would
- * stall every other request. Override with SLIPWAY_MAX_INFERENCE_HEADER_BYTES.
+ * The largest JSON header a binary-tensor request may have by default. Tensors sent as binary data
+ * keep the header small (names, shapes, datatypes); it is parsed on the main thread, so a 100 MB
+ * one would stall every other request (`--max-inference-header-bytes` changes it).
  */
 export const DEFAULT_MAX_INFERENCE_HEADER_BYTES = 1024 * 1024;
-
-/** The header limit from SLIPWAY_MAX_INFERENCE_HEADER_BYTES, or the default when unset. */
-export function maxInferenceHeaderBytes(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.SLIPWAY_MAX_INFERENCE_HEADER_BYTES;
-  if (text === undefined || text === '') return DEFAULT_MAX_INFERENCE_HEADER_BYTES;
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new ServingError('CONFIG_INVALID', `SLIPWAY_MAX_INFERENCE_HEADER_BYTES: expected a positive integer, got ${quoteValue(text)}`);
-  }
-  return value;
-}
-
-let headerLimit: number | undefined;
-function configuredHeaderLimit(): number {
-  headerLimit ??= maxInferenceHeaderBytes();
-  return headerLimit;
-}
 
 /** Checks the `Inference-Header-Content-Length` value against the body it describes and the limit. */
 export function parseHeaderLength(value: string | string[] | undefined, bodyBytes: number, maxHeaderBytes = DEFAULT_MAX_INFERENCE_HEADER_BYTES): number {
@@ -60,7 +43,7 @@ export function parseHeaderLength(value: string | string[] | undefined, bodyByte
   if (length > maxHeaderBytes) {
     throw new ServingError(
       'PAYLOAD_TOO_LARGE',
-      `Inference-Header-Content-Length is ${length} bytes, over the limit of ${maxHeaderBytes} (SLIPWAY_MAX_INFERENCE_HEADER_BYTES); send large tensors as binary data, not in the JSON header`,
+      `Inference-Header-Content-Length is ${length} bytes, over the limit of ${maxHeaderBytes} (--max-inference-header-bytes); send large tensors as binary data, not in the JSON header`,
     );
   }
   return length;
@@ -75,7 +58,7 @@ export function decodeBinaryInferRequest(
   headerLengthValue: string | string[] | undefined,
   model: string,
   version?: string,
-  maxHeaderBytes = configuredHeaderLimit(),
+  maxHeaderBytes = DEFAULT_MAX_INFERENCE_HEADER_BYTES,
 ): InferenceRequest {
   const bytes = body ?? Buffer.alloc(0);
   const headerLength = parseHeaderLength(headerLengthValue, bytes.byteLength, maxHeaderBytes);

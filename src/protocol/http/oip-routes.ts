@@ -8,7 +8,7 @@ import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
 import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
-import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER, maxInferenceHeaderBytes } from './binary-tensors.js';
+import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER, DEFAULT_MAX_INFERENCE_HEADER_BYTES } from './binary-tensors.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
@@ -23,7 +23,7 @@ export interface OipRoutesOptions {
   codec?: JsonCodec;
   /** Enables repository load/unload for callers sending `Authorization: Bearer <token>` (403 without one configured). */
   adminToken?: string;
-  /** Largest JSON header of a binary-tensor request (413 beyond); default SLIPWAY_MAX_INFERENCE_HEADER_BYTES or 1 MiB. */
+  /** Largest JSON header of a binary-tensor request (413 beyond); default 1 MiB. */
   maxInferenceHeaderBytes?: number;
 }
 
@@ -50,7 +50,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   const { slipway } = options;
   const router = slipway.router;
   const codec = options.codec ?? new JsonCodec();
-  const maxHeaderBytes = options.maxInferenceHeaderBytes ?? maxInferenceHeaderBytes();
+  const maxHeaderBytes = options.maxInferenceHeaderBytes ?? DEFAULT_MAX_INFERENCE_HEADER_BYTES;
   if (options.codec === undefined) app.addHook('onClose', () => codec.close());
 
   // Bodies are read raw and parsed by us: OIP clients do not all send a JSON content type (curl -d
