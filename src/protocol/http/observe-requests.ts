@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { categoryOf } from '../../errors/codes.js';
 import type { Slipway } from '../../slipway.js';
+import { isClientCaused } from './error-reply.js';
 import { errorCodeOf, errorMessageOf, inferenceOf, type InferenceNote } from './request-context.js';
 
 // Routes that run a model, whatever the dialect; their requests are counted and timed per model.
@@ -52,7 +54,7 @@ export function observeRequests(app: FastifyInstance, slipway: Slipway): void {
     };
     // 5xx a client can cause (sendError logs INTERNAL itself, with its stack): one warn line per
     // code per interval, never one per request, which any client could turn into a flood.
-    if (status >= 500 && code !== undefined && code !== 'INTERNAL' && enabled(request, 'warn')) {
+    if (status >= 500 && code !== undefined && isClientCaused(categoryOf(code)) && enabled(request, 'warn')) {
       const { log, suppressed } = slipway.errorLogLimiter.admit(code);
       if (log) request.log.warn({ code, status, url: request.url.slice(0, 200), suppressed }, errorMessageOf(request) ?? code);
     }
