@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { warmupCases } from './fuzz/fuzz-cases.js';
-import { fuzzGrpc, fuzzHttp, mergeSummary, rawGrpcClient, type FuzzSummary } from './fuzz/fuzz-driver.js';
+import { warmupCases } from '../test/fuzz/fuzz-cases.js';
+import { fuzzGrpc, fuzzHttp, mergeSummary, rawGrpcClient, type FuzzSummary } from '../test/fuzz/fuzz-driver.js';
 import { numberArg, ROOT, writeResultsSection } from './results-section.js';
 
 const HTTP_CASES = numberArg('--http', 100_000);
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
   const command = `npm run fuzz -- --http ${HTTP_CASES} --grpc ${GRPC_CASES} --seed ${SEED}${ARENAS > 0 ? ` --malloc-arena-max ${ARENAS}` : ''}`;
   const section = `## Abuse: fuzzing${ARENAS > 0 ? `, server with MALLOC_ARENA_MAX=${ARENAS}` : ''} (\`${command}\`)
 
-Malformed requests from the seeded mutators in \`bench/fuzz/\` (the CI suite \`test/fuzz\` runs 2,500 HTTP + 1,000
+Malformed requests from the seeded mutators in \`test/fuzz/\` (the CI suite \`test/fuzz/fuzz.test.ts\` runs 2,500 HTTP + 1,000
 gRPC of the same cases), ${CONCURRENCY} at a time, against \`slipway serve test/fixtures/models\` in its own process at
 the default info log level. Machine: 2 cores shared with other work while this ran, so the rates are low and noisy.
 

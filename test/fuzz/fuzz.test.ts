@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Client } from '@grpc/grpc-js';
-import { fuzzGrpc, fuzzHttp, rawGrpcClient, type FuzzSummary } from '../../bench/fuzz/fuzz-driver.js';
-import { httpCase } from '../../bench/fuzz/fuzz-cases.js';
+import { fuzzGrpc, fuzzHttp, rawGrpcClient, type FuzzSummary } from './fuzz-driver.js';
+import { httpCase } from './fuzz-cases.js';
 import { TEST_MODELS } from '../helpers/paths.js';
 import { startProtocolServer, type ProtocolServer } from '../helpers/protocol-server.js';
 import { post } from '../helpers/test-server.js';

@@ -5,7 +5,7 @@
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { loadServices } from '../../src/protocol/grpc/proto.js';
 import { encodeBytesElements } from '../../src/tensor/binary.js';
-import { prng } from '../../test/helpers/batch-data.js';
+import { prng } from '../helpers/batch-data.js';
 
 /** One HTTP request to send. */
 export interface HttpCase {
