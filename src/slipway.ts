@@ -1,4 +1,5 @@
 import { ModelRepository, type RepositoryIndexEntry } from './repository/model-repository.js';
+import { LogLimiter } from './observability/log-limiter.js';
 import { RepositoryPoller } from './repository/repository-poller.js';
 import { ModelRouter, type RouterTraffic } from './router/model-router.js';
 import { graphRuntime } from './router/graph/graph-runtime.js';
@@ -23,6 +24,8 @@ export interface SlipwayOptions {
   modelName?: string;
   /** A pino logger; silent when absent. */
   logger?: Logger;
+  /** Request log lines per second and protocol at info; the rest are counted, not written (default 100). */
+  requestLogPerSecond?: number;
   /** Cores to plan instance layouts for (default: the machine's). */
   cores?: number;
   /** max_batch_size for graphs that can batch when their config is silent (default 64). */
@@ -87,6 +90,14 @@ export class Slipway {
   readonly cache: ResponseCache;
   /** Traffic policies and rollouts (`/v2/models/{m}/traffic`, `/v2/models/{m}/rollout`). */
   readonly rollouts: RolloutController;
+  /**
+   * Errors a client can cause at will (503, 504: `timeout: 1`, an unload, a crash): at most one line
+   * per error code per 10 s, at warn and without a stack; the rest are counted in
+   * `slipway_log_lines_suppressed_total`.
+   */
+  readonly errorLogLimiter: LogLimiter;
+  /** Request lines at info: at most SLIPWAY_REQUEST_LOG_PER_SECOND (default 100) per second, per protocol. */
+  readonly requestLogLimiter: LogLimiter;
   private draining = false;
 
   private constructor(
@@ -101,10 +112,14 @@ export class Slipway {
     rollouts: RolloutController,
     private readonly ownedStore: RolloutStore | undefined,
     private readonly poller: RepositoryPoller | undefined,
+    requestLogPerSecond: number,
   ) {
     this.cache = cache;
     this.router = router;
     this.rollouts = rollouts;
+    const onSuppressed = (kind: string): void => metrics?.logLineSuppressed(kind);
+    this.errorLogLimiter = new LogLimiter({ linesPerInterval: 1, intervalMs: 10_000, onSuppressed });
+    this.requestLogLimiter = new LogLimiter({ linesPerInterval: requestLogPerSecond, intervalMs: 1000, onSuppressed: () => onSuppressed('request') });
     if (metrics !== undefined) {
       metrics.setCacheBytesSource(() => cache.bytes);
       metrics.addModelSource(() =>
@@ -213,6 +228,7 @@ export class Slipway {
       controller,
       ownedStore,
       poller,
+      options.requestLogPerSecond ?? 100,
     );
     await poller?.start();
     return slipway;

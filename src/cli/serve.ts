@@ -17,6 +17,8 @@ interface ServeFlags {
   httpPort?: string;
   host?: string;
   bodyLimitBytes?: string;
+  maxInferenceHeaderBytes?: string;
+  requestLogPerSecond?: string;
   logLevel?: string;
   defaultMaxBatchSize?: string;
   strictReadiness?: boolean;
@@ -58,6 +60,8 @@ export function registerServe(program: Command): void {
     .option('--http-port <port>', `HTTP port (default ${defaultOf('http_port')}; env SLIPWAY_HTTP_PORT)`)
     .option('--host <host>', `address to listen on (default ${defaultOf('host')}, this machine only; 0.0.0.0 for every interface; env SLIPWAY_HOST)`)
     .option('--body-limit-bytes <n>', `largest request body in bytes; 413 beyond (default ${defaultOf('body_limit_bytes')}; env SLIPWAY_BODY_LIMIT_BYTES)`)
+    .option('--max-inference-header-bytes <n>', 'largest JSON header of a binary-tensor request; 413 beyond (default 1048576; env SLIPWAY_MAX_INFERENCE_HEADER_BYTES)')
+    .option('--request-log-per-second <n>', 'request log lines per second and protocol; the rest are counted (default 100; env SLIPWAY_REQUEST_LOG_PER_SECOND)')
     .option('--log-level <level>', `fatal|error|warn|info|debug|trace|silent (default ${defaultOf('log_level')}; env SLIPWAY_LOG_LEVEL)`)
     .option('--default-max-batch-size <n>', 'max_batch_size for batchable graphs whose config is silent')
     .option('--strict-readiness', 'report ready only when every model is READY (Triton default)')
@@ -92,6 +96,8 @@ export function registerServe(program: Command): void {
         http_port: flags.httpPort,
         host: flags.host,
         body_limit_bytes: flags.bodyLimitBytes,
+        max_inference_header_bytes: flags.maxInferenceHeaderBytes,
+        request_log_per_second: flags.requestLogPerSecond,
         log_level: flags.logLevel,
         default_max_batch_size: flags.defaultMaxBatchSize,
         strict_readiness: flags.strictReadiness,
@@ -150,6 +156,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     models: config.models,
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
+    requestLogPerSecond: config.request_log_per_second,
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
     responseCache: config.response_cache,
@@ -166,6 +173,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
+    maxInferenceHeaderBytes: config.max_inference_header_bytes,
     exposeMetrics: config.metrics && config.metrics_port === undefined,
     ...(config.admin_token !== undefined && { adminToken: config.admin_token }),
     ...(config.default_model !== undefined && { defaultModel: config.default_model }),

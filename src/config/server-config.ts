@@ -13,6 +13,10 @@ export const serverConfigSchema = z.strictObject({
   http_port: port.default(8000),
   host: z.string().min(1).default('127.0.0.1'),
   body_limit_bytes: z.coerce.number().int().positive().default(128 * 1024 * 1024),
+  /** Largest JSON header of a binary-tensor request (it is parsed on the main thread); 413 beyond. */
+  max_inference_header_bytes: z.coerce.number().int().positive().default(1024 * 1024),
+  /** Request log lines per second and protocol at info; the rest are counted in slipway_log_lines_suppressed_total. */
+  request_log_per_second: z.coerce.number().int().min(0).default(100),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   default_max_batch_size: z.coerce.number().int().min(0).default(64),
   strict_readiness: z
@@ -88,6 +92,8 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_HTTP_PORT: 'http_port',
   SLIPWAY_HOST: 'host',
   SLIPWAY_BODY_LIMIT_BYTES: 'body_limit_bytes',
+  SLIPWAY_MAX_INFERENCE_HEADER_BYTES: 'max_inference_header_bytes',
+  SLIPWAY_REQUEST_LOG_PER_SECOND: 'request_log_per_second',
   SLIPWAY_LOG_LEVEL: 'log_level',
   SLIPWAY_DEFAULT_MAX_BATCH_SIZE: 'default_max_batch_size',
   SLIPWAY_STRICT_READINESS: 'strict_readiness',

@@ -9,6 +9,8 @@ export const GRPC_STATUS_BY_CATEGORY: Readonly<Record<ErrorCategory, number>> = 
   RESOURCE_EXHAUSTED: 8,
   // gRPC has no "too large" status; grpc-js itself answers oversized messages with RESOURCE_EXHAUSTED.
   PAYLOAD_TOO_LARGE: 8,
+  // gRPC negotiates its own compression; a body it cannot read is the client's mistake.
+  UNSUPPORTED_MEDIA_TYPE: 3,
   UNAUTHENTICATED: 16,
   UNAVAILABLE: 14,
   DEADLINE_EXCEEDED: 4,

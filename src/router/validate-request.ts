@@ -54,6 +54,23 @@ function checkTensor(config: ModelConfig, spec: TensorSpec, tensor: Tensor): voi
   if (tensor.data.length !== count) {
     throw invalid(`input '${tensor.name}': shape ${formatShape(shape)} has ${count} elements but data has ${tensor.data.length}`);
   }
+  if (config.platform === 'onnxruntime_onnx' && Array.isArray(tensor.data)) checkNoNul(tensor.name, tensor.data);
+}
+
+/**
+ * onnxruntime takes string tensor elements as C strings: an element holding U+0000 would reach the
+ * model cut at it ("ab\0cd" runs as "ab") and the answer would be silently wrong. Every protocol
+ * carries such strings exactly; the engine cannot, so the request is refused by element.
+ */
+function checkNoNul(name: string, elements: readonly string[]): void {
+  for (let i = 0; i < elements.length; i++) {
+    const at = elements[i]!.indexOf('\0');
+    if (at >= 0) {
+      throw invalid(
+        `input '${name}': BYTES element ${i} contains a NUL character (U+0000) at offset ${at}; onnxruntime reads string elements as C strings and would cut it there, so ONNX models cannot take it`,
+      );
+    }
+  }
 }
 
 function outputNames(config: ModelConfig, request: InferenceRequest): string[] {

@@ -1,6 +1,7 @@
 import cors from '@fastify/cors';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Slipway } from '../slipway.js';
+import { decodeContentEncoding } from '../protocol/http/content-encoding.js';
 import { sendError } from '../protocol/http/error-reply.js';
 import { observeRequests, registerMetricsRoute, requestId } from '../protocol/http/observe-requests.js';
 import { DEFAULT_BODY_LIMIT_BYTES, oipRoutes, setOipNotFound } from '../protocol/http/oip-routes.js';
@@ -13,6 +14,8 @@ import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
+  /** Largest JSON header of a binary-tensor request, OIP and SageMaker routes (413 beyond; default 1 MiB). */
+  maxInferenceHeaderBytes?: number;
   /** Serve `GET /metrics` on this server (default true; false when a separate metrics port is used). */
   exposeMetrics?: boolean;
   /** Enables repository load/unload for callers sending `Authorization: Bearer <token>`. */
@@ -51,6 +54,7 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     genReqId: requestId,
   });
   observeRequests(app, slipway);
+  decodeContentEncoding(app);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
   // From the start of a drain, too: a client then reconnects (to another process) instead of
@@ -75,11 +79,13 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
-  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
+  const headerLimit = options.maxInferenceHeaderBytes === undefined ? {} : { maxInferenceHeaderBytes: options.maxInferenceHeaderBytes };
+  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...headerLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
   const { defaultModel, vertexPredictRoute, vertexHealthRoute } = options;
   void app.register(dialectRoutes, {
     slipway,
     bodyLimitBytes: bodyLimit,
+    ...headerLimit,
     ...(defaultModel !== undefined && { defaultModel }),
     ...(vertexPredictRoute !== undefined && { vertexPredictRoute }),
     ...(vertexHealthRoute !== undefined && { vertexHealthRoute }),

@@ -1,3 +1,4 @@
+import { quoteValue } from '../errors/quote-value.js';
 import { ServingError } from '../errors/serving-error.js';
 import {
   DATATYPE_INFO,
@@ -18,15 +19,19 @@ export function parseDatatype(value: unknown, what: string): Datatype {
   if (typeof value === 'string' && UNSUPPORTED_DATATYPES.has(value)) {
     throw new ServingError('UNSUPPORTED_DATATYPE', `${what}: datatype ${value} is not supported yet`);
   }
-  throw invalid(`${what}: unknown datatype ${JSON.stringify(value)}; expected one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES`);
+  throw invalid(`${what}: unknown datatype ${quoteValue(value)}; expected one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES`);
 }
 
 /** Checks an OIP `shape` field: an array of non-negative integers. */
 export function parseShape(value: unknown, what: string): number[] {
   if (!Array.isArray(value)) throw invalid(`${what}: 'shape' must be an array of non-negative integers`);
-  for (const dim of value) {
+  for (let i = 0; i < value.length; i++) {
+    const dim: unknown = value[i];
+    if (Array.isArray(dim)) {
+      throw invalid(`${what}: 'shape' must be a flat array of non-negative integers (nesting depth limit 1), but shape[${i}] is an array`);
+    }
     if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) {
-      throw invalid(`${what}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(value)}`);
+      throw invalid(`${what}: 'shape' must be an array of non-negative integers, got ${quoteValue(value)}`);
     }
   }
   return value as number[];
@@ -66,51 +71,85 @@ export function tensorFromJson(value: unknown, role = 'input'): Tensor {
 
 function decodeData(data: unknown, datatype: Datatype, shape: number[], what: string): TensorData {
   const expected = elementCount(shape);
-  // Count before allocating: a hostile shape ([2^40]) with a tiny body must not reserve memory.
-  const actual = Array.isArray(data) ? countAll(data) : 1;
-  if (actual !== expected) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${actual}`);
-  const out = allocateData(datatype, expected);
-  const write = writerFor(datatype, out, what);
   if (!Array.isArray(data)) {
-    write(0, data);
+    if (expected !== 1) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has 1`);
+    const out = allocateData(datatype, 1);
+    writerFor(datatype, out, what)(0, data);
     return out;
   }
+  // Check the nesting before allocating: a hostile shape ([2^40]) with a tiny body must not reserve
+  // memory, and ragged rows must not be flattened into a shape they do not have.
+  checkNesting(data, shape, expected, what);
+  const out = allocateData(datatype, expected);
+  const write = writerFor(datatype, out, what);
   let count = 0;
-  // Iterative walk: nested arrays may be deep, and recursion would let a hostile body blow the stack.
+  // Iterative walk: checkNesting bounded the depth by the shape's rank, but the rank is the client's.
   const stack: unknown[][] = [data];
-  const indices: number[] = [0];
   while (stack.length > 0) {
-    const top = stack.length - 1;
-    const array = stack[top]!;
-    const i = indices[top]!;
-    if (i >= array.length) {
-      stack.pop();
-      indices.pop();
-      continue;
+    const array = stack.pop()!;
+    if (array.length > 0 && Array.isArray(array[0])) {
+      for (let i = array.length - 1; i >= 0; i--) stack.push(array[i] as unknown[]);
+    } else {
+      // A row of scalars: an array hidden in it is refused by the writer, never descended into.
+      for (let i = 0; i < array.length; i++) write(count++, array[i]);
     }
-    indices[top] = i + 1;
-    const item = array[i];
-    if (Array.isArray(item)) {
-      stack.push(item);
-      indices.push(0);
-      continue;
-    }
-    write(count++, item);
   }
   return out;
 }
 
-/** Leaf count of (possibly nested) data; rows of scalars are counted by length, not walked. */
-function countAll(data: unknown[]): number {
-  let n = 0;
-  const stack: unknown[] = [data];
+interface Row {
+  array: unknown[];
+  depth: number;
+  parent: Row | undefined;
+  index: number;
+}
+
+function rowPath(row: Row): string {
+  const parts: number[] = [];
+  for (let r: Row | undefined = row; r?.parent !== undefined; r = r.parent) parts.push(r.index);
+  return parts.reverse().map((i) => `[${i}]`).join('');
+}
+
+/**
+ * Data may be flat (row-major) or nested, and nested data must be rectangular: every array at one
+ * depth has the same length and holds the same kind (arrays or scalars), at most as deep as the
+ * shape's rank, with product(shape) elements in all. Ragged rows (`[[1],[2,3,4]]` for [2,2]) are
+ * refused by position instead of being flattened into a shape they do not have. Leading
+ * dimensions may be left flat (`[1][8][8]` for [1,1,8,8]), as clients commonly send.
+ */
+function checkNesting(data: unknown[], shape: number[], expected: number, what: string): void {
+  const depthLimit = Math.max(shape.length, 1);
+  // The first row seen at each depth: every other row at that depth must look like it.
+  const first: Row[] = [];
+  const nestedAt: boolean[] = [];
+  const stack: Row[] = [{ array: data, depth: 0, parent: undefined, index: 0 }];
   while (stack.length > 0) {
-    const item = stack.pop();
-    if (!Array.isArray(item)) n++;
-    else if (!item.some(Array.isArray)) n += item.length;
-    else for (const x of item) stack.push(x);
+    const row = stack.pop()!;
+    const { array, depth } = row;
+    const nested = array.length > 0 && Array.isArray(array[0]);
+    const model = first[depth];
+    if (model === undefined) {
+      if (depth >= depthLimit) {
+        throw invalid(`${what}: 'data'${rowPath(row)} nests arrays deeper than shape ${formatShape(shape)} allows (nesting depth limit ${depthLimit}, the shape's rank)`);
+      }
+      first[depth] = row;
+      nestedAt[depth] = nested;
+    } else if (array.length !== model.array.length || nested !== nestedAt[depth]) {
+      const kind = (n: boolean | undefined): string => (n ? 'arrays' : 'values');
+      throw invalid(
+        `${what}: 'data'${rowPath(row)} has ${array.length} ${kind(nested)} but 'data'${rowPath(model)} has ${model.array.length} ${kind(nestedAt[depth])} (ragged data; shape ${formatShape(shape)})`,
+      );
+    }
+    if (!nested) continue;
+    for (let i = array.length - 1; i >= 0; i--) {
+      const item = array[i];
+      if (!Array.isArray(item)) throw invalid(`${what}: 'data'${rowPath(row)}[${i}] is ${quoteValue(item, 40)} but its siblings are arrays (ragged data)`);
+      stack.push({ array: item, depth: depth + 1, parent: row, index: i });
+    }
   }
-  return n;
+  let count = 1;
+  for (const row of first) count *= row.array.length;
+  if (count !== expected) throw invalid(`${what}: shape ${formatShape(shape)} has ${expected} elements but 'data' has ${count}`);
 }
 
 type Writer = (index: number, value: unknown) => void;
@@ -118,7 +157,7 @@ type Writer = (index: number, value: unknown) => void;
 function writerFor(datatype: Datatype, out: TensorData, what: string): Writer {
   const info = DATATYPE_INFO[datatype];
   const bad = (index: number, value: unknown, expected: string): ServingError =>
-    invalid(`${what}: element ${index} is ${JSON.stringify(value) ?? String(value)}, expected ${expected} for ${datatype}`);
+    invalid(`${what}: element ${index} is ${typeof value === 'number' && !Number.isFinite(value) ? `${value} (beyond the range of a double)` : quoteValue(value, 40)}, expected ${expected} for ${datatype}`);
   switch (info.kind) {
     case 'bool': {
       const a = out as Uint8Array;
@@ -164,7 +203,9 @@ function writerFor(datatype: Datatype, out: TensorData, what: string): Writer {
       const a = out as Float32Array;
       if (limit === undefined) {
         return (i, v) => {
+          // JSON.parse turns 1e309 into Infinity; JSON has no Infinity, so the client did not mean it.
           if (typeof v !== 'number') throw bad(i, v, 'a number');
+          if (!Number.isFinite(v)) throw bad(i, v, 'a finite number');
           a[i] = v;
         };
       }

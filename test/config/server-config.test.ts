@@ -27,6 +27,8 @@ describe('resolveServerConfig: defaults', () => {
         http_port: 8000,
         host: '127.0.0.1',
         body_limit_bytes: 128 * 1024 * 1024,
+        max_inference_header_bytes: 1024 * 1024,
+        request_log_per_second: 100,
         log_level: 'info',
         default_max_batch_size: 64,
         strict_readiness: false,
@@ -58,6 +60,8 @@ describe('resolveServerConfig: environment < flags', () => {
     SLIPWAY_LOG_LEVEL: 'debug',
     SLIPWAY_DEFAULT_MAX_BATCH_SIZE: '16',
     SLIPWAY_STRICT_READINESS: '1',
+    SLIPWAY_MAX_INFERENCE_HEADER_BYTES: '65536',
+    SLIPWAY_REQUEST_LOG_PER_SECOND: '0',
   };
 
   test('environment variables set every option, as their typed values', () => {
@@ -68,6 +72,8 @@ describe('resolveServerConfig: environment < flags', () => {
     assert.equal(config.log_level, 'debug');
     assert.equal(config.default_max_batch_size, 16);
     assert.equal(config.strict_readiness, true);
+    assert.equal(config.max_inference_header_bytes, 65536);
+    assert.equal(config.request_log_per_second, 0);
   });
 
   test('flags win over the environment', () => {

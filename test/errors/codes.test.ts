@@ -22,6 +22,7 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   QUEUE_FULL: { category: 'RESOURCE_EXHAUSTED', http: 429, grpc: 8 },
   // gRPC has no "too large" status; grpc-js answers oversized messages with RESOURCE_EXHAUSTED (8).
   PAYLOAD_TOO_LARGE: { category: 'PAYLOAD_TOO_LARGE', http: 413, grpc: 8 },
+  UNSUPPORTED_ENCODING: { category: 'UNSUPPORTED_MEDIA_TYPE', http: 415, grpc: 3 },
   DEADLINE_EXCEEDED: { category: 'DEADLINE_EXCEEDED', http: 504, grpc: 4 },
   UNAUTHENTICATED: { category: 'UNAUTHENTICATED', http: 401, grpc: 16 },
   PERMISSION_DENIED: { category: 'PERMISSION_DENIED', http: 403, grpc: 7 },
@@ -89,6 +90,7 @@ describe('error registry', () => {
         NOT_FOUND: 404,
         ALREADY_EXISTS: 409,
         PAYLOAD_TOO_LARGE: 413,
+        UNSUPPORTED_MEDIA_TYPE: 415,
         RESOURCE_EXHAUSTED: 429,
         INTERNAL: 500,
         UNIMPLEMENTED: 501,
@@ -105,6 +107,7 @@ describe('error registry', () => {
         PERMISSION_DENIED: 7,
         RESOURCE_EXHAUSTED: 8,
         PAYLOAD_TOO_LARGE: 8,
+        UNSUPPORTED_MEDIA_TYPE: 3,
         UNAUTHENTICATED: 16,
         UNAVAILABLE: 14,
         DEADLINE_EXCEEDED: 4,

@@ -107,8 +107,23 @@ describe('tensorFromJson: valid data for every datatype', () => {
     assert.deepEqual(plain(decode('FP16', [4], [1 / 3, -0, 2049, 2051])), [0x3555, 0x8000, 0x6800, 0x6802]);
   });
 
-  test('nested data may mix depths; elements are taken in order', () => {
-    assert.deepEqual(plain(decode('INT32', [2, 3], [[1, [2]], [[[3, 4]]], 5, [6]])), [1, 2, 3, 4, 5, 6]);
+  test('nested data must be rectangular: mixed depths are refused by position, not flattened', () => {
+    assertServingError(
+      () => decode('INT32', [2, 3], [[1, 2, 3], 4]),
+      'INVALID_INPUT',
+      "input 'x': 'data'[1] is 4 but its siblings are arrays (ragged data)",
+    );
+    assertServingError(
+      () => decode('INT32', [2, 2], [[1], [2, 3, 4]]),
+      'INVALID_INPUT',
+      "input 'x': 'data'[1] has 3 values but 'data'[0] has 1 values (ragged data; shape [2,2])",
+    );
+    // An array hidden in a row of values is an element of the wrong type, never descended into.
+    assertServingError(() => decode('INT32', [2, 2], [[1, [2]], [3, 4]]), 'INVALID_INPUT', "input 'x': element 1 is [2], expected an integer for INT32");
+  });
+
+  test('leading dimensions may be left flat (rectangular data, same element count)', () => {
+    assert.deepEqual(plain(decode('INT32', [1, 2, 2], [[1, 2], [3, 4]])), [1, 2, 3, 4]);
   });
 });
 
@@ -254,15 +269,15 @@ describe('tensorFromJson: element count', () => {
   test('too many elements (flat)', () => {
     assertServingError(() => decode('FP32', [2, 2], [1, 2, 3, 4, 5]), 'INVALID_INPUT', "input 'x': shape [2,2] has 4 elements but 'data' has 5");
   });
-  test('too many elements (nested) reports the full count', () => {
+  test('too many elements (nested) reports the count', () => {
     assertServingError(
-      () => decode('INT32', [2, 2], [[1, 2], [3, 4], [5, 6, 7]]),
+      () => decode('INT32', [2, 2], [[1, 2], [3, 4], [5, 6]]),
       'INVALID_INPUT',
-      "input 'x': shape [2,2] has 4 elements but 'data' has 7",
+      "input 'x': shape [2,2] has 4 elements but 'data' has 6",
     );
   });
   test('too few elements (nested, BYTES)', () => {
-    assertServingError(() => decode('BYTES', [3], [['a'], []]), 'INVALID_INPUT', "input 'x': shape [3] has 3 elements but 'data' has 1");
+    assertServingError(() => decode('BYTES', [2, 2], [['a', 'b']]), 'INVALID_INPUT', "input 'x': shape [2,2] has 4 elements but 'data' has 2");
   });
   test('scalar shape [] takes a bare value or a one-element array', () => {
     const tensor = tensorFromJson({ name: 's', datatype: 'FP32', shape: [], data: 2.5 });
@@ -288,20 +303,20 @@ describe('tensorFromJson: element count', () => {
   test('a zero dimension with data is refused', () => {
     assertServingError(() => decode('FP32', [0], [1]), 'INVALID_INPUT', "input 'x': shape [0] has 0 elements but 'data' has 1");
   });
-  test('data nested 100000 levels deep decodes without overflowing the stack', () => {
+  test('data nested 100000 levels deep is refused at the depth limit (the rank), not a RangeError', () => {
     let data: unknown = [7];
     for (let i = 0; i < 100_000; i++) data = [data];
-    assert.deepEqual(plain(decode('INT32', [1], data)), [7]);
+    assertServingError(
+      () => decode('INT32', [1, 1], data),
+      'INVALID_INPUT',
+      "input 'x': 'data'[0][0] nests arrays deeper than shape [1,1] allows (nesting depth limit 2, the shape's rank)",
+    );
+    let mixed: unknown = [1, 2];
+    for (let i = 0; i < 100_000; i++) mixed = [mixed, 3];
+    assertServingError(() => decode('INT32', [2], mixed), 'INVALID_INPUT', "input 'x': 'data'[1] is 3 but its siblings are arrays (ragged data)");
   });
-  test('data nested 100000 levels deep with too many elements is refused (not a RangeError)', () => {
-    let data: unknown = [1, 2];
-    for (let i = 0; i < 100_000; i++) data = [data, 3];
-    assertServingError(() => decode('INT32', [2], data), 'INVALID_INPUT', "input 'x': shape [2] has 2 elements but 'data' has 100002");
-  });
-  test('a bad element deep inside nesting is named by its flat index', () => {
-    let inner: unknown = ['oops'];
-    for (let i = 0; i < 1000; i++) inner = [inner];
-    assertServingError(() => decode('FP64', [3], [1, 2, inner]), 'INVALID_INPUT', `input 'x': element 2 is "oops", expected a number for FP64`);
+  test('a bad element inside nesting is named by its flat index', () => {
+    assertServingError(() => decode('FP64', [1, 1, 3], [[[1, 2, 'oops']]]), 'INVALID_INPUT', `input 'x': element 2 is "oops", expected a number for FP64`);
   });
 });
 

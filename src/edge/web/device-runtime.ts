@@ -64,7 +64,7 @@ export interface DeviceFailure {
 /** The caller's own mistakes answer the same on the server, so they are not worth a second try there. */
 function isClientError(code: ErrorCode): boolean {
   const category = categoryOf(code);
-  return category === 'INVALID_ARGUMENT' || category === 'PAYLOAD_TOO_LARGE';
+  return category === 'INVALID_ARGUMENT' || category === 'PAYLOAD_TOO_LARGE' || category === 'UNSUPPORTED_MEDIA_TYPE';
 }
 
 const NEVER_ABORTED = new AbortController().signal;

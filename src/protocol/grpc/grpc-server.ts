@@ -5,9 +5,11 @@ import {
   status as GrpcStatus,
   type ServerUnaryCall,
   type ServerWritableStream,
+  type ServiceDefinition,
   type UntypedServiceImplementation,
   type sendUnaryData,
 } from '@grpc/grpc-js';
+import { capMessage } from '../../errors/quote-value.js';
 import { ServingError, toServingError } from '../../errors/serving-error.js';
 import { grpcStatusOf } from '../../errors/to-grpc.js';
 import type { Slipway } from '../../slipway.js';
@@ -15,6 +17,7 @@ import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
 import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
+import { DEFAULT_RETRY_AFTER_SECONDS, internalErrorLogLimiter } from '../http/error-reply.js';
 import { modelMetadata, modelReadiness } from '../model-metadata.js';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, usesRawContents } from './grpc-tensors.js';
 import { loadServices, type WireInferRequest, type WireParameter } from './proto.js';
@@ -27,6 +30,10 @@ export interface GrpcServerOptions {
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+/** Statuses at or above HTTP's 5xx that a client can cause; logged rate-limited, not per call. */
+const SERVER_SIDE_STATUSES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNIMPLEMENTED]);
+/** Marks a request whose bytes were not a valid message of the rpc's type (see `guardDecoding`). */
+const UNDECODABLE = Symbol('undecodable');
 const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
 
 interface NamedRequest {
@@ -66,8 +73,8 @@ export class GrpcServer {
     });
     this.guard = new AdminGuard(options.adminToken);
     const { inference, health } = loadServices();
-    this.server.addService(inference.service, this.inferenceImplementation());
-    this.server.addService(health.service, this.healthImplementation());
+    this.server.addService(guardDecoding(inference.service), this.inferenceImplementation());
+    this.server.addService(guardDecoding(health.service), this.healthImplementation());
   }
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
@@ -100,22 +107,43 @@ export class GrpcServer {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
       const log = this.slipway.logger;
+      // Request lines are bounded like HTTP's: a flood of calls must not become a flood of lines.
+      const line = (fields: Record<string, unknown>): void => {
+        if (!log.isLevelEnabled('info')) return;
+        const { log: write, suppressed } = this.slipway.requestLogLimiter.admit('grpc');
+        if (write) log.info(suppressed > 0 ? { ...fields, suppressed } : fields, 'grpc');
+      };
       Promise.resolve()
-        .then(() => handler(call.request, call.metadata))
+        .then(() => handler(undecodable(call.request, rpc), call.metadata))
         .then(
           (response) => {
-            log.info({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 }, 'grpc');
+            line({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 });
             callback(null, response);
           },
           (error: unknown) => {
             const serving = toServingError(error);
             const code = grpcStatusOf(serving.category);
             const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-            if (code === GrpcStatus.INTERNAL) log.error({ rpc, err: error, code: serving.code }, serving.message);
-            log.info({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs }, 'grpc');
+            const details = capMessage(serving.message);
+            if (code === GrpcStatus.INTERNAL) {
+              const { log: write, suppressed } = internalErrorLogLimiter.admit(serving.code);
+              if (write) log.error({ rpc, err: error, code: serving.code, ...(suppressed > 0 && { suppressed }) }, details);
+            }
+            else if (SERVER_SIDE_STATUSES.has(code) && log.isLevelEnabled('warn')) {
+              // Client-caused (an unload, a deadline, a crash it provoked): one line per code per interval.
+              const { log: write, suppressed } = this.slipway.errorLogLimiter.admit(serving.code);
+              if (write) log.warn({ rpc, code: serving.code, suppressed }, details);
+            }
+            line({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs });
             const metadata = new Metadata();
             metadata.set('slipway-code', serving.code);
-            callback({ code, details: serving.message, metadata });
+            if (code === GrpcStatus.UNAVAILABLE || code === GrpcStatus.RESOURCE_EXHAUSTED) {
+              // HTTP's Retry-After, and the pushback gRPC's own retry policy reads.
+              const seconds = serving.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+              metadata.set('retry-after', String(seconds));
+              metadata.set('grpc-retry-pushback-ms', String(seconds * 1000));
+            }
+            callback({ code, details, metadata });
           },
         );
     };
@@ -189,6 +217,10 @@ export class GrpcServer {
       }),
       // Streams the status now and on every change, until the client cancels (the spec's Watch).
       Watch: (call: ServerWritableStream<{ service?: string }, { status: string }>) => {
+        if ((call.request as { [UNDECODABLE]?: string })[UNDECODABLE] !== undefined) {
+          call.emit('error', { code: GrpcStatus.INVALID_ARGUMENT, details: 'Health.Watch: the request is not a valid grpc.health.v1.HealthCheckRequest' });
+          return;
+        }
         const service = call.request.service ?? '';
         let last: string | undefined;
         const send = (): void => {
@@ -211,6 +243,38 @@ export class GrpcServer {
       },
     };
   }
+}
+
+/**
+ * The service with each rpc's request deserializer made total: grpc-js answers INTERNAL when one
+ * throws, but bytes that are not a valid protobuf message are the client's mistake. The failure is
+ * carried to the handler (`undecodable`), which refuses it with INVALID_ARGUMENT.
+ */
+function guardDecoding(service: ServiceDefinition): ServiceDefinition {
+  const guarded: Record<string, ServiceDefinition[string]> = {};
+  for (const [name, method] of Object.entries(service)) {
+    const decode = method.requestDeserialize;
+    guarded[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return decode(bytes);
+        } catch (error) {
+          return { [UNDECODABLE]: (error as Error).message };
+        }
+      },
+    };
+  }
+  return guarded as ServiceDefinition;
+}
+
+/** The request as decoded, or INVALID_ARGUMENT naming the rpc when its bytes were not a valid message. */
+function undecodable<Req>(request: Req, rpc: string): Req {
+  const reason = (request as { [UNDECODABLE]?: string } | null)?.[UNDECODABLE];
+  if (reason !== undefined) {
+    throw new ServingError('MALFORMED_REQUEST', `${rpc}: the request is not a valid protobuf message for this rpc (${capMessage(reason, 200)})`);
+  }
+  return request;
 }
 
 function requireName(value: string | undefined, field: string): string {

@@ -2,6 +2,7 @@
 // bytes, then each binary tensor's raw bytes in order. Inputs mark themselves with the parameter
 // `binary_data_size`; outputs are asked for with `binary_data` (per output) or `binary_data_output`
 // (per request), and come back the same way.
+import { quoteValue } from '../../errors/quote-value.js';
 import { ServingError } from '../../errors/serving-error.js';
 import { tensorDataFromBinary, tensorDataToBinary } from '../../tensor/binary.js';
 import { parseDatatype, parseParameters, parseShape, tensorFromJson } from '../../tensor/from-json.js';
@@ -21,16 +22,29 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Checks the `Inference-Header-Content-Length` value against the body it describes. */
-export function parseHeaderLength(value: string | string[] | undefined, bodyBytes: number): number {
+/**
+ * The largest JSON header a binary-tensor request may have by default. Tensors sent as binary data
+ * keep the header small (names, shapes, datatypes); it is parsed on the main thread, so a 100 MB
+ * one would stall every other request (`--max-inference-header-bytes` changes it).
+ */
+export const DEFAULT_MAX_INFERENCE_HEADER_BYTES = 1024 * 1024;
+
+/** Checks the `Inference-Header-Content-Length` value against the body it describes and the limit. */
+export function parseHeaderLength(value: string | string[] | undefined, bodyBytes: number, maxHeaderBytes = DEFAULT_MAX_INFERENCE_HEADER_BYTES): number {
   const text = Array.isArray(value) ? value[0] : value;
   if (text === undefined || !/^\d+$/.test(text.trim())) {
-    throw malformed(`Inference-Header-Content-Length must be a non-negative integer, got ${JSON.stringify(value)}`);
+    throw malformed(`Inference-Header-Content-Length must be a non-negative integer, got ${quoteValue(value)}`);
   }
   const length = Number(text.trim());
   if (length === 0) throw malformed('Inference-Header-Content-Length is 0; the JSON inference header must come first in the body');
   if (length > bodyBytes) {
     throw malformed(`Inference-Header-Content-Length is ${length} but the body has only ${bodyBytes} bytes`);
+  }
+  if (length > maxHeaderBytes) {
+    throw new ServingError(
+      'PAYLOAD_TOO_LARGE',
+      `Inference-Header-Content-Length is ${length} bytes, over the limit of ${maxHeaderBytes} (--max-inference-header-bytes); send large tensors as binary data, not in the JSON header`,
+    );
   }
   return length;
 }
@@ -44,9 +58,10 @@ export function decodeBinaryInferRequest(
   headerLengthValue: string | string[] | undefined,
   model: string,
   version?: string,
+  maxHeaderBytes = DEFAULT_MAX_INFERENCE_HEADER_BYTES,
 ): InferenceRequest {
   const bytes = body ?? Buffer.alloc(0);
-  const headerLength = parseHeaderLength(headerLengthValue, bytes.byteLength);
+  const headerLength = parseHeaderLength(headerLengthValue, bytes.byteLength, maxHeaderBytes);
   const header = parseJsonBody(bytes.subarray(0, headerLength));
   const envelope = requestEnvelope(header, 'the inference header');
   checkBody(inferRequestSchema, header, 'inference header');
@@ -61,7 +76,7 @@ export function decodeBinaryInferRequest(
     const what = `input '${input.name}'`;
     const size = input.parameters.binary_data_size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
-      throw invalid(`${what}: binary_data_size must be a non-negative integer, got ${JSON.stringify(size)}`);
+      throw invalid(`${what}: binary_data_size must be a non-negative integer, got ${quoteValue(size)}`);
     }
     if (input.data !== undefined) throw invalid(`${what}: has both 'data' and binary_data_size; send its data one way`);
     const datatype = parseDatatype(input.datatype, what);
@@ -92,7 +107,7 @@ export function decodeBinaryInferRequest(
 function flag(parameters: Parameters | undefined, key: string, what: string): boolean | undefined {
   const value = parameters?.[key];
   if (value === undefined) return undefined;
-  if (typeof value !== 'boolean') throw invalid(`${what}: parameter '${key}' must be true or false, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'boolean') throw invalid(`${what}: parameter '${key}' must be true or false, got ${quoteValue(value)}`);
   return value;
 }
 

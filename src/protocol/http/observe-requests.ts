@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { categoryOf } from '../../errors/codes.js';
 import type { Slipway } from '../../slipway.js';
-import { errorCodeOf, inferenceOf, type InferenceNote } from './request-context.js';
+import { isClientCaused } from './error-reply.js';
+import { errorCodeOf, errorMessageOf, inferenceOf, type InferenceNote } from './request-context.js';
 
 // Routes that run a model, whatever the dialect; their requests are counted and timed per model.
 const INFERENCE_ROUTE = /(\/infer|:predict|\/invocations|\/score|\/predict)$/;
@@ -40,7 +42,8 @@ export function observeRequests(app: FastifyInstance, slipway: Slipway): void {
     }
     const line = {
       method: request.method,
-      url: request.url,
+      // The client's URL, bounded: a log line per request must not grow with what a client sends.
+      url: request.url.length > 500 ? `${request.url.slice(0, 500)}…` : request.url,
       status,
       latencyMs,
       ...(code !== undefined && { code }),
@@ -49,9 +52,25 @@ export function observeRequests(app: FastifyInstance, slipway: Slipway): void {
       // A graph's request line says where its time went, step by step (ms).
       ...(inference?.steps !== undefined && { steps: Object.fromEntries(inference.steps.map((s) => [s.label, Math.round(s.ns / 1e3) / 1e3])) }),
     };
+    // 5xx a client can cause (sendError logs INTERNAL itself, with its stack): one warn line per
+    // code per interval, never one per request, which any client could turn into a flood.
+    if (status >= 500 && code !== undefined && isClientCaused(categoryOf(code)) && enabled(request, 'warn')) {
+      const { log, suppressed } = slipway.errorLogLimiter.admit(code);
+      if (log) request.log.warn({ code, status, url: request.url.slice(0, 200), suppressed }, errorMessageOf(request) ?? code);
+    }
     if (QUIET_ROUTE.test(request.url.slice(0, 20)) && status < 400) request.log.debug(line, 'request');
-    else request.log.info(line, 'request');
+    else if (enabled(request, 'info')) {
+      const { log, suppressed } = slipway.requestLogLimiter.admit('http');
+      if (log) request.log.info(suppressed > 0 ? { ...line, suppressed } : line, 'request');
+    }
   });
+}
+
+const LEVELS: Record<string, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
+/** Whether the request's logger writes `level`: a line it drops must not count against the rate limit. */
+function enabled(request: FastifyRequest, level: 'info' | 'warn'): boolean {
+  return (LEVELS[request.log.level] ?? Infinity) <= LEVELS[level]!;
 }
 
 /** Bounded labels for a request that failed before a model answered: unknown names become `unknown`. */

@@ -8,7 +8,7 @@ import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
 import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
-import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER } from './binary-tensors.js';
+import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER, DEFAULT_MAX_INFERENCE_HEADER_BYTES } from './binary-tensors.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
@@ -23,6 +23,8 @@ export interface OipRoutesOptions {
   codec?: JsonCodec;
   /** Enables repository load/unload for callers sending `Authorization: Bearer <token>` (403 without one configured). */
   adminToken?: string;
+  /** Largest JSON header of a binary-tensor request (413 beyond); default 1 MiB. */
+  maxInferenceHeaderBytes?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
@@ -48,6 +50,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   const { slipway } = options;
   const router = slipway.router;
   const codec = options.codec ?? new JsonCodec();
+  const maxHeaderBytes = options.maxInferenceHeaderBytes ?? DEFAULT_MAX_INFERENCE_HEADER_BYTES;
   if (options.codec === undefined) app.addHook('onClose', () => codec.close());
 
   // Bodies are read raw and parsed by us: OIP clients do not all send a JSON content type (curl -d
@@ -112,7 +115,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     const headerLength = request.headers[HEADER_LENGTH_HEADER];
     const inferRequest =
       headerLength !== undefined
-        ? decodeBinaryInferRequest(request.body, headerLength, model, version)
+        ? decodeBinaryInferRequest(request.body, headerLength, model, version, maxHeaderBytes)
         : await codec.decode(request.body, model, version);
     if (routingKey !== undefined) inferRequest.routingKey = routingKey;
     inferRequest.requestId = requestId;

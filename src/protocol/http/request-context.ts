@@ -11,7 +11,7 @@ export interface InferenceNote {
 }
 
 const inferences = new WeakMap<FastifyRequest, InferenceNote>();
-const errors = new WeakMap<FastifyRequest, ErrorCode>();
+const errors = new WeakMap<FastifyRequest, { code: ErrorCode; message: string }>();
 
 export function noteInference(request: FastifyRequest, note: InferenceNote): void {
   inferences.set(request, note);
@@ -21,10 +21,15 @@ export function inferenceOf(request: FastifyRequest): InferenceNote | undefined 
   return inferences.get(request);
 }
 
-export function noteError(request: FastifyRequest, code: ErrorCode): void {
-  errors.set(request, code);
+export function noteError(request: FastifyRequest, code: ErrorCode, message = ''): void {
+  errors.set(request, { code, message });
 }
 
 export function errorCodeOf(request: FastifyRequest): ErrorCode | undefined {
-  return errors.get(request);
+  return errors.get(request)?.code;
+}
+
+/** The message the request's error answer carried (already bounded by `sendError`). */
+export function errorMessageOf(request: FastifyRequest): string | undefined {
+  return errors.get(request)?.message;
 }

@@ -21,15 +21,15 @@ export function flagRecord(flag: StoredFlag): Record<(typeof EXPORT_COLUMNS)[num
   };
 }
 
-// Spreadsheets run cells that start with these as formulas; free text gets a leading apostrophe
-// (OWASP's advice for CSV injection). JSONL keeps the text exactly as typed.
+// Spreadsheets run cells that start with these as formulas; every text cell gets a leading
+// apostrophe then (OWASP's advice for CSV injection): model, model_version and api come from the
+// client as much as expected and comment do. Numbers stay numbers. JSONL keeps the text exactly.
 const FORMULA_START = /^[=+\-@\t\r]/;
-const FREE_TEXT = new Set(['expected', 'comment']);
 
-function csvCell(column: string, value: unknown): string {
+function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
-  if (FREE_TEXT.has(column) && FORMULA_START.test(text)) text = `'${text}`;
+  if (typeof value !== 'number' && FORMULA_START.test(text)) text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
@@ -51,7 +51,7 @@ export async function* exportFlags(store: FeedbackStore, format: ExportFormat, f
       const record = flagRecord(flag);
       chunk +=
         format === 'csv'
-          ? `${EXPORT_COLUMNS.map((column) => csvCell(column, record[column])).join(',')}\r\n`
+          ? `${EXPORT_COLUMNS.map((column) => csvCell(record[column])).join(',')}\r\n`
           : `${JSON.stringify(record)}\n`;
     }
     yield chunk;

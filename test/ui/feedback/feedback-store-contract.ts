@@ -152,7 +152,9 @@ export function feedbackStoreContract(open: () => Promise<StoreFixture>): void {
   withStore('CSV and JSONL exports hold every flag, oldest first, across pages, text intact', async ({ store }) => {
     const tricky = 'a "quote", a comma,\r\nand lines';
     const flags = [];
-    for (let i = 0; i < 5; i++) flags.push(await store.addFlag(newFlag({ comment: i === 2 ? tricky : `c${i}`, expected: i === 3 ? '=HYPERLINK("x")' : null }), []));
+    const formula = (i: number): Partial<NewFlag> =>
+      i === 4 ? { model: '+digits', modelVersion: '=1+cmd|" /C calc"!A0' } : {};
+    for (let i = 0; i < 5; i++) flags.push(await store.addFlag(newFlag({ comment: i === 2 ? tricky : `c${i}`, expected: i === 3 ? '=HYPERLINK("x")' : null, ...formula(i) }), []));
     let csv = '';
     for await (const chunk of exportFlags(store, 'csv', {}, 2)) csv += chunk;
     const rows = parse(csv, { columns: true }) as Array<Record<string, string>>;
@@ -160,6 +162,8 @@ export function feedbackStoreContract(open: () => Promise<StoreFixture>): void {
     assert.equal(rows[2]!.comment, tricky);
     // A spreadsheet would run this as a formula; the export defuses it.
     assert.equal(rows[3]!.expected, '\'=HYPERLINK("x")');
+    // …and so it does in every text column a client can fill, not only the free-text ones.
+    assert.deepEqual([rows[4]!.model, rows[4]!.model_version], ["'+digits", '\'=1+cmd|" /C calc"!A0']);
     assert.deepEqual(JSON.parse(rows[0]!.output!), flags[0]!.output);
     assert.equal(rows[0]!.latency_ms, '12.345');
     let jsonl = '';
@@ -167,5 +171,6 @@ export function feedbackStoreContract(open: () => Promise<StoreFixture>): void {
     const records = jsonl.trim().split('\n').map((line) => JSON.parse(line));
     assert.deepEqual(records, flags.map(flagRecord).map((r) => JSON.parse(JSON.stringify(r))));
     assert.equal(records[3].expected, '=HYPERLINK("x")');
+    assert.equal(records[4].model_version, '=1+cmd|" /C calc"!A0');
   });
 }

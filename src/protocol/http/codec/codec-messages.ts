@@ -8,4 +8,5 @@ export type ToCodec =
 export type FromCodec =
   | { type: 'decoded'; id: number; request: InferenceRequest }
   | { type: 'encoded'; id: number; body: Uint8Array }
-  | { type: 'failed'; id: number; code: ErrorCode; message: string };
+  /** `stack`: the codec thread's own stack when the failure was not a client's (INTERNAL), for the log. */
+  | { type: 'failed'; id: number; code: ErrorCode; message: string; stack?: string };

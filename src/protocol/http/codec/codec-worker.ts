@@ -25,6 +25,9 @@ port.on('message', (message: ToCodec) => {
     }
   } catch (error) {
     const serving = toServingError(error);
-    port.postMessage({ type: 'failed', id: message.id, code: serving.code, message: serving.message } satisfies FromCodec);
+    // An unexpected throwable (a RangeError, a bug) is logged by the main thread with this stack:
+    // a worker's error is otherwise lost with the thread's context.
+    const stack = serving === error ? undefined : error instanceof Error ? (error.stack ?? error.message) : String(error);
+    port.postMessage({ type: 'failed', id: message.id, code: serving.code, message: serving.message, ...(stack !== undefined && { stack }) } satisfies FromCodec);
   }
 });

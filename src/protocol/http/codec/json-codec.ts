@@ -93,7 +93,10 @@ export class JsonCodec {
     }).then(
       (reply) => {
         if (--slot.busy === 0) slot.worker.unref();
-        if (reply.type === 'failed') throw new ServingError(reply.code, reply.message);
+        if (reply.type === 'failed') {
+          const cause = reply.stack === undefined ? undefined : new Error(`JSON codec thread: ${reply.stack}`);
+          throw new ServingError(reply.code, reply.message, cause === undefined ? undefined : { cause });
+        }
         return reply;
       },
       (error: unknown) => {

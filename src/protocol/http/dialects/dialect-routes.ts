@@ -9,6 +9,8 @@ import { registerTfServingRoutes } from './tf-serving.js';
 export interface DialectRoutesOptions {
   slipway: Slipway;
   bodyLimitBytes?: number;
+  /** Largest JSON header of a SageMaker binary-tensor request (413 beyond; default 1 MiB). */
+  maxInferenceHeaderBytes?: number;
   /** The model that routes naming none (Vertex, SageMaker, Azure) go to when several are served. */
   defaultModel?: string;
   /** Vertex AI's AIP_PREDICT_ROUTE and AIP_HEALTH_ROUTE. */
@@ -42,6 +44,9 @@ export const dialectRoutes: FastifyPluginAsync<DialectRoutesOptions> = async (ap
     ...(options.vertexPredictRoute !== undefined && { vertexPredictRoute: literalPath(options.vertexPredictRoute) }),
     ...(options.vertexHealthRoute !== undefined && { vertexHealthRoute: literalPath(options.vertexHealthRoute) }),
   });
-  registerSageMakerRoutes(app, slipway, defaults);
+  registerSageMakerRoutes(app, slipway, {
+    ...defaults,
+    ...(options.maxInferenceHeaderBytes !== undefined && { maxInferenceHeaderBytes: options.maxInferenceHeaderBytes }),
+  });
   registerAzureMlRoutes(app, slipway, defaults);
 };

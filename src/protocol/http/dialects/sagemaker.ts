@@ -21,6 +21,8 @@ import { decodePredictBody, encodePredictResponse } from './tf-serving.js';
 export interface SageMakerOptions {
   /** The model `/invocations` goes to when several are served and the request names none. */
   defaultModel?: string;
+  /** Largest JSON header of a binary-tensor request (413 beyond; default 1 MiB). */
+  maxInferenceHeaderBytes?: number;
 }
 
 /** SageMaker's multi-model header; its value is the artifact name (`digits.tar.gz` → model `digits`). */
@@ -161,7 +163,7 @@ export function registerSageMakerRoutes(app: FastifyInstance, slipway: Slipway, 
 
     if (contentType.startsWith(TRITON_BINARY)) {
       const size = /json-header-size=(\d+)/.exec(contentType)?.[1];
-      const inferRequest = decodeBinaryInferRequest(body, size ?? '', model, routing.version);
+      const inferRequest = decodeBinaryInferRequest(body, size ?? '', model, routing.version, options.maxInferenceHeaderBytes);
       const binary = binaryOutputSelector(inferRequest);
       const response = await slipway.router.infer({ ...inferRequest, ...routing });
       if (binary === undefined) return reply.type('application/json').send(encodeInferResponse(response));

@@ -75,3 +75,26 @@ test('many concurrent large messages all come back to the right caller', async (
     assert.equal((request.inputs[0]!.data as Int32Array)[999], i);
   });
 });
+
+test("a codec thread's unexpected failure is INTERNAL and keeps the thread's stack as its cause, for the log", async () => {
+  // BigInt has no JSON form: JSON.stringify throws a TypeError inside the codec thread.
+  const response = {
+    model_name: 'm',
+    model_version: '1',
+    parameters: { big: 1n },
+    outputs: [{ name: 'y', datatype: 'FP32', shape: [1], data: new Float32Array(1) }],
+  } as unknown as InferenceResponse;
+  await assert.rejects(threaded.encode(response), (error: unknown) => {
+    assert.ok(error instanceof ServingError);
+    assert.equal(error.code, 'INTERNAL');
+    const cause = error.cause as Error;
+    assert.match(cause.message, /^JSON codec thread: TypeError: .*BigInt/);
+    assert.match(cause.message, /codec-worker\.js/);
+    return true;
+  });
+  // Client errors carry no stack: they are not logged as failures.
+  await assert.rejects(threaded.decode(Buffer.from('{"inputs": 5}'), 'm'), (error: unknown) => {
+    assert.ok(error instanceof ServingError && error.cause === undefined);
+    return true;
+  });
+});
