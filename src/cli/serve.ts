@@ -250,6 +250,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     readyMs: performance.now() - started,
     ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
     ...(feedback !== undefined && { feedback }),
+    ...(health !== undefined && { health: `http://${host}:${health.port}` }),
     rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
   });
   // In a cluster, the primary prints one banner for all the processes.
@@ -297,6 +298,8 @@ interface BannerPlaces {
   feedback?: string;
   /** Where traffic policies and rollouts are stored, and how often they are re-read. */
   rollouts?: string;
+  /** The health port's base address, when there is one. */
+  health?: string;
 }
 
 /**
@@ -333,6 +336,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   lines.push('', `REST and OpenAPI docs on ${base}/docs`);
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
   if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
+  if (places.health !== undefined) lines.push(`Health probes (a thread of their own) on ${places.health}/v2/health/live and /v2/health/ready`);
   if (places.feedback !== undefined) {
     lines.push(`UI on ${base}/ (feedback: ${places.feedback}); browser bundles on ${base}/edge/{model}/`, '', `Open ${base}/ in a browser to try the models.`);
   } else {

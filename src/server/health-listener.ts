@@ -94,6 +94,8 @@ export class HealthListener {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    // Held until it has gone, or an otherwise idle process would exit before it does.
+    this.worker.ref();
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     this.worker.postMessage({ type: 'close' } satisfies HealthWorkerMessage);
     await exited;
