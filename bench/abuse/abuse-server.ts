@@ -76,3 +76,63 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+import { Agent, request as httpRequest } from 'node:http';
+
+export interface Answer {
+  status: number;
+  ms: number;
+  retryAfter: string | undefined;
+}
+
+/** One request over `agent` (a keep-alive pool), or on a fresh connection closed after it with `agent: false`. */
+export function send(url: string, options: { method?: string; body?: Buffer; agent: Agent | false }): Promise<Answer> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', agent: options.agent, headers: options.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': options.body.length } }, (res) => {
+      res.resume();
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, retryAfter: res.headers['retry-after'] }));
+    });
+    // Whether the request went out on a kept-alive connection: a reset there is the one a drain must avoid.
+    req.once('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
+    req.end(options.body);
+  });
+}
+
+/** Runs `concurrency` loops of `once` until `until` says stop; each answer (or error) goes to `record`. */
+export async function closedLoop(concurrency: number, once: () => Promise<Answer>, record: (answer: Answer | Error) => void, until: () => boolean): Promise<void> {
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!until()) {
+        try {
+          record(await once());
+        } catch (error) {
+          record(error as Error);
+        }
+      }
+    }),
+  );
+}
+
+export const DIGITS_BODY = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: new Array(64).fill(0.5) }] }));
+
+export function summary(values: number[]): { n: number; p50: number; p99: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { n: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? Number.NaN };
+}
+
+export const ms = (value: number): string => `${value.toFixed(1)} ms`;
+
+/** The health port's address from the banner, when the server has one. */
+export function healthUrlOf(server: AbuseServer): string | undefined {
+  return /Health probes \(a thread of their own\) on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())?.[1];
+}
+
+/** Reads `--name value` from a scenario's arguments, leaving the rest for the server. */
+export function takeOption(args: string[], name: string, fallback: number): number {
+  const index = args.indexOf(name);
+  if (index < 0) return fallback;
+  const value = Number(args[index + 1]);
+  args.splice(index, 2);
+  return value;
+}

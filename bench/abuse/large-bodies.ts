@@ -2,7 +2,7 @@
  * 60 MB requests: 10 in a row, then 4 at once, against a fresh server; prints its RSS at the start,
  * at its peak and after each phase (the issue's target: back within 10 % of the start).
  *
- *   npm run bench:abuse -- large-bodies [--keep-arena]
+ *   npm run bench:abuse -- large-bodies [--glibc-default] [serve options…, e.g. --max-inflight-bytes 0]
  */
 import { MB, mb, rssOf, sleep, startAbuseServer, TEST_MODELS } from './abuse-server.js';
 
@@ -28,8 +28,10 @@ export function largeBody(bytes: number): Buffer {
 }
 
 export async function runLargeBodies(extraArgs: string[] = [], log: (line: string) => void = console.log): Promise<LargeBodiesResult> {
-  const server = await startAbuseServer([`${TEST_MODELS}/identity_fp32`, ...extraArgs]);
-  if (process.env.ABUSE_DEBUG === '1') server.child.stderr!.on('data', (c: Buffer) => process.stderr.write(c));
+  // As the image runs it (containerfile.ts sets this), unless asked for glibc's default.
+  const glibcDefault = extraArgs.includes('--glibc-default');
+  const args = extraArgs.filter((a) => a !== '--glibc-default');
+  const server = await startAbuseServer([`${TEST_MODELS}/identity_fp32`, ...args], glibcDefault ? {} : { MALLOC_MMAP_THRESHOLD_: '1048576' });
   const statuses: Record<string, number> = {};
   try {
     const url = `${server.url}/v2/models/identity_fp32/infer`;
