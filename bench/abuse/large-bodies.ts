@@ -45,9 +45,14 @@ export async function runLargeBodies(extraArgs: string[] = [], log: (line: strin
     let peak = startRss;
     const sampler = setInterval(() => void rssOf(server.pid).then((rss) => (peak = Math.max(peak, rss)), () => undefined), 50);
     const send = async (): Promise<void> => {
-      const reply = await fetch(url, { method: 'POST', body });
-      await reply.arrayBuffer();
-      statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+      try {
+        const reply = await fetch(url, { method: 'POST', body });
+        await reply.arrayBuffer();
+        statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+      } catch (error) {
+        const code = (error as { cause?: { code?: string } }).cause?.code ?? 'failed';
+        statuses[code] = (statuses[code] ?? 0) + 1;
+      }
     };
     for (let i = 0; i < 10; i++) await send();
     const peakInRow = peak;

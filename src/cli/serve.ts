@@ -90,7 +90,7 @@ export function registerServe(program: Command): void {
     .option('--model-name <name>', 'serve the one model found under this name (KServe passes the InferenceService name; env SLIPWAY_MODEL_NAME)')
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
-    .option('--max-inflight-bytes <n>', 'request bytes (bodies and decoded tensors) held at once, per process; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
+    .option('--max-inflight-bytes <n>', 'memory the requests in flight may hold (estimated as 12x a JSON body, 4x a binary one), shared by the processes; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
     .option('--max-connections <n>', 'open HTTP connections at most (default: the open-files limit less 256; env SLIPWAY_MAX_CONNECTIONS)')
     .option('--request-timeout <duration>', `a request's headers and body must arrive within this, else 408 (default ${defaultOf('request_timeout')} ms; env SLIPWAY_REQUEST_TIMEOUT)`)
     .option('--headers-timeout <duration>', `request headers must arrive within this (default ${defaultOf('headers_timeout')} ms; env SLIPWAY_HEADERS_TIMEOUT)`)
@@ -199,7 +199,6 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
     ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
-    // A store asked for must open at start; the default one is made when first used (and may not be writable).
     // Each process of a cluster holds its share of the budget: together they stay within it.
     maxInflightBytes: Math.floor(config.max_inflight_bytes / config.processes),
     connections: {
@@ -208,6 +207,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
       headersTimeoutMs: config.headers_timeout,
       keepAliveTimeoutMs: config.keep_alive_timeout,
     },
+    // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
   if (member !== undefined && slipway.metrics !== undefined) {

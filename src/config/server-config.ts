@@ -81,9 +81,10 @@ export const serverConfigSchema = z.strictObject({
   /** Triton's POLL mode: scan the model paths this often, loading, reloading and unloading what changed. Off when absent. */
   poll: durationMsSchema.optional(),
   /**
-   * Request bytes (bodies, then their decoded tensors) the process holds at once across every HTTP
-   * request in flight; beyond it new requests get 429 with Retry-After. 0 = no budget. Default: a
-   * quarter of the container's memory limit (cgroup memory.max), else 1 GiB.
+   * Memory the HTTP requests in flight may hold at their peak, estimated from their bodies before
+   * they are read (12× a JSON body, 4× a binary one); beyond it new requests get 429 with
+   * Retry-After. Shared out among `processes`. 0 = no budget. Default: a quarter of the container's
+   * memory limit (cgroup memory.max), at most 1 GiB.
    */
   max_inflight_bytes: z.coerce.number().int().min(0).default(() => defaultInflightBytes()),
   /** Open HTTP connections at most; beyond it new ones are closed at accept. Default: the fd limit less 256. */

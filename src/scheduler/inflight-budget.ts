@@ -1,6 +1,6 @@
 /**
- * The process-wide budget of request bytes in flight: bodies being read or held, and the tensors
- * decoded from them, until their answer is sent. The budget, not the queue length, is what keeps a
+ * The process-wide budget of memory held by requests in flight (their bodies, what they decode
+ * into, their outputs and answers), from admission until the answer is sent. The budget, not the queue length, is what keeps a
  * burst of large requests from taking the process past its memory limit: a queue of 64 requests of
  * 1 KB is nothing, four of 60 MB are gigabytes once decoded.
  */

@@ -32,8 +32,8 @@ export interface HttpServerOptions {
   /** Origins whose pages may call the API from a browser (CORS), e.g. a bundle's static host; `*` for any. None by default. */
   corsOrigins?: readonly string[];
   /**
-   * Request bytes in flight at most across the server (bodies, then their decoded tensors); beyond
-   * it requests get 429 with Retry-After. 0 or absent: no budget.
+   * Memory the requests in flight may hold at their peak, estimated from their bodies before they
+   * are read; beyond it requests get 429 with Retry-After. 0 or absent: no budget.
    */
   maxInflightBytes?: number;
   /** Connection count and timeouts against slow or idle clients; Node's defaults where absent. */

@@ -49,7 +49,7 @@ function refusal(budget: InflightBudget, bytes: number): ServingError {
 /**
  * Admits each request against the process's in-flight memory budget before its body is read, for
  * the memory it will hold at its peak (`peakBytesOf`): a declared `content-length` is taken at once (refused with 429 and `Retry-After` when it does not
- * fit, the body left unread and the connection closed), a chunked body is counted as it arrives.
+ * fit, the body discarded as it arrives, never buffered), a chunked body is counted as it arrives.
  * The bytes are given back when the answer has been sent or the client went away.
  */
 export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget): void {
@@ -65,13 +65,14 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
     if (!Number.isFinite(declared) || declared <= 0) return;
     const peak = peakBytesOf(declared, isBinary(request));
     if (!budget.tryAcquire(peak)) {
-      // The body is not read: closing is cheaper than draining megabytes nobody will use.
-      reply.header('connection', 'close');
+      // The body is never buffered: Node discards it as it arrives once the answer is sent. Closing
+      // the connection instead would save that reading, but a client still sending its body then gets
+      // a broken pipe (EPIPE) instead of the 429 and its Retry-After (measured with fetch).
       throw refusal(budget, peak);
     }
     charge.bytes = peak;
   });
-  app.addHook('preParsing', async (request, reply, payload) => {
+  app.addHook('preParsing', async (request, _reply, payload) => {
     if (request.headers['content-length'] !== undefined) return payload;
     const entry = charges.get(request);
     if (entry === undefined) return payload;
@@ -81,10 +82,7 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
         if (charge.released) return callback(null, chunk);
         const bytes = chunk.length * perByte;
-        if (!budget.tryAcquire(bytes)) {
-          reply.header('connection', 'close');
-          return callback(refusal(budget, charge.bytes + bytes));
-        }
+        if (!budget.tryAcquire(bytes)) return callback(refusal(budget, charge.bytes + bytes));
         charge.bytes += bytes;
         callback(null, chunk);
       },

@@ -44,7 +44,6 @@ test('a request that does not fit the budget gets 429 with Retry-After, its body
   const refused = await fetch(`${base}/hold`, { method: 'POST', body: Buffer.alloc(1000, 2) });
   assert.equal(refused.status, 429);
   assert.equal(refused.headers.get('retry-after'), '1');
-  assert.equal(refused.headers.get('connection'), 'close', 'the unread body is not drained: the connection closes');
   const body = (await refused.json()) as { error: string; code: string };
   assert.equal(body.code, 'MEMORY_BUDGET_EXCEEDED');
   assert.match(body.error, /max_inflight_bytes = 20000/);
