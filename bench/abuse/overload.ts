@@ -2,7 +2,10 @@
  * Overload at several times capacity: many clients on keep-alive connections, while a prober opens
  * a fresh connection for `/v2/health/live` every 100 ms on the serving port and on the health port.
  *
- *   npm run bench:abuse -- overload [--seconds 60] [--clients 512] [--queue 64] [serve options…]
+ *   npm run bench:abuse -- overload [--seconds 60] [--clients 512] [--queue 64] [--ignore-retry-after 1] [serve options…]
+ *
+ * Clients wait the Retry-After of a 429 before their next request, as a client library should
+ * (`--ignore-retry-after 1`: they retry at once, a flood whose refusals alone fill the event loop).
  *
  * The digits model is served from a copy whose max_queue_size is `--queue` (0: the model's default,
  * 1024): clients beyond the queue are shed with 429, and the queue bounds the admitted latency.
@@ -17,12 +20,13 @@ export async function runOverload(args: string[], log: (line: string) => void = 
   const seconds = takeOption(args, '--seconds', 60);
   const clients = takeOption(args, '--clients', 512);
   const queue = takeOption(args, '--queue', 64);
+  const ignoreRetryAfter = takeOption(args, '--ignore-retry-after', 0) === 1;
   const repository = await mkdtemp(join(tmpdir(), 'slipway-overload-'));
   await mkdir(join(repository, 'digits', '1'), { recursive: true });
   await copyFile(`${EXAMPLES}/digits/1/model.onnx`, join(repository, 'digits', '1', 'model.onnx'));
   await writeFile(join(repository, 'digits', 'config.yaml'), queue > 0 ? `dynamic_batching:\n  max_queue_size: ${queue}\n` : '');
   const server = await startAbuseServer([join(repository, 'digits'), '--health-port', '0', ...args]);
-  log(`digits with max_queue_size ${queue > 0 ? queue : 'default (1024)'}, ${clients} clients`);
+  log(`digits with max_queue_size ${queue > 0 ? queue : 'default (1024)'}, ${clients} clients ${ignoreRetryAfter ? 'retrying at once' : 'honouring Retry-After'}`);
   const health = healthUrlOf(server);
   const infer = `${server.url}/v2/models/digits/infer`;
   try {
@@ -69,7 +73,12 @@ export async function runOverload(args: string[], log: (line: string) => void = 
       }
     })();
     const started = performance.now();
-    await closedLoop(clients, () => send(infer, { method: 'POST', body: DIGITS_BODY, agent }), record, () => performance.now() > stop);
+    const politely = async (): Promise<Answer> => {
+      const answer = await send(infer, { method: 'POST', body: DIGITS_BODY, agent });
+      if (!ignoreRetryAfter && answer.status === 429 && answer.retryAfter !== undefined) await sleep(Number(answer.retryAfter) * 1000);
+      return answer;
+    };
+    await closedLoop(clients, politely, record, () => performance.now() > stop);
     await prober;
     const elapsed = (performance.now() - started) / 1000;
     agent.destroy();
