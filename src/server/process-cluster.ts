@@ -160,8 +160,10 @@ export async function runProcessCluster(options: ProcessClusterOptions): Promise
           notReadyReason: () => (stopping ? 'shutting down' : serving.size === 0 ? 'no serving process is ready' : undefined),
         });
   const pids = first.map((f) => f.worker.process.pid).join(', ');
+  const healthLine =
+    health === undefined ? '' : `Health probes (a thread of their own) on http://${options.health!.host.includes(':') ? `[${options.health!.host}]` : options.health!.host}:${health.port}/v2/health/live and /v2/health/ready\n`;
   process.stdout.write(
-    `${banners[0]}${options.processes} processes (pids ${pids}), ${cores} core${cores === 1 ? '' : 's'} each, ready in ${Math.round(performance.now() - started)} ms; SIGHUP restarts them one at a time\n`,
+    `${banners[0]}${healthLine}${options.processes} processes (pids ${pids}), ${cores} core${cores === 1 ? '' : 's'} each, ready in ${Math.round(performance.now() - started)} ms; SIGHUP restarts them one at a time\n`,
   );
 
   process.on('SIGHUP', () => {
