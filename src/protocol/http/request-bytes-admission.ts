@@ -48,9 +48,10 @@ function refusal(budget: InflightBudget, bytes: number): ServingError {
 
 /**
  * Admits each request against the process's in-flight memory budget before its body is read, for
- * the memory it will hold at its peak (`peakBytesOf`): a declared `content-length` is taken at once (refused with 429 and `Retry-After` when it does not
- * fit, the body discarded as it arrives, never buffered), a chunked body is counted as it arrives.
- * The bytes are given back when the answer has been sent or the client went away.
+ * the memory it will hold at its peak (`peakBytesOf`). A declared `content-length` is taken at once:
+ * when it does not fit, the answer is 429 with `Retry-After` and the body is discarded as it
+ * arrives, never buffered. A chunked body is counted as it arrives. The bytes are given back when
+ * the answer has been sent or the client went away.
  */
 export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget): void {
   app.addHook('onRequest', async (request, reply) => {
