@@ -219,6 +219,12 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     const { batchStatusRoutes } = await import('../protocol/http/batch-status-routes.js');
     await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
   }
+  // In a cluster the primary answers the health port (one port, one answer for the pod). Before the
+  // serving port: once that answers, so do the probes.
+  const health =
+    config.health_port !== undefined && member === undefined
+      ? await (await import('../server/health-listener.js')).HealthListener.start({ host: config.host, port: config.health_port, notReadyReason: () => slipway.notReadyReason() })
+      : undefined;
   await app.listen({ port: config.http_port, host: config.host });
   const metricsApp = config.metrics && config.metrics_port !== undefined ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : undefined;
   if (metricsApp !== undefined) {
@@ -232,11 +238,6 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
         ...(config.grpc_max_connection_age !== undefined && { maxConnectionAgeMs: config.grpc_max_connection_age }),
         ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
     : undefined;
-  // In a cluster the primary answers the health port (one port, one answer for the pod).
-  const health =
-    config.health_port !== undefined && member === undefined
-      ? await (await import('../server/health-listener.js')).HealthListener.start({ host: config.host, port: config.health_port, notReadyReason: () => slipway.notReadyReason() })
-      : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http_port;
