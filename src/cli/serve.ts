@@ -5,7 +5,7 @@ import { fullShape } from '../config/model-config.js';
 import { createLogger } from '../observability/logger.js';
 import type { FastifyBaseLogger } from 'fastify';
 import { joinCluster, runProcessCluster } from '../server/process-cluster.js';
-import { stopAccepting, waitForConnections } from '../server/drain-http.js';
+import { drainHttp } from '../server/drain-http.js';
 import cluster from 'node:cluster';
 import { SLIPWAY_VERSION } from '../version.js';
 import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
@@ -44,10 +44,17 @@ interface ServeFlags {
   corsOrigin?: string[];
   processes?: string;
   modelName?: string;
+  maxInflightBytes?: string;
+  maxConnections?: string;
+  requestTimeout?: string;
+  headersTimeout?: string;
+  keepAliveTimeout?: string;
+  healthPort?: string;
+  drainDelay?: string;
 }
 
 /** A server option's default, as the config schema has it (what `--help` shows). */
-function defaultOf(option: 'http_port' | 'host' | 'grpc_port' | 'log_level' | 'body_limit_bytes'): string {
+function defaultOf(option: 'http_port' | 'host' | 'grpc_port' | 'log_level' | 'body_limit_bytes' | 'request_timeout' | 'headers_timeout' | 'keep_alive_timeout'): string {
   return String(serverConfigSchema.shape[option].parse(undefined));
 }
 
@@ -87,6 +94,13 @@ export function registerServe(program: Command): void {
     .option('--model-name <name>', 'serve the one model found under this name (KServe passes the InferenceService name; env SLIPWAY_MODEL_NAME)')
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
+    .option('--max-inflight-bytes <n>', 'memory the requests in flight may hold (estimated as 12x a JSON body, 4x a binary one), shared by the processes; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
+    .option('--max-connections <n>', 'open HTTP connections at most (default: the open-files limit less 256; env SLIPWAY_MAX_CONNECTIONS)')
+    .option('--request-timeout <duration>', `a request's headers and body must arrive within this, else 408 (default ${defaultOf('request_timeout')} ms; env SLIPWAY_REQUEST_TIMEOUT)`)
+    .option('--headers-timeout <duration>', `request headers must arrive within this (default ${defaultOf('headers_timeout')} ms; env SLIPWAY_HEADERS_TIMEOUT)`)
+    .option('--keep-alive-timeout <duration>', `idle keep-alive connections close after this (default ${defaultOf('keep_alive_timeout')} ms; env SLIPWAY_KEEP_ALIVE_TIMEOUT)`)
+    .option('--health-port <port>', 'also answer /v2/health/live and /ready on this port, from a thread of their own: fast probes under overload (env SLIPWAY_HEALTH_PORT)')
+    .option('--drain-delay <seconds>', 'at SIGTERM, report not-ready and keep serving this long before closing the listener (default 0; env SLIPWAY_DRAIN_DELAY_SECONDS)')
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
       // when it is what is being served, so `slipway serve x.onnx` inside a project stays quick.
@@ -123,6 +137,13 @@ export function registerServe(program: Command): void {
         cors_origins: flags.corsOrigin,
         processes: flags.processes,
         model_name: flags.modelName,
+        max_inflight_bytes: flags.maxInflightBytes,
+        max_connections: flags.maxConnections,
+        request_timeout: flags.requestTimeout,
+        headers_timeout: flags.headersTimeout,
+        keep_alive_timeout: flags.keepAliveTimeout,
+        health_port: flags.healthPort,
+        drain_delay: flags.drainDelay,
       }, process.env, project === undefined ? {} : projectServerLayer(project));
       await serve(config);
     });
@@ -137,7 +158,13 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   if (config.processes > 1 && cluster.isPrimary) {
     let code: number;
     try {
-      code = await runProcessCluster({ processes: config.processes, logger, ...(config.cores !== undefined && { cores: config.cores }) });
+      code = await runProcessCluster({
+        processes: config.processes,
+        logger,
+        drainDelayMs: config.drain_delay * 1000,
+        ...(config.cores !== undefined && { cores: config.cores }),
+        ...(config.health_port !== undefined && { health: { host: config.host, port: config.health_port } }),
+      });
     } catch (error) {
       // A process that could not start has said why on stderr (a bad path, a port in use): exit as it did.
       logger.error({ event: 'cluster_start_failed', err: error }, (error as Error).message);
@@ -180,6 +207,14 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
     ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
+    // Each process of a cluster holds its share of the budget: together they stay within it.
+    maxInflightBytes: Math.floor(config.max_inflight_bytes / config.processes),
+    connections: {
+      maxConnections: config.max_connections,
+      requestTimeoutMs: config.request_timeout,
+      headersTimeoutMs: config.headers_timeout,
+      keepAliveTimeoutMs: config.keep_alive_timeout,
+    },
     // A store asked for must open at start; the default one is made when first used (and may not be writable).
     ...(config.ui && { ui: { feedback: config.feedback_db ?? defaultFeedbackDb(config.models), openFeedback: config.feedback_db === undefined ? 'on-first-use' : 'at-start' } }),
   });
@@ -192,6 +227,12 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     const { batchStatusRoutes } = await import('../protocol/http/batch-status-routes.js');
     await app.register(batchStatusRoutes, { url: config.batch_db, ...(slipway.metrics !== undefined && { metrics: slipway.metrics }) });
   }
+  // In a cluster the primary answers the health port (one port, one answer for the pod). Before the
+  // serving port: once that answers, so do the probes.
+  const health =
+    config.health_port !== undefined && member === undefined
+      ? await (await import('../server/health-listener.js')).HealthListener.start({ host: config.host, port: config.health_port, notReadyReason: () => slipway.notReadyReason() })
+      : undefined;
   await app.listen({ port: config.http_port, host: config.host });
   const metricsApp = config.metrics && config.metrics_port !== undefined ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : undefined;
   if (metricsApp !== undefined) {
@@ -199,7 +240,11 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     await metricsApp.listen({ port: config.metrics_port!, host: config.host });
   }
   const grpc = config.grpc
-    ? new (await import('../protocol/grpc/grpc-server.js')).GrpcServer(slipway, { maxMessageBytes: config.body_limit_bytes, ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
+    ? new (await import('../protocol/grpc/grpc-server.js')).GrpcServer(slipway, {
+        maxMessageBytes: config.body_limit_bytes,
+        maxConnectionIdleMs: config.grpc_max_connection_idle,
+        ...(config.grpc_max_connection_age !== undefined && { maxConnectionAgeMs: config.grpc_max_connection_age }),
+        ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
     : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
@@ -214,6 +259,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     readyMs: performance.now() - started,
     ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
     ...(feedback !== undefined && { feedback }),
+    ...(health !== undefined && { health: `http://${host}:${health.port}` }),
     rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
   });
   // In a cluster, the primary prints one banner for all the processes.
@@ -221,26 +267,33 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   else process.stdout.write(text);
 
   let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
+  const shutdown = async (signal: string, drainDelayMs: number): Promise<void> => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
     stopping = true;
-    logger.info({ event: 'shutdown', signal }, 'shutting down: finishing in-flight requests');
+    // Not ready at once, on every port: load balancers stop sending while this process still answers.
     slipway.beginShutdown();
-    // New connections go elsewhere (another process, another pod); the open ones finish their
-    // requests, each answer closing its connection, before the idle rest are closed.
-    stopAccepting(app.server);
-    await waitForConnections(app.server, CONNECTION_DRAIN_MS);
+    health?.update();
+    if (drainDelayMs > 0) {
+      logger.info({ event: 'shutdown', signal, drainDelayMs }, `shutting down: not ready, still serving for ${drainDelayMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
+    logger.info({ event: 'shutdown', signal }, 'shutting down: no new connections, finishing in-flight requests');
+    await drainHttp(app.server, CONNECTION_DRAIN_MS);
     await Promise.all([app.close(), grpc?.close(), metricsApp?.close()]);
     await slipway.close();
+    await health?.close();
     logger.info({ event: 'shutdown_complete' }, 'stopped');
     process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  member?.onDrain(() => void shutdown('drain requested by the primary'));
+  const drainDelayMs = config.drain_delay * 1000;
+  process.once('SIGTERM', () => void shutdown('SIGTERM', drainDelayMs));
+  process.once('SIGINT', () => void shutdown('SIGINT', drainDelayMs));
+  // The primary has waited its delay (SIGTERM) or keeps the other processes serving (a rolling
+  // restart), and node:cluster stops handing this one connections once it stops accepting.
+  member?.onDrain(() => void shutdown('drain requested by the primary', 0));
 }
 
 /** How long a drain waits for clients to close their connections before closing the idle rest. */
@@ -254,6 +307,8 @@ interface BannerPlaces {
   feedback?: string;
   /** Where traffic policies and rollouts are stored, and how often they are re-read. */
   rollouts?: string;
+  /** The health port's base address, when there is one. */
+  health?: string;
 }
 
 /**
@@ -291,6 +346,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   lines.push('', `REST and OpenAPI docs on ${base}/docs`);
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
   if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
+  if (places.health !== undefined) lines.push(`Health probes (a thread of their own) on ${places.health}/v2/health/live and /v2/health/ready`);
   if (places.feedback !== undefined) {
     lines.push(`UI on ${base}/ (feedback: ${places.feedback}); browser bundles on ${base}/edge/{model}/`, '', `Open ${base}/ in a browser to try the models.`);
   } else {

@@ -3,6 +3,7 @@ import { ServingError } from '../errors/serving-error.js';
 import { formatIssues } from './format-issues.js';
 import { durationMsSchema } from './traffic-config.js';
 import { parseResponseCacheSetting } from './response-cache-url.js';
+import { defaultInflightBytes, defaultMaxConnections } from './process-limits.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
@@ -83,6 +84,35 @@ export const serverConfigSchema = z.strictObject({
   rollout_sync: durationMsSchema.default(1000),
   /** Triton's POLL mode: scan the model paths this often, loading, reloading and unloading what changed. Off when absent. */
   poll: durationMsSchema.optional(),
+  /**
+   * Memory the HTTP requests in flight may hold at their peak, estimated from their bodies before
+   * they are read (12× a JSON body, 4× a binary one); beyond it new requests get 429 with
+   * Retry-After. Shared out among `processes`. 0 = no budget. Default: a quarter of the container's
+   * memory limit (cgroup memory.max), at most 1 GiB.
+   */
+  max_inflight_bytes: z.coerce.number().int().min(0).default(() => defaultInflightBytes()),
+  /** Open HTTP connections at most; beyond it new ones are closed at accept. Default: the fd limit less 256. */
+  max_connections: z.coerce.number().int().positive().default(() => defaultMaxConnections()),
+  /** The whole request (headers and body) must arrive within this, or the connection is cut with 408 (nginx cuts at 60 s too). */
+  request_timeout: durationMsSchema.default(60_000),
+  /** The request headers must arrive within this. */
+  headers_timeout: durationMsSchema.default(30_000),
+  /** An idle keep-alive connection is closed after this; above the 60 s idle timeout of common load balancers. */
+  keep_alive_timeout: durationMsSchema.default(72_000),
+  /** gRPC: a connection with no call for this long is closed (GOAWAY). */
+  grpc_max_connection_idle: durationMsSchema.default(300_000),
+  /** gRPC: a connection is closed (GOAWAY, running calls may finish within a grace as long) after this long. */
+  grpc_max_connection_age: durationMsSchema.optional(),
+  /**
+   * `/v2/health/live` and `/v2/health/ready` on this port too, answered on a thread of their own so
+   * that probes stay fast when the serving port is overloaded. Off when absent.
+   */
+  health_port: port.optional(),
+  /**
+   * Seconds between SIGTERM and closing the listener: readiness reports not-ready at once while the
+   * server keeps answering, so load balancers stop sending first (Kubernetes' endpoint removal).
+   */
+  drain_delay: z.coerce.number().min(0).max(3600).default(0),
 });
 
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
@@ -126,6 +156,15 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_ROLLOUT_SYNC: 'rollout_sync',
   SLIPWAY_POLL: 'poll',
   SLIPWAY_CORS_ORIGINS: 'cors_origins',
+  SLIPWAY_MAX_INFLIGHT_BYTES: 'max_inflight_bytes',
+  SLIPWAY_MAX_CONNECTIONS: 'max_connections',
+  SLIPWAY_REQUEST_TIMEOUT: 'request_timeout',
+  SLIPWAY_HEADERS_TIMEOUT: 'headers_timeout',
+  SLIPWAY_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',
+  SLIPWAY_GRPC_MAX_CONNECTION_IDLE: 'grpc_max_connection_idle',
+  SLIPWAY_GRPC_MAX_CONNECTION_AGE: 'grpc_max_connection_age',
+  SLIPWAY_HEALTH_PORT: 'health_port',
+  SLIPWAY_DRAIN_DELAY_SECONDS: 'drain_delay',
 };
 
 const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
@@ -160,6 +199,20 @@ export function resolveServerConfig(
   if (!result.success) {
     throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${formatIssues(result.error).join('\n  ')}`);
   }
+  const problems = crossFieldProblems(result.data);
+  if (problems.length > 0) throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${problems.join('\n  ')}`);
   Object.freeze(result.data.models);
   return Object.freeze(result.data);
+}
+
+/** Options that are each valid but not together. */
+function crossFieldProblems(config: ServerConfig): string[] {
+  const problems: string[] = [];
+  if (config.headers_timeout > config.request_timeout) {
+    problems.push(`headers_timeout: ${config.headers_timeout} ms is above request_timeout (${config.request_timeout} ms), which covers the headers too`);
+  }
+  if (config.health_port !== undefined && config.health_port !== 0 && config.health_port === config.http_port) {
+    problems.push(`health_port: ${config.health_port} is the HTTP port; give the probes a port of their own`);
+  }
+  return problems;
 }

@@ -16,6 +16,14 @@ export const TERMINATION_GRACE_SECONDS = DRAIN_DELAY_SECONDS + 60;
 
 export const HEALTH = { ready: '/v2/health/ready', live: '/v2/health/live' } as const;
 
+/**
+ * The health port of a plain Deployment (`--health-port`, SLIPWAY_HEALTH_PORT): probes answered by
+ * a thread of their own stay fast when the serving port is overloaded, so the liveness probe does
+ * not restart a pod for being busy. KServe and Knative allow one serving port per container and
+ * probe that one.
+ */
+export const HEALTH_PORT = 8003;
+
 /** Labels every object of a project carries; the selector uses the first two. */
 export function projectLabels(name: string): Record<string, string> {
   return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/managed-by': 'slipway' };

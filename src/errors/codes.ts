@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   SERVER_SHUTTING_DOWN: 'UNAVAILABLE',
   INSTANCE_FAILED: 'UNAVAILABLE',
   QUEUE_FULL: 'RESOURCE_EXHAUSTED',
+  /** The process's budget of request bytes in flight (max_inflight_bytes) cannot take this request now. */
+  MEMORY_BUDGET_EXCEEDED: 'RESOURCE_EXHAUSTED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** A request body in a Content-Encoding the server does not decode (gzip, deflate and br it does). */
   UNSUPPORTED_ENCODING: 'UNSUPPORTED_MEDIA_TYPE',

@@ -6,6 +6,10 @@ import type { Engine, EngineFactory } from './engine.js';
 import { createOnnxEngine } from './engines/onnx/onnx-engine.js';
 import { forTransfer } from '../tensor/transfer.js';
 import type { FromWorker, InstanceWorkerData, ToWorker } from './worker-messages.js';
+import { collectGarbageSoon } from './release-memory.js';
+
+/** Inputs this large leave this thread's heap holding them until it next allocates: collect once the burst is over. */
+const OUTSIZED_INPUT_BYTES = 16 * 1024 * 1024;
 
 const ENGINES: Record<InstanceWorkerData['platform'], EngineFactory> = {
   onnxruntime_onnx: createOnnxEngine,
@@ -42,6 +46,9 @@ port.on('message', (message: ToWorker) => {
       const endedMs = performance.timeOrigin + performance.now();
       const { tensors, transfer } = forTransfer(outputs, true);
       send({ type: 'result', id: message.id, outputs: tensors, startedMs, endedMs }, transfer);
+      let bytes = 0;
+      for (const input of message.inputs) if (ArrayBuffer.isView(input.data)) bytes += input.data.byteLength;
+      if (bytes >= OUTSIZED_INPUT_BYTES) collectGarbageSoon();
     },
     (error: unknown) => {
       const code = isServingError(error) ? error.code : 'INFERENCE_FAILED';

@@ -24,3 +24,16 @@ export async function waitForConnections(server: HttpServer, timeoutMs: number):
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * The HTTP half of a graceful stop, after the drain delay: no new connections; the busy ones end
+ * after their answer (each carries `connection: close` once the server is shutting down, so the
+ * client never sends on a connection the server is closing); after `timeoutMs` the connections
+ * that stayed idle through all of it are closed with a FIN. The requests still running then are
+ * left to `app.close()`, which waits for them.
+ */
+export async function drainHttp(server: HttpServer, timeoutMs: number): Promise<void> {
+  stopAccepting(server);
+  await waitForConnections(server, timeoutMs);
+  server.closeIdleConnections();
+}

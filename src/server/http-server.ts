@@ -11,6 +11,9 @@ import { predictRoutes } from '../protocol/http/predict-routes.js';
 import { edgeRouteDocs } from '../edge/edge-route-docs.js';
 import type { UiRoutesOptions } from '../ui/ui-routes.js';
 import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
+import { InflightBudget } from '../scheduler/inflight-budget.js';
+import { admitRequestBytes } from '../protocol/http/request-bytes-admission.js';
+import { applyConnectionLimits, connectionServerOptions, type ConnectionLimits } from './connection-limits.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
@@ -31,6 +34,13 @@ export interface HttpServerOptions {
   edge?: boolean;
   /** Origins whose pages may call the API from a browser (CORS), e.g. a bundle's static host; `*` for any. None by default. */
   corsOrigins?: readonly string[];
+  /**
+   * Memory the requests in flight may hold at their peak, estimated from their bodies before they
+   * are read; beyond it requests get 429 with Retry-After. 0 or absent: no budget.
+   */
+  maxInflightBytes?: number;
+  /** Connection count and timeouts against slow or idle clients; Node's defaults where absent. */
+  connections?: ConnectionLimits;
 }
 
 /**
@@ -52,8 +62,12 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     // Sockets that sit idle are closed at shutdown; in-flight requests still finish.
     forceCloseConnections: 'idle',
     genReqId: requestId,
+    ...(options.connections !== undefined && connectionServerOptions(options.connections)),
   });
+  if (options.connections !== undefined) applyConnectionLimits(app.server, options.connections);
   observeRequests(app, slipway);
+  // Admission first: a request over the in-flight budget is refused before its body is read or inflated.
+  if (options.maxInflightBytes !== undefined && options.maxInflightBytes > 0) admitRequestBytes(app, new InflightBudget(options.maxInflightBytes));
   decodeContentEncoding(app);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.

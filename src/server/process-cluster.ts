@@ -21,6 +21,10 @@ export interface ProcessClusterOptions {
   startTimeoutMs?: number;
   /** A draining process still running after this long is killed. */
   drainTimeoutMs?: number;
+  /** At SIGTERM/SIGINT, how long the processes keep serving (the pod reported not-ready) before they drain. */
+  drainDelayMs?: number;
+  /** The health port (`--health-port`), answered here for the whole pod: ready while any process serves. */
+  health?: { host: string; port: number };
 }
 
 /** Cores each of `processes` serving processes plans its model instances for. */
@@ -148,9 +152,18 @@ export async function runProcessCluster(options: ProcessClusterOptions): Promise
     throw error;
   }
   everReady = true;
+  const health =
+    options.health === undefined
+      ? undefined
+      : await (await import('./health-listener.js')).HealthListener.start({
+          ...options.health,
+          notReadyReason: () => (stopping ? 'shutting down' : serving.size === 0 ? 'no serving process is ready' : undefined),
+        });
   const pids = first.map((f) => f.worker.process.pid).join(', ');
+  const healthLine =
+    health === undefined ? '' : `Health probes (a thread of their own) on http://${options.health!.host.includes(':') ? `[${options.health!.host}]` : options.health!.host}:${health.port}/v2/health/live and /v2/health/ready\n`;
   process.stdout.write(
-    `${banners[0]}${options.processes} processes (pids ${pids}), ${cores} core${cores === 1 ? '' : 's'} each, ready in ${Math.round(performance.now() - started)} ms; SIGHUP restarts them one at a time\n`,
+    `${banners[0]}${healthLine}${options.processes} processes (pids ${pids}), ${cores} core${cores === 1 ? '' : 's'} each, ready in ${Math.round(performance.now() - started)} ms; SIGHUP restarts them one at a time\n`,
   );
 
   process.on('SIGHUP', () => {
@@ -165,8 +178,13 @@ export async function runProcessCluster(options: ProcessClusterOptions): Promise
         return;
       }
       stopping = true;
-      logger.info({ event: 'shutdown', signal }, `${signal}: draining ${serving.size} processes`);
-      void Promise.all(Object.values(cluster.workers ?? {}).map((w) => (w === undefined ? undefined : drain(w)))).then(() => resolve(0));
+      health?.update();
+      const delayMs = options.drainDelayMs ?? 0;
+      logger.info({ event: 'shutdown', signal, drainDelayMs: delayMs }, `${signal}: not ready; draining ${serving.size} processes${delayMs > 0 ? ` in ${delayMs / 1000} s` : ''}`);
+      void new Promise((wait) => setTimeout(wait, delayMs))
+        .then(() => Promise.all(Object.values(cluster.workers ?? {}).map((w) => (w === undefined ? undefined : drain(w)))))
+        .then(() => health?.close())
+        .then(() => resolve(0));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

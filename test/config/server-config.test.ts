@@ -2,6 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveServerConfig } from '../../src/config/server-config.js';
 import { ServingError } from '../../src/errors/serving-error.js';
+import { defaultInflightBytes, defaultMaxConnections } from '../../src/config/process-limits.js';
 
 /** The problem lines of a CONFIG_INVALID error from resolveServerConfig. */
 function problemsOf(fn: () => unknown): string[] {
@@ -43,6 +44,13 @@ describe('resolveServerConfig: defaults', () => {
         prediction_log_max_rows: 100_000,
         ui: true,
         rollout_sync: 1000,
+        max_inflight_bytes: defaultInflightBytes(),
+        max_connections: defaultMaxConnections(),
+        request_timeout: 60_000,
+        headers_timeout: 30_000,
+        keep_alive_timeout: 72_000,
+        grpc_max_connection_idle: 300_000,
+        drain_delay: 0,
       },
     );
   });
@@ -236,5 +244,35 @@ describe('resolveServerConfig: the result is frozen', () => {
     resolveServerConfig(flags, {});
     assert.equal(Object.isFrozen(flags), false);
     assert.equal(flags.http_port, '8080');
+  });
+});
+
+describe('resolveServerConfig: limits, probes and drain', () => {
+  test('the environment the generated manifests set is read: SLIPWAY_DRAIN_DELAY_SECONDS, SLIPWAY_HEALTH_PORT', () => {
+    const config = resolveServerConfig({ models: ['m'] }, { SLIPWAY_DRAIN_DELAY_SECONDS: '10', SLIPWAY_HEALTH_PORT: '8003' });
+    assert.equal(config.drain_delay, 10);
+    assert.equal(config.health_port, 8003);
+  });
+
+  test('timeouts take durations; the memory budget and connection limit take numbers', () => {
+    const config = resolveServerConfig(
+      { models: ['m'], request_timeout: '2m', headers_timeout: '20s', keep_alive_timeout: '5s', max_inflight_bytes: '0', max_connections: '100' },
+      { SLIPWAY_GRPC_MAX_CONNECTION_AGE: '1h' },
+    );
+    assert.deepEqual(
+      [config.request_timeout, config.headers_timeout, config.keep_alive_timeout, config.max_inflight_bytes, config.max_connections, config.grpc_max_connection_age],
+      [120_000, 20_000, 5_000, 0, 100, 3_600_000],
+    );
+  });
+
+  test('options valid alone but not together are each named', () => {
+    const problems = problemsOf(() => resolveServerConfig({ models: ['m'], headers_timeout: '90s', request_timeout: '60s', http_port: 9000, health_port: 9000 }, {}));
+    assert.equal(problems.length, 2);
+    assert.match(problems[0]!, /^headers_timeout: 90000 ms is above request_timeout \(60000 ms\)/);
+    assert.match(problems[1]!, /^health_port: 9000 is the HTTP port/);
+  });
+
+  test('a negative drain delay is refused with its name', () => {
+    assert.match(problemsOf(() => resolveServerConfig({ models: ['m'] }, { SLIPWAY_DRAIN_DELAY_SECONDS: '-1' }))[0]!, /^drain_delay: /);
   });
 });

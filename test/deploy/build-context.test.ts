@@ -211,7 +211,9 @@ describe('writeBuildContext on a project that depends on slipway', () => {
     assert.deepEqual(container.ports, [
       { name: 'http', containerPort: 8000, protocol: 'TCP' },
       { name: 'grpc', containerPort: 8001, protocol: 'TCP' },
+      { name: 'health', containerPort: 8003, protocol: 'TCP' },
     ]);
+    assert.equal(container.livenessProbe.httpGet.port, 'health', 'probes use the health port, not the Service');
     assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
     assert.equal(service.kind, 'Service');
     assert.deepEqual(service.spec.ports.map((p: { port: number }) => p.port), [8000, 8001]);

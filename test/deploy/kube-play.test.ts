@@ -25,6 +25,7 @@ describe('podman kube play runs the generated Deployment', requireCommand('podma
   let deployment: KubeObject;
   let playFile: string;
   let url: string;
+  let healthUrl: string;
   let containerName: string;
   let pauseImagesBefore: string[] = [];
 
@@ -40,9 +41,11 @@ describe('podman kube play runs the generated Deployment', requireCommand('podma
     // Renamed per run so two runs never share a pod name.
     const played = structuredClone(deployment);
     played.metadata.name = `slipway-kube-${suffix}`;
-    const [httpPort, grpcPort] = [await freePort(), await freePort()];
+    const hostPorts: Record<string, number> = { http: await freePort(), grpc: await freePort(), health: await freePort() };
+    const httpPort = hostPorts.http!;
+    healthUrl = `http://127.0.0.1:${hostPorts.health}`;
     const container = played.spec.template.spec.containers[0];
-    container.ports = container.ports.map((p: { name: string }) => ({ ...p, hostPort: p.name === 'http' ? httpPort : grpcPort, hostIP: '127.0.0.1' }));
+    container.ports = container.ports.map((p: { name: string }) => ({ ...p, hostPort: hostPorts[p.name], hostIP: '127.0.0.1' }));
     playFile = join(work, 'deployment.yaml');
     await writeFile(playFile, stringify(played));
     run(['kube', 'play', playFile], { timeoutMs: 180_000 });
@@ -68,6 +71,9 @@ describe('podman kube play runs the generated Deployment', requireCommand('podma
   test('the pod is ready on its published port and reads digits correctly', async () => {
     assert.deepEqual(await (await fetch(`${url}/v2/health/ready`)).json(), { ready: true });
     assert.deepEqual(await (await fetch(`${url}/v2/health/live`)).json(), { live: true });
+    // The probes' own port (SLIPWAY_HEALTH_PORT in the manifest) answers in the running pod.
+    assert.deepEqual(await (await fetch(`${healthUrl}/v2/health/ready`)).json(), { ready: true });
+    assert.deepEqual(await (await fetch(`${healthUrl}/v2/health/live`)).json(), { live: true });
     const reply = await fetch(`${url}/v2/models/digits/infer`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -51,7 +51,11 @@ describe('the manifests slipway build writes validate against Kubernetes, Knativ
     assert.deepEqual(container.env, [
       { name: 'SLIPWAY_CORES', value: '2' },
       { name: 'SLIPWAY_DRAIN_DELAY_SECONDS', value: String(DRAIN_DELAY_SECONDS) },
+      { name: 'SLIPWAY_HEALTH_PORT', value: '8003' },
     ]);
+    // The probes go to the health port, whose own thread answers them when the serving port is overloaded.
+    assert.deepEqual(container.ports.find((p: { name: string }) => p.name === 'health'), { name: 'health', containerPort: 8003, protocol: 'TCP' });
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) assert.equal(container[probe].httpGet.port, 'health', probe);
     assert.equal(container.startupProbe.httpGet.path, '/v2/health/ready');
     assert.equal(container.readinessProbe.httpGet.path, '/v2/health/ready');
     assert.equal(container.livenessProbe.httpGet.path, '/v2/health/live');

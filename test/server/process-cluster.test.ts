@@ -153,3 +153,19 @@ test('--processes 2 with a path that does not exist exits 2 with the reason, ins
   assert.equal(code, 2, output);
   assert.match(output, /model path \/nonexistent\/slipway-models does not exist/);
 });
+
+test('--processes 2 --health-port: the primary answers the probes for the pod, not-ready at SIGTERM through the drain delay', async () => {
+  const server = await startCliServer([`${EXAMPLES}/digits`, '--processes', '2', '--no-grpc', '--no-ui', '--health-port', '0', '--drain-delay', '2']);
+  const health = /Health probes \(a thread of their own\) on (http:\/\/127\.0\.0\.1:\d+)/.exec(server.output())?.[1];
+  assert.ok(health !== undefined, `the banner names the health port:\n${server.output()}`);
+  assert.equal((await fetch(`${health}/v2/health/ready`)).status, 200);
+  const exited = once(server.child, 'exit') as Promise<[number | null]>;
+  server.child.kill('SIGTERM');
+  await waitFor(async () => (await fetch(`${health}/v2/health/ready`)).status === 503, 'not ready after SIGTERM');
+  // Still serving during the delay: the processes drain only after it.
+  const answer = await fetch(`${server.url}/v2/models/digits/infer`, { method: 'POST', body });
+  assert.equal(answer.status, 200);
+  assert.equal((await fetch(`${health}/v2/health/live`)).status, 200);
+  const [code] = await exited;
+  assert.equal(code, 0);
+});

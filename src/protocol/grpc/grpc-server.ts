@@ -27,6 +27,10 @@ export interface GrpcServerOptions {
   adminToken?: string;
   /** Largest request message in bytes (RESOURCE_EXHAUSTED beyond). Default 128 MiB, as the HTTP body limit. */
   maxMessageBytes?: number;
+  /** A connection with no call for this long gets GOAWAY (grpc-js default: never). */
+  maxConnectionIdleMs?: number;
+  /** A connection older than this gets GOAWAY; its running calls have as long again to finish. */
+  maxConnectionAgeMs?: number;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
@@ -70,6 +74,13 @@ export class GrpcServer {
     this.server = new Server({
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': -1,
+      // Idle or endless connections hold a descriptor each: the HTTP side's keep-alive and request
+      // timeouts, in gRPC's terms.
+      ...(options.maxConnectionIdleMs !== undefined && { 'grpc.max_connection_idle_ms': options.maxConnectionIdleMs }),
+      ...(options.maxConnectionAgeMs !== undefined && {
+        'grpc.max_connection_age_ms': options.maxConnectionAgeMs,
+        'grpc.max_connection_age_grace_ms': options.maxConnectionAgeMs,
+      }),
     });
     this.guard = new AdminGuard(options.adminToken);
     const { inference, health } = loadServices();

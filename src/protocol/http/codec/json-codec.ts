@@ -24,7 +24,18 @@ export interface JsonCodecOptions {
 interface Slot {
   worker: Worker;
   busy: number;
+  /** Took an outsized message: no new work, ended once idle (its heap grew to the message's size and V8 keeps it). */
+  retiring: boolean;
 }
+
+/**
+ * A codec thread that parses or prints a message this large is ended once it is idle, and a fresh
+ * one starts on the next large message (~30 ms, once per outsized request). V8 keeps the old space
+ * a 60 MB body grew to long after the arrays in it are garbage (measured: +400 MB RSS per thread
+ * after 60 MB requests); ending the thread is the one way to give all of it back.
+ */
+const RETIRE_AFTER_BYTES = 16 * 1024 * 1024;
+const RETIRE_AFTER_ELEMENTS = 2 * 1024 * 1024;
 
 interface Pending {
   slot: Slot;
@@ -58,7 +69,7 @@ export class JsonCodec {
     const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
     const own = whole ? new Uint8Array(body.buffer, 0, body.byteLength) : Uint8Array.from(body);
     const message: ToCodec = { type: 'decode', id: 0, body: own, model, ...(version !== undefined && { version }) };
-    const reply = await this.call(message, [own.buffer]);
+    const reply = await this.call(message, [own.buffer], own.byteLength >= RETIRE_AFTER_BYTES);
     if (reply.type !== 'decoded') throw new Error(`codec answered ${reply.type} to decode`);
     return reply.request;
   }
@@ -70,7 +81,7 @@ export class JsonCodec {
     // The outputs are not used again here, so their buffers move to the codec thread (batch slices
     // are compacted first, so no thread ever receives a whole batch's buffer per request).
     const { tensors, transfer } = forTransfer(response.outputs, true);
-    const reply = await this.call({ type: 'encode', id: 0, response: { ...response, outputs: tensors } }, transfer);
+    const reply = await this.call({ type: 'encode', id: 0, response: { ...response, outputs: tensors } }, transfer, elements >= RETIRE_AFTER_ELEMENTS);
     if (reply.type !== 'encoded') throw new Error(`codec answered ${reply.type} to encode`);
     return Buffer.from(reply.body.buffer, reply.body.byteOffset, reply.body.byteLength);
   }
@@ -81,18 +92,24 @@ export class JsonCodec {
     this.pending.clear();
   }
 
-  private call(message: ToCodec, transfer: ArrayBuffer[]): Promise<FromCodec> {
+  private call(message: ToCodec, transfer: ArrayBuffer[], outsized: boolean): Promise<FromCodec> {
     const id = this.nextId++;
     message.id = id;
     const slot = this.pick();
+    if (outsized) this.retire(slot);
     // Idle codec threads must not keep the process alive, busy ones must (a pending decode is work).
     if (slot.busy++ === 0) slot.worker.ref();
+    const done = (): void => {
+      if (--slot.busy > 0) return;
+      if (slot.retiring) void slot.worker.terminate();
+      else slot.worker.unref();
+    };
     return new Promise<FromCodec>((resolve, reject) => {
       this.pending.set(id, { slot, resolve, reject });
       slot.worker.postMessage(message, transfer);
     }).then(
       (reply) => {
-        if (--slot.busy === 0) slot.worker.unref();
+        done();
         if (reply.type === 'failed') {
           const cause = reply.stack === undefined ? undefined : new Error(`JSON codec thread: ${reply.stack}`);
           throw new ServingError(reply.code, reply.message, cause === undefined ? undefined : { cause });
@@ -100,10 +117,16 @@ export class JsonCodec {
         return reply;
       },
       (error: unknown) => {
-        if (--slot.busy === 0) slot.worker.unref();
+        done();
         throw error;
       },
     );
+  }
+
+  private retire(slot: Slot): void {
+    slot.retiring = true;
+    const index = this.workers.indexOf(slot);
+    if (index >= 0) this.workers.splice(index, 1);
   }
 
   private pick(): Slot {
@@ -115,7 +138,7 @@ export class JsonCodec {
 
   private spawn(): Slot {
     const worker = new Worker(WORKER_URL);
-    const slot: Slot = { worker, busy: 0 };
+    const slot: Slot = { worker, busy: 0, retiring: false };
     worker.on('message', (reply: FromCodec) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
@@ -132,7 +155,7 @@ export class JsonCodec {
       }
     };
     worker.on('error', fail);
-    worker.on('exit', (code) => code !== 0 && fail(new Error(`exited with code ${code}`)));
+    worker.on('exit', (code) => code !== 0 && !(slot.retiring && slot.busy === 0) && fail(new Error(`exited with code ${code}`)));
     worker.unref();
     this.workers.push(slot);
     return slot;

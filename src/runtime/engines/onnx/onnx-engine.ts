@@ -31,6 +31,10 @@ export class OnnxEngine implements Engine {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // The arena keeps the largest batch's buffers for the session's life; without it a 60 MB request's
+      // memory goes back after it (measured: -100 MB RSS after ten 60 MB requests, no change in
+      // small-request latency within noise).
+      enableCpuMemArena: false,
       // onnxruntime's own stderr lines would duplicate (unstructured) the errors we raise and log.
       logSeverityLevel: 4,
     });

@@ -98,3 +98,22 @@ test("a codec thread's unexpected failure is INTERNAL and keeps the thread's sta
     return true;
   });
 });
+
+test('a codec thread that parsed an outsized body is replaced once idle; the next body gets a fresh one', async () => {
+  const codec = new JsonCodec({ decodeThresholdBytes: 0, threads: 1 });
+  const threads = (): Array<{ worker: { threadId: number } }> => (codec as unknown as { workers: Array<{ worker: { threadId: number } }> }).workers;
+  try {
+    await codec.decode(body, 'm');
+    const first = threads()[0]!.worker.threadId;
+    // 17 MB of numbers: over the 16 MB a thread may parse before it is retired.
+    const count = 4 * 1024 * 1024;
+    const big = Buffer.from(`{"inputs":[{"name":"a","datatype":"FP32","shape":[${count}],"data":[${'0.5,'.repeat(count - 1)}0.5]}]}`);
+    const decoded = await codec.decode(big, 'm');
+    assert.equal(decoded.inputs[0]!.data.length, count);
+    assert.equal(threads().length, 0, 'the outsized thread left the pool');
+    await codec.decode(body, 'm');
+    assert.notEqual(threads()[0]!.worker.threadId, first, 'a fresh thread took the next body');
+  } finally {
+    await codec.close();
+  }
+});
