@@ -13,6 +13,9 @@ import { grpcStatusOf } from '../../errors/to-grpc.js';
 import type { Slipway } from '../../slipway.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
+import { AccessKeys } from '../access/access-keys.js';
+import { presentedKey } from '../access/presented-key.js';
+import type { RateLimiter } from '../access/rate-limiter.js';
 import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
 import { modelMetadata, modelReadiness } from '../model-metadata.js';
@@ -24,7 +27,18 @@ export interface GrpcServerOptions {
   adminToken?: string;
   /** Largest request message in bytes (RESOURCE_EXHAUSTED beyond). Default 128 MiB, as the HTTP body limit. */
   maxMessageBytes?: number;
+  /** API keys per route group, shared with the HTTP server (wins over adminToken). Inference rpcs need a key when the inference group does. */
+  access?: AccessKeys;
+  /** Per-key (or per-peer-address) token buckets, shared with the HTTP server. */
+  rateLimiter?: RateLimiter;
+  /** Serve TLS with this PEM certificate (chain) and private key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
+
+/** Rpcs that are always open and never rate limited: liveness, readiness and the health service. */
+const PROBE_RPCS = new Set(['ServerLive', 'ServerReady', 'Health.Check']);
+/** Rpcs that change what is served: the admin token. */
+const ADMIN_RPCS = new Set(['RepositoryModelLoad', 'RepositoryModelUnload']);
 
 const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
@@ -53,6 +67,9 @@ interface RepositoryRequest {
 export class GrpcServer {
   private readonly server: Server;
   private readonly guard: AdminGuard;
+  private readonly access: AccessKeys;
+  private readonly rateLimiter: RateLimiter | undefined;
+  private readonly credentials: ServerCredentials;
   private readonly watchers = new Set<() => void>();
 
   constructor(
@@ -64,7 +81,13 @@ export class GrpcServer {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': -1,
     });
-    this.guard = new AdminGuard(options.adminToken);
+    this.access = options.access ?? new AccessKeys({ keys: { admin: options.adminToken === undefined ? [] : [options.adminToken] } });
+    this.guard = new AdminGuard(this.access);
+    this.rateLimiter = options.rateLimiter;
+    this.credentials =
+      options.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
     const { inference, health } = loadServices();
     this.server.addService(inference.service, this.inferenceImplementation());
     this.server.addService(health.service, this.healthImplementation());
@@ -74,7 +97,7 @@ export class GrpcServer {
   listen(host: string, port: number): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      this.server.bindAsync(address, this.credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
   }
 
@@ -101,7 +124,10 @@ export class GrpcServer {
       const started = performance.now();
       const log = this.slipway.logger;
       Promise.resolve()
-        .then(() => handler(call.request, call.metadata))
+        .then(() => {
+          this.admit(rpc, call);
+          return handler(call.request, call.metadata);
+        })
         .then(
           (response) => {
             log.info({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 }, 'grpc');
@@ -115,10 +141,29 @@ export class GrpcServer {
             log.info({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs }, 'grpc');
             const metadata = new Metadata();
             metadata.set('slipway-code', serving.code);
+            if (serving.retryAfterSeconds !== undefined) metadata.set('retry-after', String(serving.retryAfterSeconds));
             callback({ code, details: serving.message, metadata });
           },
         );
     };
+  }
+
+  /** Rate limit and API key of one call, as the HTTP hook does for a request; throws to refuse. */
+  private admit(rpc: string, call: ServerUnaryCall<unknown, unknown>): void {
+    if (PROBE_RPCS.has(rpc)) return;
+    const key = presentedKey((name) => metadataValue(call.metadata, name));
+    const identity = this.access.identify(key);
+    if (this.rateLimiter !== undefined) {
+      const decision = this.rateLimiter.take(identity?.id ?? `ip:${peerAddress(call.getPeer())}`);
+      if (!decision.allowed) {
+        const { ratePerSecond, burst } = this.rateLimiter.limit;
+        throw new ServingError('RATE_LIMITED', `rate limit exceeded: ${Number(ratePerSecond.toFixed(3))} requests/s (burst ${burst}) per ${identity === undefined ? 'client address' : 'key'}; retry in ${decision.retryAfterSeconds} s`, {
+          retryAfterSeconds: decision.retryAfterSeconds,
+        });
+      }
+    }
+    // Admin rpcs check the admin token themselves.
+    if (!ADMIN_RPCS.has(rpc)) this.access.check('inference', key);
   }
 
   private inferenceImplementation(): UntypedServiceImplementation {
@@ -144,7 +189,7 @@ export class GrpcServer {
         return { models: request.ready === true ? rows.filter((r) => r.state === 'READY') : rows };
       }),
       RepositoryModelLoad: this.unary('RepositoryModelLoad', async (request: RepositoryRequest, metadata: Metadata) => {
-        this.guard.check(authorization(metadata));
+        this.guard.check((name) => metadataValue(metadata, name));
         const name = requireName(request.model_name, 'model_name');
         const overrides = Object.keys(request.parameters ?? {});
         if (overrides.length > 0) {
@@ -157,7 +202,7 @@ export class GrpcServer {
         return {};
       }),
       RepositoryModelUnload: this.unary('RepositoryModelUnload', async (request: RepositoryRequest, metadata: Metadata) => {
-        this.guard.check(authorization(metadata));
+        this.guard.check((name) => metadataValue(metadata, name));
         await slipway.unloadModel(requireName(request.model_name, 'model_name'));
         return {};
       }),
@@ -220,6 +265,11 @@ function metadataValue(metadata: Metadata, name: string): string | undefined {
   return typeof value === 'string' ? value : value?.toString('utf8');
 }
 
-function authorization(metadata: Metadata): string | undefined {
-  return metadataValue(metadata, 'authorization');
+/** The address part of a grpc-js peer (`ipv4:127.0.0.1:5000`, `[::1]:5000`, `127.0.0.1:5000`). */
+function peerAddress(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const bracket = /^\[([^\]]+)\]/.exec(bare);
+  if (bracket !== null) return bracket[1]!;
+  const colon = bare.lastIndexOf(':');
+  return colon < 0 ? bare : bare.slice(0, colon);
 }

@@ -13,6 +13,7 @@ import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
 import { registerTrafficRoutes } from './traffic-routes.js';
+import type { AccessKeys } from '../access/access-keys.js';
 import { httpRouting } from './http-routing.js';
 
 export interface OipRoutesOptions {
@@ -23,6 +24,8 @@ export interface OipRoutesOptions {
   codec?: JsonCodec;
   /** Enables repository load/unload for callers sending `Authorization: Bearer <token>` (403 without one configured). */
   adminToken?: string;
+  /** The server's keys: their admin keys open repository load/unload and traffic changes (wins over adminToken). */
+  access?: AccessKeys;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
@@ -134,8 +137,8 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   app.post('/v2/models/:model/versions/:version/infer', infer);
 
   registerStatsRoutes(app, slipway);
-  registerRepositoryRoutes(app, slipway, options.adminToken);
-  registerTrafficRoutes(app, slipway, options.adminToken);
+  registerRepositoryRoutes(app, slipway, options.access ?? options.adminToken);
+  registerTrafficRoutes(app, slipway, options.access ?? options.adminToken);
 
   app.post('/v2/repository/index', async (request: FastifyRequest<{ Body: Buffer | undefined }>) => {
     const body = request.body !== undefined && request.body.length > 0 ? parseJsonBody(request.body) : {};
