@@ -48,9 +48,14 @@ describe('the manifests slipway build writes validate against Kubernetes, Knativ
     const container = pod.containers[0];
     assert.equal(container.image, IMAGE);
     assert.deepEqual(container.resources, { requests: { cpu: '1500m', memory: '2Gi' }, limits: { memory: '2Gi' } });
+    const secretEntry = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: 'digits-keys', key, optional: true } } });
     assert.deepEqual(container.env, [
       { name: 'SLIPWAY_CORES', value: '2' },
       { name: 'SLIPWAY_DRAIN_DELAY_SECONDS', value: String(DRAIN_DELAY_SECONDS) },
+      // API keys from an optional Secret: the manifests apply without it, and keys come with it.
+      secretEntry('SLIPWAY_API_KEYS', 'api-keys'),
+      secretEntry('SLIPWAY_UI_KEYS', 'ui-keys'),
+      secretEntry('SLIPWAY_ADMIN_TOKEN', 'admin-token'),
     ]);
     assert.equal(container.startupProbe.httpGet.path, '/v2/health/ready');
     assert.equal(container.readinessProbe.httpGet.path, '/v2/health/ready');
@@ -141,6 +146,25 @@ describe('the Helm chart: helm lint --strict, helm template, and the same valida
       for (const object of objects) validateKubernetesObject(object);
     });
   }
+
+  test('access: keys from a Secret (optional entries), allowed hosts, CORS origins and a rate limit as the server reads them', () => {
+    const sets = ['access.keysSecret=prod-keys', 'access.allowedHosts={models.example.com,ui.example.com}', 'access.corsOrigins={https://app.example.com}', 'access.rateLimit=100/s'];
+    const lint = helm(['lint', '--strict', chart, ...sets.flatMap((s) => ['--set', s])]);
+    assert.equal(lint.status, 0, lint.output);
+    const env = byKind(render(sets), 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: unknown }>;
+    const named = (name: string) => env.find((e) => e.name === name);
+    assert.deepEqual(named('SLIPWAY_UI_KEYS')?.valueFrom, { secretKeyRef: { name: 'prod-keys', key: 'ui-keys', optional: true } });
+    assert.deepEqual(named('SLIPWAY_ADMIN_TOKEN')?.valueFrom, { secretKeyRef: { name: 'prod-keys', key: 'admin-token', optional: true } });
+    assert.equal(named('SLIPWAY_ALLOWED_HOSTS')?.value, 'models.example.com,ui.example.com');
+    assert.equal(named('SLIPWAY_CORS_ORIGINS')?.value, 'https://app.example.com');
+    assert.equal(named('SLIPWAY_RATE_LIMIT')?.value, '100/s');
+    const defaults = byKind(render([]), 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: { secretKeyRef: { name: string } } }>;
+    assert.equal(defaults.find((e) => e.name === 'SLIPWAY_API_KEYS')?.valueFrom?.secretKeyRef.name, 'demo-slipway-keys');
+    assert.equal(defaults.find((e) => e.name === 'SLIPWAY_RATE_LIMIT'), undefined);
+    const bad = helm(['lint', '--strict', chart, '--set', 'access.rateLimit=lots']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.output, /rateLimit/);
+  });
 
   test('values the schema refuses fail the lint, naming the value', () => {
     const lint = helm(['lint', '--strict', chart, '--set', 'mode=swarm']);

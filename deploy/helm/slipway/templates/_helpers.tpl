@@ -52,6 +52,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   value: {{ .Values.server.responseCache | quote }}
 - name: SLIPWAY_LOG_LEVEL
   value: {{ .Values.server.logLevel | quote }}
+{{- $keys := .Values.access.keysSecret | default (printf "%s-keys" (include "slipway.fullname" .)) }}
+{{- range $pair := list (list "SLIPWAY_API_KEYS" "api-keys") (list "SLIPWAY_UI_KEYS" "ui-keys") (list "SLIPWAY_ADMIN_TOKEN" "admin-token") }}
+- name: {{ index $pair 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $keys }}
+      key: {{ index $pair 1 }}
+      optional: true
+{{- end }}
+{{- with .Values.access.allowedHosts }}
+- name: SLIPWAY_ALLOWED_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.access.corsOrigins }}
+- name: SLIPWAY_CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.access.rateLimit }}
+- name: SLIPWAY_RATE_LIMIT
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.env }}
 {{ toYaml . }}
 {{- end }}
