@@ -162,6 +162,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     const access = serverAccess(config);
     if (access.generatedUiKey !== undefined) {
       process.env.SLIPWAY_UI_KEYS = access.generatedUiKey;
+      warnGeneratedKey(logger);
       process.stdout.write(generatedKeyNotice(access.generatedUiKey));
     }
     let code: number;
@@ -176,6 +177,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   }
   const started = performance.now();
   const access = serverAccess(config);
+  if (access.generatedUiKey !== undefined) warnGeneratedKey(logger);
   const rolloutDb = config.rollout_db ?? defaultRolloutDb(config.models);
   const member = await joinCluster();
   // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs.
@@ -305,6 +307,14 @@ function accessSummary(access: ServerAccess, openFeedback: boolean): string {
   ];
   if (access.rateLimiter !== undefined) parts.push(`rate limit ${Number(access.rateLimiter.limit.ratePerSecond.toFixed(3))}/s per key or address (burst ${access.rateLimiter.limit.burst})`);
   return `Access: ${parts.join('; ')}${access.generatedUiKey === undefined || cluster.isWorker ? '' : `\n${generatedKeyNotice(access.generatedUiKey).trimEnd()}`}`;
+}
+
+/** The log says a key was made up and how to choose one; the key itself goes to the banner only. */
+function warnGeneratedKey(logger: ReturnType<typeof createLogger>): void {
+  logger.warn(
+    { event: 'ui_key_generated' },
+    'feedback reads need a key when listening beyond loopback and none was given: a generated UI key is printed in the banner; choose one with --ui-key (SLIPWAY_UI_KEYS) or serve them openly with --open-feedback',
+  );
 }
 
 function generatedKeyNotice(key: string): string {
