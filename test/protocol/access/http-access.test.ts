@@ -110,6 +110,11 @@ describe('API keys per route group', () => {
     assert.equal((await send(url, '/', { headers: { accept: 'text/html' } })).status, 200);
   });
 
+  test('a route no table names is guarded as inference: no route list leaks to callers without a key', async () => {
+    assert.equal((await send(url, '/no/such/route')).status, 401);
+    assert.equal((await send(url, '/no/such/route', { headers: { 'x-api-key': INFERENCE_KEY } })).status, 404);
+  });
+
   test('feedback reads need a UI (or admin) key; an inference key is 403', async () => {
     assert.equal((await send(url, '/api/feedback')).status, 401);
     const inference = await send(url, '/api/feedback/export', { headers: { 'x-api-key': INFERENCE_KEY } });
