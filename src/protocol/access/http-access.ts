@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServingError } from '../../errors/serving-error.js';
 import type { AccessKeys, KeyIdentity } from './access-keys.js';
+import { noteKey } from '../http/request-context.js';
 import { KEY_COOKIE, presentedKey } from './presented-key.js';
 import type { RateDecision, RateLimiter } from './rate-limiter.js';
 import { routeAccess, type RouteAccess } from './route-access.js';
@@ -51,6 +52,7 @@ export function installHttpAccess(app: FastifyInstance, options: HttpAccessOptio
     if (access === 'session' || access === 'feedback-write') checkSameOrigin(request);
     const key = presentedKey(headerOf(request), { cookie: true });
     const identity = keys.identify(key);
+    if (identity !== undefined) noteKey(request, identity.id);
     if (rateLimiter !== undefined) {
       const decision = rateLimiter.take(identity?.id ?? `ip:${request.ip}`);
       setRateHeaders(reply, decision);

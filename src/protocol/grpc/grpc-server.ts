@@ -123,14 +123,17 @@ export class GrpcServer {
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
       const log = this.slipway.logger;
+      // Who asked, as the key's id (never the key), on the call's log line.
+      let key: { key: string } | undefined;
       Promise.resolve()
         .then(() => {
-          this.admit(rpc, call);
+          const id = this.admit(rpc, call);
+          if (id !== undefined) key = { key: id };
           return handler(call.request, call.metadata);
         })
         .then(
           (response) => {
-            log.info({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 }, 'grpc');
+            log.info({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100, ...key }, 'grpc');
             callback(null, response);
           },
           (error: unknown) => {
@@ -138,7 +141,7 @@ export class GrpcServer {
             const code = grpcStatusOf(serving.category);
             const latencyMs = Math.round((performance.now() - started) * 100) / 100;
             if (code === GrpcStatus.INTERNAL) log.error({ rpc, err: error, code: serving.code }, serving.message);
-            log.info({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs }, 'grpc');
+            log.info({ rpc, status: GrpcStatus[code], code: serving.code, latencyMs, ...key }, 'grpc');
             const metadata = new Metadata();
             metadata.set('slipway-code', serving.code);
             if (serving.retryAfterSeconds !== undefined) metadata.set('retry-after', String(serving.retryAfterSeconds));
@@ -148,9 +151,9 @@ export class GrpcServer {
     };
   }
 
-  /** Rate limit and API key of one call, as the HTTP hook does for a request; throws to refuse. */
-  private admit(rpc: string, call: ServerUnaryCall<unknown, unknown>): void {
-    if (PROBE_RPCS.has(rpc)) return;
+  /** Rate limit and API key of one call, as the HTTP hook does for a request; throws to refuse, else returns the key's id. */
+  private admit(rpc: string, call: ServerUnaryCall<unknown, unknown>): string | undefined {
+    if (PROBE_RPCS.has(rpc)) return undefined;
     const key = presentedKey((name) => metadataValue(call.metadata, name));
     const identity = this.access.identify(key);
     if (this.rateLimiter !== undefined) {
@@ -164,6 +167,7 @@ export class GrpcServer {
     }
     // Admin rpcs check the admin token themselves.
     if (!ADMIN_RPCS.has(rpc)) this.access.check('inference', key);
+    return identity?.id;
   }
 
   private inferenceImplementation(): UntypedServiceImplementation {

@@ -28,3 +28,14 @@ export function noteError(request: FastifyRequest, code: ErrorCode): void {
 export function errorCodeOf(request: FastifyRequest): ErrorCode | undefined {
   return errors.get(request);
 }
+
+const keys = new WeakMap<FastifyRequest, string>();
+
+/** The id of the API key a request presented (never the key), for its log line. */
+export function noteKey(request: FastifyRequest, id: string): void {
+  keys.set(request, id);
+}
+
+export function keyOf(request: FastifyRequest): string | undefined {
+  return keys.get(request);
+}

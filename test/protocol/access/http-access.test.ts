@@ -11,6 +11,7 @@ import { RateLimiter } from '../../../src/protocol/access/rate-limiter.js';
 import { createHttpServer, type HttpServerOptions } from '../../../src/server/http-server.js';
 import { Slipway } from '../../../src/slipway.js';
 import { SqliteFeedbackStore } from '../../../src/ui/feedback/sqlite-feedback-store.js';
+import { captureLogger } from '../../helpers/capture-logger.js';
 import { TEST_MODELS } from '../../helpers/paths.js';
 
 // Access control over real HTTP: keys per route group, the Host allow-list, same-origin writes, the
@@ -289,5 +290,27 @@ describe('rate limits (--rate-limit)', () => {
       assert.equal((await send(url, '/v2/models/simple', { headers: { 'x-api-key': key } })).status, 429);
     }
     for (let i = 0; i < 5; i++) assert.equal((await send(url, '/v2/health/ready')).status, 200);
+  });
+});
+
+describe('the request log', () => {
+  test("names the key a request presented by its id, never the key", async () => {
+    const { logger, lines } = captureLogger();
+    const logged = await Slipway.open({ models: [join(TEST_MODELS, 'simple')], cores: 1, logger });
+    const app = createHttpServer(logged, { access: new AccessKeys({ keys: { ui: [UI_KEY] } }) });
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+      assert.equal((await send(url, '/v2/models/simple', { headers: { 'x-api-key': UI_KEY } })).status, 200);
+      assert.equal((await send(url, '/v2/models/simple')).status, 200);
+      const requests = lines.filter((l) => l.msg === 'request' && l.url === '/v2/models/simple');
+      assert.equal(requests.length, 2);
+      assert.match(String(requests[0]!.key), /^ui:[0-9a-f]{12}$/);
+      assert.equal(requests[1]!.key, undefined);
+      assert.ok(!JSON.stringify(lines).includes(UI_KEY));
+    } finally {
+      await app.close();
+      await logged.close();
+    }
   });
 });
