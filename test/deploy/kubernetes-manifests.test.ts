@@ -166,6 +166,26 @@ describe('the Helm chart: helm lint --strict, helm template, and the same valida
     assert.match(bad.output, /rateLimit/);
   });
 
+  test('access.tlsSecret: the pods serve TLS from the Secret, probes and the ServiceMonitor use https, the Service says so', () => {
+    const sets = ['access.tlsSecret=demo-tls', 'serviceMonitor.enabled=true'];
+    const lint = helm(['lint', '--strict', chart, ...sets.flatMap((s) => ['--set', s])]);
+    assert.equal(lint.status, 0, lint.output);
+    const objects = render(sets);
+    for (const object of objects) validateKubernetesObject(object);
+    const pod = byKind(objects, 'Deployment').spec.template.spec;
+    const container = pod.containers[0];
+    const env = Object.fromEntries((container.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+    assert.equal(env.SLIPWAY_TLS_CERT, '/etc/slipway/tls/tls.crt');
+    assert.equal(env.SLIPWAY_TLS_KEY, '/etc/slipway/tls/tls.key');
+    assert.deepEqual(pod.volumes.find((v: { name: string }) => v.name === 'tls'), { name: 'tls', secret: { secretName: 'demo-tls' } });
+    assert.deepEqual(container.volumeMounts.find((m: { name: string }) => m.name === 'tls'), { name: 'tls', mountPath: '/etc/slipway/tls', readOnly: true });
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) assert.equal(probe.httpGet.scheme, 'HTTPS');
+    assert.deepEqual(byKind(objects, 'Service').spec.ports.map((p: { appProtocol: string }) => p.appProtocol), ['https', 'grpc']);
+    assert.equal(byKind(objects, 'ServiceMonitor').spec.endpoints[0].scheme, 'https');
+    const plain = byKind(render([]), 'Deployment').spec.template.spec.containers[0];
+    assert.equal(plain.readinessProbe.httpGet.scheme, undefined);
+  });
+
   test('values the schema refuses fail the lint, naming the value', () => {
     const lint = helm(['lint', '--strict', chart, '--set', 'mode=swarm']);
     assert.notEqual(lint.status, 0);
