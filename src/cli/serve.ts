@@ -206,7 +206,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     bodyLimitBytes: config.body_limit_bytes,
     exposeMetrics: config.metrics && config.metrics_port === undefined,
     access: access.keys,
-    ...(config.allowed_hosts !== undefined && { allowedHosts: config.allowed_hosts }),
+    allowedHosts: access.allowedHosts,
     ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
     ...(access.tls !== undefined && { tls: access.tls }),
     ...(config.default_model !== undefined && { defaultModel: config.default_model }),

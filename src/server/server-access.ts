@@ -15,9 +15,11 @@ export interface ServerAccess {
   /** One limiter for HTTP and gRPC, so a key has one budget whichever protocol it uses. */
   rateLimiter?: RateLimiter;
   tls?: { cert: Buffer; key: Buffer };
+  /** Host names the UI answers to: --allowed-host, plus --host when it is a name. */
+  allowedHosts: string[];
 }
 
-type AccessSettings = Pick<ServerConfig, 'host' | 'ui' | 'admin_token' | 'api_keys' | 'ui_keys' | 'keys_file' | 'open_feedback' | 'tls_cert' | 'tls_key' | 'rate_limit' | 'rate_limit_burst'>;
+type AccessSettings = Pick<ServerConfig, 'host' | 'allowed_hosts' | 'ui' | 'admin_token' | 'api_keys' | 'ui_keys' | 'keys_file' | 'open_feedback' | 'tls_cert' | 'tls_key' | 'rate_limit' | 'rate_limit_burst'>;
 
 /** Whether `host` only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
@@ -51,7 +53,9 @@ export function serverAccess(config: Readonly<AccessSettings>, generate: () => s
   const rateLimiter =
     config.rate_limit === undefined ? undefined : new RateLimiter({ ratePerSecond: config.rate_limit, burst: config.rate_limit_burst ?? Math.max(1, Math.ceil(config.rate_limit)) });
   const tls = config.tls_cert !== undefined && config.tls_key !== undefined ? { cert: readPem(config.tls_cert, 'tls_cert'), key: readPem(config.tls_key, 'tls_key') } : undefined;
-  return { keys, ...(generatedUiKey !== undefined && { generatedUiKey }), ...(rateLimiter !== undefined && { rateLimiter }), ...(tls !== undefined && { tls }) };
+  // A server told to listen on a name is reached by that name.
+  const allowedHosts = [...(config.allowed_hosts ?? []), ...(isIP(config.host.replace(/^\[|\]$/g, '')) === 0 ? [config.host.toLowerCase()] : [])];
+  return { keys, allowedHosts, ...(generatedUiKey !== undefined && { generatedUiKey }), ...(rateLimiter !== undefined && { rateLimiter }), ...(tls !== undefined && { tls }) };
 }
 
 function readPem(path: string, option: string): Buffer {

@@ -66,6 +66,13 @@ describe('server access settings', () => {
     assert.equal(serverAccess(config({ host: '0.0.0.0', ui: false })).generatedUiKey, undefined, 'no UI, nothing to sign in to');
   });
 
+  test('allowed host names: --allowed-host, plus --host when it names a host', () => {
+    assert.deepEqual(serverAccess(config({ allowed_hosts: ['ui.example.com'] })).allowedHosts, ['ui.example.com']);
+    assert.deepEqual(serverAccess(config({ host: 'Models.LAN', open_feedback: true })).allowedHosts, ['models.lan']);
+    assert.deepEqual(serverAccess(config({ host: '0.0.0.0', open_feedback: true })).allowedHosts, []);
+    assert.deepEqual(serverAccess(config({ host: '[::1]' })).allowedHosts, []);
+  });
+
   test('keys from flags, environment (comma-separated) and a keys file add up', async () => {
     const file = join(dir, 'keys.txt');
     await writeFile(file, '# mounted from a Secret\ninference file-inference-key\nadmin file-admin-key\n');
