@@ -9,6 +9,7 @@ import { requireCommand } from '../helpers/requirements.js';
 import { launchChromium, type Browser } from './chromium.js';
 
 const UI_KEY = 'e2e-ui-key-0001';
+const API_KEY = 'e2e-api-key-0001';
 
 // The UI's sign-in in real Chromium: a page refused for want of a key asks for one, a wrong key is
 // said to be wrong, the right one opens the flags (and their export download) through an HttpOnly
@@ -24,7 +25,7 @@ describe('UI sign-in', requireCommand('chromium'), () => {
     await mkdir(join(repository, 'simple', '1'), { recursive: true });
     await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(repository, 'simple', '1', 'model.onnx'), { dereference: true });
     await cp(join(TEST_MODELS, 'simple', 'config.yaml'), join(repository, 'simple', 'config.yaml'));
-    server = await startCliServer([repository, '--no-grpc', '--ui-key', UI_KEY]);
+    server = await startCliServer([repository, '--no-grpc', '--ui-key', UI_KEY, '--api-key', API_KEY]);
     browser = await launchChromium();
   });
   after(async () => {
@@ -55,6 +56,13 @@ describe('UI sign-in', requireCommand('chromium'), () => {
     // A plain link (no script, no header) carries the cookie: the export downloads.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'CSV' }).click()]);
     assert.match(download.suggestedFilename(), /^feedback-.*\.csv$/);
+
+    // Signed in with the UI key, the model page runs the model (inference needs a key here too), and
+    // its "Use via API" panel says that code elsewhere must send one.
+    await page.goto(`${server.url}/models/simple`);
+    await page.getByText('Use via API').click();
+    await page.getByText('This server needs an API key for these calls').waitFor();
+    assert.equal(await page.getByRole('dialog', { name: 'Sign in' }).count(), 0);
 
     await Promise.all([page.waitForEvent('load'), page.getByRole('button', { name: 'Sign out' }).click()]);
     await page.getByRole('dialog', { name: 'Sign in' }).waitFor();
