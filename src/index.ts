@@ -21,6 +21,11 @@ export { MemoryResponseCache } from './scheduler/memory-response-cache.js';
 export { RedisResponseCache } from './scheduler/redis-response-cache.js';
 export { createHttpServer, type HttpServerOptions } from './server/http-server.js';
 export { oipRoutes, type OipRoutesOptions } from './protocol/http/oip-routes.js';
+// Access control: API keys per route group, the hook that guards an app (createHttpServer installs it), rate limits.
+export { AccessKeys, type AccessGroup, type AccessKeysOptions, type KeyIdentity } from './protocol/access/access-keys.js';
+export { installHttpAccess, type HttpAccessOptions } from './protocol/access/http-access.js';
+export { readKeysFile } from './protocol/access/keys-file.js';
+export { RateLimiter, type RateLimit, type RateDecision } from './protocol/access/rate-limiter.js';
 export { ServingError, isServingError } from './errors/serving-error.js';
 export { ERROR_CODES, type ErrorCode, type ErrorCategory } from './errors/codes.js';
 export { httpStatusOf } from './errors/to-http.js';

@@ -158,7 +158,7 @@ async function startCanary(model: string, version: number, flags: OptimizeFlags)
     ...(flags.canarySteps !== undefined && { steps: flags.canarySteps }),
     ...(flags.canaryInterval !== undefined && { interval: flags.canaryInterval }),
   });
-  const client = new SlipwayHttpClient(target.url, { retries: 2, ...(target.token !== undefined && { adminToken: target.token }) });
+  const client = new SlipwayHttpClient(target.url, { retries: 2, ...(target.token !== undefined && { adminToken: target.token, apiKey: target.token }) });
   await client.loadModel(model);
   if (!(await client.modelReady(model, String(version)))) {
     throw new UsageError(

@@ -53,7 +53,7 @@ export function targetOf(flags: ServerFlags): RolloutTarget {
 
 function clientOf(flags: ServerFlags): SlipwayHttpClient {
   const { token } = targetOf(flags);
-  return new SlipwayHttpClient(flags.url, { retries: 2, ...(token !== undefined && { adminToken: token }) });
+  return new SlipwayHttpClient(flags.url, { retries: 2, ...(token !== undefined && { adminToken: token, apiKey: token }) });
 }
 
 /** Runs a command's body and turns client errors into a message and an exit code. */

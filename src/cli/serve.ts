@@ -12,6 +12,7 @@ import { defaultFeedbackDb } from '../ui/feedback/open-feedback-store.js';
 import { defaultRolloutDb } from '../router/open-rollout-store.js';
 import { redactPassword } from '../config/database-url.js';
 import type { Slipway } from '../slipway.js';
+import { serverAccess, type ServerAccess } from '../server/server-access.js';
 
 interface ServeFlags {
   httpPort?: string;
@@ -42,6 +43,15 @@ interface ServeFlags {
   rolloutSync?: string;
   poll?: string;
   corsOrigin?: string[];
+  apiKey?: string[];
+  uiKey?: string[];
+  keysFile?: string;
+  openFeedback?: boolean;
+  allowedHost?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  rateLimit?: string;
+  rateLimitBurst?: string;
   processes?: string;
   modelName?: string;
   maxInflightBytes?: string;
@@ -101,6 +111,15 @@ export function registerServe(program: Command): void {
     .option('--keep-alive-timeout <duration>', `idle keep-alive connections close after this (default ${defaultOf('keep_alive_timeout')} ms; env SLIPWAY_KEEP_ALIVE_TIMEOUT)`)
     .option('--health-port <port>', 'also answer /v2/health/live and /ready on this port, from a thread of their own: fast probes under overload (env SLIPWAY_HEALTH_PORT)')
     .option('--drain-delay <seconds>', 'at SIGTERM, report not-ready and keep serving this long before closing the listener (default 0; env SLIPWAY_DRAIN_DELAY_SECONDS)')
+    .option('--api-key <key...>', 'inference needs one of these keys (Authorization: Bearer or x-api-key; gRPC authorization metadata); env SLIPWAY_API_KEYS, comma-separated')
+    .option('--ui-key <key...>', 'keys that open the UI feedback reads (flags, exports, files) and inference; env SLIPWAY_UI_KEYS')
+    .option('--keys-file <file>', "'<group> <key>' lines, group inference|ui|admin, e.g. a mounted Secret (env SLIPWAY_KEYS_FILE)")
+    .option('--open-feedback', 'serve feedback reads without a key even when listening beyond loopback (env SLIPWAY_OPEN_FEEDBACK)')
+    .option('--allowed-host <name...>', 'host names the UI and feedback API answer to besides IP literals and localhost; * for any (env SLIPWAY_ALLOWED_HOSTS)')
+    .option('--tls-cert <file>', 'PEM certificate (chain): serve https and gRPC over TLS (env SLIPWAY_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key for --tls-cert (env SLIPWAY_TLS_KEY)')
+    .option('--rate-limit <rate>', 'requests per key, or per client address without one, e.g. 100/s or 6000/min; 429 beyond (env SLIPWAY_RATE_LIMIT)')
+    .option('--rate-limit-burst <n>', "requests a client may make at once (default: one second's worth; env SLIPWAY_RATE_LIMIT_BURST)")
     .action(async (paths: string[], flags: ServeFlags) => {
       // Paths on the command line serve just those; the project file joins in when asked for or
       // when it is what is being served, so `slipway serve x.onnx` inside a project stays quick.
@@ -135,6 +154,15 @@ export function registerServe(program: Command): void {
         rollout_sync: flags.rolloutSync,
         poll: flags.poll,
         cors_origins: flags.corsOrigin,
+        api_keys: flags.apiKey,
+        ui_keys: flags.uiKey,
+        keys_file: flags.keysFile,
+        open_feedback: flags.openFeedback,
+        allowed_hosts: flags.allowedHost,
+        tls_cert: flags.tlsCert,
+        tls_key: flags.tlsKey,
+        rate_limit: flags.rateLimit,
+        rate_limit_burst: flags.rateLimitBurst,
         processes: flags.processes,
         model_name: flags.modelName,
         max_inflight_bytes: flags.maxInflightBytes,
@@ -156,6 +184,14 @@ export function registerServe(program: Command): void {
 export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   const logger = createLogger({ level: config.log_level });
   if (config.processes > 1 && cluster.isPrimary) {
+    // Keys, files and certificates are checked before any process starts; a generated UI key is
+    // made here and handed to every process, so any of them accepts it.
+    const access = serverAccess(config);
+    if (access.generatedUiKey !== undefined) {
+      process.env.SLIPWAY_UI_KEYS = access.generatedUiKey;
+      warnGeneratedKey(logger);
+      process.stdout.write(generatedKeyNotice(access.generatedUiKey));
+    }
     let code: number;
     try {
       code = await runProcessCluster({
@@ -173,6 +209,8 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     process.exit(code);
   }
   const started = performance.now();
+  const access = serverAccess(config);
+  if (access.generatedUiKey !== undefined) warnGeneratedKey(logger);
   const rolloutDb = config.rollout_db ?? defaultRolloutDb(config.models);
   const member = await joinCluster();
   // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs.
@@ -202,7 +240,10 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     bodyLimitBytes: config.body_limit_bytes,
     maxInferenceHeaderBytes: config.max_inference_header_bytes,
     exposeMetrics: config.metrics && config.metrics_port === undefined,
-    ...(config.admin_token !== undefined && { adminToken: config.admin_token }),
+    access: access.keys,
+    allowedHosts: access.allowedHosts,
+    ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
+    ...(access.tls !== undefined && { tls: access.tls }),
     ...(config.default_model !== undefined && { defaultModel: config.default_model }),
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
@@ -244,20 +285,24 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
         maxMessageBytes: config.body_limit_bytes,
         maxConnectionIdleMs: config.grpc_max_connection_idle,
         ...(config.grpc_max_connection_age !== undefined && { maxConnectionAgeMs: config.grpc_max_connection_age }),
-        ...(config.admin_token !== undefined && { adminToken: config.admin_token }) })
+        access: access.keys,
+        ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
+        ...(access.tls !== undefined && { tls: access.tls }),
+      })
     : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.http_port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const base = `http://${host}:${port}`;
+  const base = `${access.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
   const feedback = config.ui ? redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models)) : undefined;
   // The load events are buffered; out first, so that in a piped log too the banner comes after them.
   await new Promise<void>((resolve) => logger.flush(() => resolve()));
   const text = banner(slipway, {
     base,
     readyMs: performance.now() - started,
-    ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}` }),
+    ...(grpcPort !== undefined && { grpc: `${host}:${grpcPort}${access.tls === undefined ? '' : ' (TLS)'}` }),
+    access: accessSummary(access, config.open_feedback),
     ...(feedback !== undefined && { feedback }),
     ...(health !== undefined && { health: `http://${host}:${health.port}` }),
     rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
@@ -309,6 +354,32 @@ interface BannerPlaces {
   rollouts?: string;
   /** The health port's base address, when there is one. */
   health?: string;
+  /** What needs a key, and a generated UI key to print. */
+  access?: string;
+}
+
+/** One banner line on keys and limits (a generated key printed in full: nobody else can tell it). */
+function accessSummary(access: ServerAccess, openFeedback: boolean): string {
+  const keys = access.keys;
+  const parts = [
+    `inference ${keys.required('inference') ? 'needs an API key' : 'is open'}`,
+    `feedback reads ${keys.required('ui') ? 'need a UI key' : openFeedback ? 'are open (--open-feedback)' : 'are open on loopback'}`,
+    `admin ${keys.hasKeysFor('admin') ? 'needs the admin token' : 'is off'}`,
+  ];
+  if (access.rateLimiter !== undefined) parts.push(`rate limit ${Number(access.rateLimiter.limit.ratePerSecond.toFixed(3))}/s per key or address (burst ${access.rateLimiter.limit.burst})`);
+  return `Access: ${parts.join('; ')}${access.generatedUiKey === undefined || cluster.isWorker ? '' : `\n${generatedKeyNotice(access.generatedUiKey).trimEnd()}`}`;
+}
+
+/** The log says a key was made up and how to choose one; the key itself goes to the banner only. */
+function warnGeneratedKey(logger: ReturnType<typeof createLogger>): void {
+  logger.warn(
+    { event: 'ui_key_generated' },
+    'feedback reads need a key when listening beyond loopback and none was given: a generated UI key is printed in the banner; choose one with --ui-key (SLIPWAY_UI_KEYS) or serve them openly with --open-feedback',
+  );
+}
+
+function generatedKeyNotice(key: string): string {
+  return `Generated UI key (feedback reads need one beyond loopback): ${key}\n  sign in on the UI with it, or choose your own with --ui-key / SLIPWAY_UI_KEYS (or --open-feedback to serve them without one)\n`;
 }
 
 /**
@@ -347,6 +418,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
   if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
   if (places.health !== undefined) lines.push(`Health probes (a thread of their own) on ${places.health}/v2/health/live and /v2/health/ready`);
+  if (places.access !== undefined) lines.push(places.access);
   if (places.feedback !== undefined) {
     lines.push(`UI on ${base}/ (feedback: ${places.feedback}); browser bundles on ${base}/edge/{model}/`, '', `Open ${base}/ in a browser to try the models.`);
   } else {

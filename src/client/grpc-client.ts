@@ -14,7 +14,9 @@ export interface GrpcClientOptions extends RetryOptions {
   raw?: boolean;
   /** Sent as `authorization: Bearer …` metadata on repository load/unload. */
   adminToken?: string;
-  /** TLS or other channel credentials (default: plaintext). */
+  /** Sent as `authorization: Bearer …` metadata on every other call (a server started with --api-key or a keys file). */
+  apiKey?: string;
+  /** TLS or other channel credentials (default: plaintext), e.g. `credentials.createSsl(caPem)` for a server started with --tls-cert. */
   credentials?: ChannelCredentials;
   /** Largest answer accepted, in bytes (default 256 MiB). */
   maxMessageBytes?: number;
@@ -128,6 +130,7 @@ export class SlipwayGrpcClient {
 
   private call<T>(method: string, request: object, metadata = new Metadata(), client: Client = this.client, timeoutMs?: number): Promise<T> {
     const fn = (client as unknown as Record<string, UnaryMethod>)[method]!.bind(client);
+    if (this.options.apiKey !== undefined && metadata.get('authorization').length === 0) metadata.set('authorization', `Bearer ${this.options.apiKey}`);
     const timeout = timeoutMs ?? this.options.timeoutMs ?? 30_000;
     const attempt = () =>
       new Promise<T>((resolve, reject) => {

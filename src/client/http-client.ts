@@ -13,6 +13,8 @@ export interface HttpClientOptions extends RetryOptions {
   binary?: boolean;
   /** Sent as `Authorization: Bearer …` on repository load/unload. */
   adminToken?: string;
+  /** Sent as `Authorization: Bearer …` on every other request (a server started with --api-key or a keys file). */
+  apiKey?: string;
   /** Extra headers on every request. */
   headers?: Record<string, string>;
 }
@@ -269,7 +271,8 @@ export class SlipwayHttpClient {
       try {
         response = await fetch(`${this.base}${path}`, {
           method,
-          headers: { ...this.options.headers, ...headers },
+          // The admin token, when a route sends it, takes the Authorization header over the API key.
+          headers: { ...(this.options.apiKey !== undefined && { authorization: `Bearer ${this.options.apiKey}` }), ...this.options.headers, ...headers },
           ...(body !== undefined && { body }),
           signal: AbortSignal.timeout(timeout),
         });

@@ -24,7 +24,8 @@ export interface FollowOptions {
 
 function clientFor(target: RolloutTarget): SlipwayHttpClient {
   const { token, timeoutMs } = target;
-  return new SlipwayHttpClient(target.url, { retries: 2, ...(token !== undefined && token !== '' && { adminToken: token }), ...(timeoutMs !== undefined && { timeoutMs }) });
+  // The admin token opens every route group, so the reads (status, readiness) pass on a server that needs keys.
+  return new SlipwayHttpClient(target.url, { retries: 2, ...(token !== undefined && token !== '' && { adminToken: token, apiKey: token }), ...(timeoutMs !== undefined && { timeoutMs }) });
 }
 
 /**

@@ -4,8 +4,14 @@ import { formatIssues } from './format-issues.js';
 import { durationMsSchema } from './traffic-config.js';
 import { parseResponseCacheSetting } from './response-cache-url.js';
 import { defaultInflightBytes, defaultMaxConnections } from './process-limits.js';
+import { parseRate } from './parse-rate.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
+/** API keys: a list, or comma-separated text (environment). At least 8 characters each. */
+const keyList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(z.string().min(8, 'use keys of at least 8 characters').regex(/^[\x21-\x7e]+$/, 'expected printable characters without spaces or commas').refine((k) => !k.includes(','), 'expected no commas in a key')).min(1),
+);
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /** Server settings: one schema for validation and defaults. Merge order: defaults < slipway.yaml < environment < flags. */
@@ -76,6 +82,35 @@ export const serverConfigSchema = z.strictObject({
       z.array(z.string().regex(/^(\*|https?:\/\/[^/\s]+)$/, 'expected an origin such as https://app.example.com (scheme and host, no path), or *')).min(1),
     )
     .optional(),
+  /** Keys that open the inference routes (and make them need one): `Authorization: Bearer <key>` or `x-api-key`. Comma-separated in the environment. */
+  api_keys: keyList.optional(),
+  /** Keys that open the UI's feedback reads (flags, exports, uploaded files) and inference. */
+  ui_keys: keyList.optional(),
+  /** A file of `<group> <key>` lines (group inference, ui or admin): a mounted Kubernetes Secret, say. */
+  keys_file: z.string().min(1).optional(),
+  /** Serve feedback reads without a key even beyond loopback (they need one there by default). */
+  open_feedback: boolFlag.default(false),
+  /** Host names the UI and feedback API answer to besides IP literals and localhost (DNS rebinding protection); `*` for any. */
+  allowed_hosts: z
+    .preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v), z.array(z.string().regex(/^(\*|[A-Za-z0-9.-]+)$/, 'expected a host name such as models.example.com (no scheme, no port), or *')).min(1))
+    .optional(),
+  /** PEM certificate (chain) and private key files: HTTP becomes https and gRPC uses TLS. Give both or neither. */
+  tls_cert: z.string().min(1).optional(),
+  tls_key: z.string().min(1).optional(),
+  /** Requests per key (per client address without a key), e.g. `100/s` or `6000/min`; off when absent. Probes are never limited. */
+  rate_limit: z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return parseRate(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    })
+    .optional(),
+  /** Requests a client may make at once before the rate applies (default: one second's worth, at least 1). */
+  rate_limit_burst: z.coerce.number().int().positive().optional(),
   /** Feedback store: sqlite:PATH or postgres://…[?schema=name]; default sqlite:feedback.db beside the first served path. */
   feedback_db: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/i, 'expected sqlite:PATH or postgres://…').optional(),
   /** Traffic policies and rollouts: sqlite:PATH or postgres://…[?schema=name]; default sqlite:rollouts.db beside the first served path. */
@@ -165,6 +200,15 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_GRPC_MAX_CONNECTION_AGE: 'grpc_max_connection_age',
   SLIPWAY_HEALTH_PORT: 'health_port',
   SLIPWAY_DRAIN_DELAY_SECONDS: 'drain_delay',
+  SLIPWAY_API_KEYS: 'api_keys',
+  SLIPWAY_UI_KEYS: 'ui_keys',
+  SLIPWAY_KEYS_FILE: 'keys_file',
+  SLIPWAY_OPEN_FEEDBACK: 'open_feedback',
+  SLIPWAY_ALLOWED_HOSTS: 'allowed_hosts',
+  SLIPWAY_TLS_CERT: 'tls_cert',
+  SLIPWAY_TLS_KEY: 'tls_key',
+  SLIPWAY_RATE_LIMIT: 'rate_limit',
+  SLIPWAY_RATE_LIMIT_BURST: 'rate_limit_burst',
 };
 
 const isTrue = (value: string | undefined): boolean => value === 'true' || value === '1';
@@ -201,6 +245,10 @@ export function resolveServerConfig(
   }
   const problems = crossFieldProblems(result.data);
   if (problems.length > 0) throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${problems.join('\n  ')}`);
+  if ((result.data.tls_cert === undefined) !== (result.data.tls_key === undefined)) {
+    const missing = result.data.tls_cert === undefined ? 'tls_cert' : 'tls_key';
+    throw new ServingError('CONFIG_INVALID', `invalid server options:\n  ${missing}: give the certificate (--tls-cert) and the private key (--tls-key) together`);
+  }
   Object.freeze(result.data.models);
   return Object.freeze(result.data);
 }

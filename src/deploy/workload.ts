@@ -50,11 +50,35 @@ export function plannedCores(project: DeployProject): number | undefined {
   return cpu === undefined ? undefined : Math.max(1, Math.ceil(cpuCores(cpu)));
 }
 
-export function containerEnvironment(project: DeployProject): Array<{ name: string; value: string }> {
+/** A container environment variable: a value, or a Secret's entry. */
+export type EnvVar = { name: string; value: string } | { name: string; valueFrom: { secretKeyRef: { name: string; key: string; optional: boolean } } };
+
+/** The Secret the API keys come from, `<project>-keys` (see `keysFromSecret`). */
+export function keysSecretName(project: DeployProject): string {
+  return `${project.name}-keys`;
+}
+
+/**
+ * The server's API keys from a Secret's entries `api-keys`, `ui-keys` and `admin-token` (each
+ * comma-separated keys). Optional: without the Secret or an entry, that variable is unset, so the
+ * manifests apply as they are and keys are added by creating the Secret:
+ * `kubectl create secret generic <project>-keys --from-literal=ui-keys=…`.
+ */
+export function keysFromSecret(secret: string): EnvVar[] {
+  const entries: Array<[string, string]> = [
+    ['SLIPWAY_API_KEYS', 'api-keys'],
+    ['SLIPWAY_UI_KEYS', 'ui-keys'],
+    ['SLIPWAY_ADMIN_TOKEN', 'admin-token'],
+  ];
+  return entries.map(([name, key]) => ({ name, valueFrom: { secretKeyRef: { name: secret, key, optional: true } } }));
+}
+
+export function containerEnvironment(project: DeployProject): EnvVar[] {
   const cores = plannedCores(project);
   return [
     ...(cores !== undefined ? [{ name: 'SLIPWAY_CORES', value: String(cores) }] : []),
     { name: 'SLIPWAY_DRAIN_DELAY_SECONDS', value: String(DRAIN_DELAY_SECONDS) },
+    ...keysFromSecret(keysSecretName(project)),
   ];
 }
 

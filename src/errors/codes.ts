@@ -36,6 +36,12 @@ export const ERROR_CODES = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   PERMISSION_DENIED: 'PERMISSION_DENIED',
+  /** A request over its key's (or address's) rate limit (--rate-limit); Retry-After says when to come back. */
+  RATE_LIMITED: 'RESOURCE_EXHAUSTED',
+  /** The UI or feedback API asked for under a Host name that is not allowed (DNS rebinding protection). */
+  HOST_NOT_ALLOWED: 'PERMISSION_DENIED',
+  /** A write to the UI's API from another site's page (Origin / Sec-Fetch-Site). */
+  CROSS_SITE_REQUEST: 'PERMISSION_DENIED',
   ALREADY_EXISTS: 'ALREADY_EXISTS',
   /** A repository load whose model could not be loaded (bad file, bad config); the reason is in the message. */
   MODEL_LOAD_FAILED: 'INVALID_ARGUMENT',

@@ -1,46 +1,38 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { ServingError } from '../errors/serving-error.js';
+import { AccessKeys } from './access/access-keys.js';
+import { presentedKey } from './access/presented-key.js';
 
 /**
  * Guards the routes that change what the server serves (repository load/unload, traffic policies,
- * rollouts). They are off
- * unless an admin token is configured; then a caller must present it as `Authorization: Bearer
- * <token>` (HTTP header or gRPC metadata). Shared by every protocol so they refuse alike.
+ * rollouts). They are off unless an admin token (or an `admin` key of a keys file) is configured;
+ * then a caller must present it as `Authorization: Bearer <token>` or `x-api-key` (HTTP header or
+ * gRPC metadata). Shared by every protocol so they refuse alike.
  *
  * @example
  * const guard = new AdminGuard(process.env.SLIPWAY_ADMIN_TOKEN);
- * guard.check(request.headers.authorization); // throws UNAUTHENTICATED or PERMISSION_DENIED
+ * guard.check(request.headers); // throws UNAUTHENTICATED or PERMISSION_DENIED
  */
 export class AdminGuard {
-  private readonly digest: Buffer | undefined;
+  private readonly keys: AccessKeys;
 
-  constructor(token: string | undefined) {
-    // Compared as digests, so the comparison takes the same time whatever the lengths.
-    this.digest = token === undefined || token === '' ? undefined : sha256(token);
+  /** From the admin token alone, or from the server's keys (whose admin keys open these routes). */
+  constructor(access: string | AccessKeys | undefined) {
+    this.keys = access instanceof AccessKeys ? access : new AccessKeys({ keys: { admin: access === undefined ? [] : [access] } });
   }
 
   get enabled(): boolean {
-    return this.digest !== undefined;
+    return this.keys.hasKeysFor('admin');
   }
 
-  /** Throws unless `authorization` carries the configured token. */
-  check(authorization: string | undefined): void {
-    if (this.digest === undefined) {
-      throw new ServingError(
-        'PERMISSION_DENIED',
-        'changes to what the server serves (repository load and unload, traffic, rollouts) are disabled: start the server with --admin-token (or SLIPWAY_ADMIN_TOKEN) to allow them',
-      );
-    }
-    const match = authorization === undefined ? null : /^Bearer\s+(.+)$/i.exec(authorization.trim());
-    if (match === null) {
-      throw new ServingError('UNAUTHENTICATED', "this route needs the admin token: send 'Authorization: Bearer <token>'");
-    }
-    if (!timingSafeEqual(sha256(match[1]!), this.digest)) {
-      throw new ServingError('UNAUTHENTICATED', 'the admin token is wrong');
-    }
+  /** Throws unless the headers (or gRPC metadata, as a getter) carry an admin key. */
+  check(headers: Readonly<Record<string, string | string[] | undefined>> | ((name: string) => string | undefined)): void {
+    const header =
+      typeof headers === 'function'
+        ? headers
+        : (name: string) => {
+            const value = headers[name];
+            return typeof value === 'string' ? value : undefined;
+          };
+    // Never the sign-in cookie: a browser sends that by itself, and these routes change the server.
+    this.keys.check('admin', presentedKey(header));
   }
-}
-
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }

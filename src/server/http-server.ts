@@ -14,6 +14,10 @@ import { handlerRouteDocs, uiRouteDocs } from '../ui/ui-route-docs.js';
 import { InflightBudget } from '../scheduler/inflight-budget.js';
 import { admitRequestBytes } from '../protocol/http/request-bytes-admission.js';
 import { applyConnectionLimits, connectionServerOptions, type ConnectionLimits } from './connection-limits.js';
+import { AccessKeys } from '../protocol/access/access-keys.js';
+import { installHttpAccess } from '../protocol/access/http-access.js';
+import type { RateLimiter } from '../protocol/access/rate-limiter.js';
+import { routeAccess } from '../protocol/access/route-access.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
@@ -41,7 +45,23 @@ export interface HttpServerOptions {
   maxInflightBytes?: number;
   /** Connection count and timeouts against slow or idle clients; Node's defaults where absent. */
   connections?: ConnectionLimits;
+  /**
+   * API keys per route group (inference, ui, admin), shared with the gRPC server. When absent, only
+   * `adminToken` is a key: inference and feedback reads are open.
+   */
+  access?: AccessKeys;
+  /** Host names the UI and feedback API answer to besides IP literals and localhost; `*` for any. */
+  allowedHosts?: readonly string[];
+  /** Per-key (or per-address) token buckets; share one with the gRPC server so a key has one budget. */
+  rateLimiter?: RateLimiter;
+  /** Serve https with this PEM certificate (chain) and private key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
+
+/** Headers a browser page on another origin may send to the inference API (CORS preflight). */
+const CORS_ALLOWED_HEADERS = ['content-type', 'authorization', 'x-api-key', 'inference-header-content-length', 'x-slipway-version', 'x-slipway-key', 'x-request-id'];
+/** Headers it may read from the answers. */
+const CORS_EXPOSED_HEADERS = ['server-timing', 'x-request-id', 'retry-after', 'inference-header-content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
 
 /**
  * A Fastify server speaking OIP REST for a loaded Slipway. This is the composition root of the HTTP
@@ -54,7 +74,9 @@ export interface HttpServerOptions {
  */
 export function createHttpServer(slipway: Slipway, options: HttpServerOptions = {}): FastifyInstance {
   const bodyLimit = options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  const { defaultModel, vertexPredictRoute, vertexHealthRoute } = options;
   const app = Fastify({
+    ...(options.tls !== undefined && { https: { cert: options.tls.cert, key: options.tls.key } }),
     loggerInstance: slipway.logger as FastifyBaseLogger,
     // One line per request from our onResponse hook instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
@@ -63,7 +85,8 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     forceCloseConnections: 'idle',
     genReqId: requestId,
     ...(options.connections !== undefined && connectionServerOptions(options.connections)),
-  });
+    // An https server is typed apart from an http one; routes and hooks do not tell them apart.
+  }) as unknown as FastifyInstance;
   if (options.connections !== undefined) applyConnectionLimits(app.server, options.connections);
   observeRequests(app, slipway);
   // Admission first: a request over the in-flight budget is refused before its body is read or inflated.
@@ -80,22 +103,52 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   app.addHook('onSend', async (_request, reply) => {
     if (closing || slipway.shuttingDown) reply.header('connection', 'close');
   });
+  const probes = vertexHealthRoute === undefined ? [] : [vertexHealthRoute];
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {
     const origins = options.corsOrigins;
-    void app.register(cors, {
-      origin: origins.includes('*') ? '*' : [...origins],
+    const any = origins.includes('*');
+    // The one CORS configuration: the inference API (and its docs) for pages of these origins. The
+    // UI, its feedback API and sign-in stay same-origin whatever is listed here.
+    const allowed = {
+      origin: any ? '*' : [...origins],
       methods: ['GET', 'HEAD', 'POST'],
-      // A fallback call reads the answer's timing and id like a same-origin page does.
-      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      allowedHeaders: CORS_ALLOWED_HEADERS,
+      // A fallback call reads the answer's timing, id and limits like a same-origin page does.
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      // Credentials (a key in Authorization) only for listed origins: browsers refuse them with '*'.
+      credentials: !any,
       maxAge: 600,
+    };
+    void app.register(cors, {
+      delegator: (request: { url?: string; method?: string; headers: Record<string, string | string[] | undefined> }, callback: (error: Error | null, options: object) => void) => {
+        const preflight = request.headers['access-control-request-method'];
+        const method = typeof preflight === 'string' && request.method === 'OPTIONS' ? preflight.toUpperCase() : (request.method ?? 'GET');
+        const access = routeAccess(method, (request.url ?? '/').split('?', 1)[0]!, { extraProbes: probes });
+        callback(null, access === 'inference' || access === 'docs' || access === 'probe' ? allowed : { origin: false });
+      },
     });
   }
+  // After CORS, so that a refusal (401, 429) still carries the CORS headers a page needs to read it.
+  const access = options.access ?? new AccessKeys({ keys: { admin: options.adminToken === undefined ? [] : [options.adminToken] } });
+  const accessPlugin = Object.assign(
+    async (instance: FastifyInstance) =>
+      installHttpAccess(instance, {
+        keys: access,
+        probes,
+        signIn: options.ui !== undefined,
+        secureCookie: options.tls !== undefined,
+        ...(options.allowedHosts !== undefined && { allowedHosts: options.allowedHosts }),
+        ...(options.rateLimiter !== undefined && { rateLimiter: options.rateLimiter }),
+      }),
+    // Not encapsulated: the hook guards every route of the server.
+    { [Symbol.for('skip-override')]: true },
+  );
+  void app.register(accessPlugin);
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);
   const headerLimit = options.maxInferenceHeaderBytes === undefined ? {} : { maxInferenceHeaderBytes: options.maxInferenceHeaderBytes };
-  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...headerLimit, ...(options.adminToken !== undefined && { adminToken: options.adminToken }) });
-  const { defaultModel, vertexPredictRoute, vertexHealthRoute } = options;
+  void app.register(oipRoutes, { slipway, bodyLimitBytes: bodyLimit, ...headerLimit, access });
   void app.register(dialectRoutes, {
     slipway,
     bodyLimitBytes: bodyLimit,

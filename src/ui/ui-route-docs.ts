@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { HandlerRouteDoc, RouteDoc } from '../protocol/http/openapi/openapi.js';
 import type { Slipway } from '../slipway.js';
+import { z } from 'zod';
 import { flagRequestSchema } from './feedback-routes.js';
+
+const sessionRequestSchema = z.strictObject({ key: z.string().min(1).describe('an inference, ui or admin key of this server') });
 import { exampleFile, listExamples } from './model-examples.js';
 
 /** Example pictures up to this size go into the docs' JSON body as data: URLs. */
@@ -54,6 +57,16 @@ export function uiRouteDocs(): RouteDoc[] {
       requestTypes: ['multipart/form-data'],
       errors: [400, 404, 413, 503],
     },
+    { method: 'get', path: '/api/session', tag: 'Prototype UI', summary: 'Whether keys are needed (inference, ui) and whether this browser is signed in' },
+    {
+      method: 'post',
+      path: '/api/session',
+      tag: 'Prototype UI',
+      summary: 'Sign in: {"key": "<API key>"} sets an HttpOnly, SameSite=Strict cookie the UI\'s calls and downloads carry (12 h)',
+      request: sessionRequestSchema,
+      errors: [400, 401, 403],
+    },
+    { method: 'delete', path: '/api/session', tag: 'Prototype UI', summary: 'Sign out: clears the cookie' },
     { method: 'get', path: '/api/feedback', tag: 'Feedback', summary: 'Flags, newest first (?model=&label=&before=<id>&limit=)', errors: [400, 503] },
     { method: 'get', path: '/api/feedback/export', tag: 'Feedback', summary: 'Every matching flag as CSV or JSON Lines (?format=csv|jsonl&model=&label=)', responseType: 'text/csv', errors: [400, 503] },
     { method: 'get', path: '/api/feedback/{id}', tag: 'Feedback', summary: 'One flag', errors: [400, 404, 503] },

@@ -43,6 +43,7 @@ describe('resolveServerConfig: defaults', () => {
         prediction_log_sample_rate: 0.1,
         prediction_log_max_rows: 100_000,
         ui: true,
+        open_feedback: false,
         rollout_sync: 1000,
         max_inflight_bytes: defaultInflightBytes(),
         max_connections: defaultMaxConnections(),

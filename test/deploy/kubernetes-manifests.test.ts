@@ -48,10 +48,15 @@ describe('the manifests slipway build writes validate against Kubernetes, Knativ
     const container = pod.containers[0];
     assert.equal(container.image, IMAGE);
     assert.deepEqual(container.resources, { requests: { cpu: '1500m', memory: '2Gi' }, limits: { memory: '2Gi' } });
+    const secretEntry = (name: string, key: string) => ({ name, valueFrom: { secretKeyRef: { name: 'digits-keys', key, optional: true } } });
     assert.deepEqual(container.env, [
       { name: 'SLIPWAY_CORES', value: '2' },
       { name: 'SLIPWAY_DRAIN_DELAY_SECONDS', value: String(DRAIN_DELAY_SECONDS) },
       { name: 'SLIPWAY_HEALTH_PORT', value: '8003' },
+      // API keys from an optional Secret: the manifests apply without it, and keys come with it.
+      secretEntry('SLIPWAY_API_KEYS', 'api-keys'),
+      secretEntry('SLIPWAY_UI_KEYS', 'ui-keys'),
+      secretEntry('SLIPWAY_ADMIN_TOKEN', 'admin-token'),
     ]);
     // The probes go to the health port, whose own thread answers them when the serving port is overloaded.
     assert.deepEqual(container.ports.find((p: { name: string }) => p.name === 'health'), { name: 'health', containerPort: 8003, protocol: 'TCP' });
@@ -145,6 +150,45 @@ describe('the Helm chart: helm lint --strict, helm template, and the same valida
       for (const object of objects) validateKubernetesObject(object);
     });
   }
+
+  test('access: keys from a Secret (optional entries), allowed hosts, CORS origins and a rate limit as the server reads them', () => {
+    const sets = ['access.keysSecret=prod-keys', 'access.allowedHosts={models.example.com,ui.example.com}', 'access.corsOrigins={https://app.example.com}', 'access.rateLimit=100/s'];
+    const lint = helm(['lint', '--strict', chart, ...sets.flatMap((s) => ['--set', s])]);
+    assert.equal(lint.status, 0, lint.output);
+    const env = byKind(render(sets), 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string; value?: string; valueFrom?: unknown }>;
+    const named = (name: string) => env.find((e) => e.name === name);
+    assert.deepEqual(named('SLIPWAY_UI_KEYS')?.valueFrom, { secretKeyRef: { name: 'prod-keys', key: 'ui-keys', optional: true } });
+    assert.deepEqual(named('SLIPWAY_ADMIN_TOKEN')?.valueFrom, { secretKeyRef: { name: 'prod-keys', key: 'admin-token', optional: true } });
+    assert.equal(named('SLIPWAY_ALLOWED_HOSTS')?.value, 'models.example.com,ui.example.com');
+    assert.equal(named('SLIPWAY_CORS_ORIGINS')?.value, 'https://app.example.com');
+    assert.equal(named('SLIPWAY_RATE_LIMIT')?.value, '100/s');
+    const defaults = byKind(render([]), 'Deployment').spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: { secretKeyRef: { name: string } } }>;
+    assert.equal(defaults.find((e) => e.name === 'SLIPWAY_API_KEYS')?.valueFrom?.secretKeyRef.name, 'demo-slipway-keys');
+    assert.equal(defaults.find((e) => e.name === 'SLIPWAY_RATE_LIMIT'), undefined);
+    const bad = helm(['lint', '--strict', chart, '--set', 'access.rateLimit=lots']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.output, /rateLimit/);
+  });
+
+  test('access.tlsSecret: the pods serve TLS from the Secret, probes and the ServiceMonitor use https, the Service says so', () => {
+    const sets = ['access.tlsSecret=demo-tls', 'serviceMonitor.enabled=true'];
+    const lint = helm(['lint', '--strict', chart, ...sets.flatMap((s) => ['--set', s])]);
+    assert.equal(lint.status, 0, lint.output);
+    const objects = render(sets);
+    for (const object of objects) validateKubernetesObject(object);
+    const pod = byKind(objects, 'Deployment').spec.template.spec;
+    const container = pod.containers[0];
+    const env = Object.fromEntries((container.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+    assert.equal(env.SLIPWAY_TLS_CERT, '/etc/slipway/tls/tls.crt');
+    assert.equal(env.SLIPWAY_TLS_KEY, '/etc/slipway/tls/tls.key');
+    assert.deepEqual(pod.volumes.find((v: { name: string }) => v.name === 'tls'), { name: 'tls', secret: { secretName: 'demo-tls' } });
+    assert.deepEqual(container.volumeMounts.find((m: { name: string }) => m.name === 'tls'), { name: 'tls', mountPath: '/etc/slipway/tls', readOnly: true });
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) assert.equal(probe.httpGet.scheme, 'HTTPS');
+    assert.deepEqual(byKind(objects, 'Service').spec.ports.map((p: { appProtocol: string }) => p.appProtocol), ['https', 'grpc']);
+    assert.equal(byKind(objects, 'ServiceMonitor').spec.endpoints[0].scheme, 'https');
+    const plain = byKind(render([]), 'Deployment').spec.template.spec.containers[0];
+    assert.equal(plain.readinessProbe.httpGet.scheme, undefined);
+  });
 
   test('values the schema refuses fail the lint, naming the value', () => {
     const lint = helm(['lint', '--strict', chart, '--set', 'mode=swarm']);

@@ -26,10 +26,11 @@ export async function startCliServer(args: string[]): Promise<CliServer> {
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no banner after 30 s:\n${output}`)), 30_000);
     child.stdout!.on('data', () => {
-      const match = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      // https with --tls-cert; every interface (0.0.0.0) is reached on loopback.
+      const match = /on (https?):\/\/(?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/.exec(output);
       if (match) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(`${match[1]}://127.0.0.1:${match[2]}`);
       }
     });
     child.once('exit', (code) => reject(new Error(`exited with ${code} before serving:\n${output}`)));

@@ -15,6 +15,9 @@ import { grpcStatusOf } from '../../errors/to-grpc.js';
 import type { Slipway } from '../../slipway.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
+import { AccessKeys } from '../access/access-keys.js';
+import { presentedKey } from '../access/presented-key.js';
+import type { RateLimiter } from '../access/rate-limiter.js';
 import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, internalErrorLogLimiter } from '../http/error-reply.js';
@@ -31,7 +34,18 @@ export interface GrpcServerOptions {
   maxConnectionIdleMs?: number;
   /** A connection older than this gets GOAWAY; its running calls have as long again to finish. */
   maxConnectionAgeMs?: number;
+  /** API keys per route group, shared with the HTTP server (wins over adminToken). Inference rpcs need a key when the inference group does. */
+  access?: AccessKeys;
+  /** Per-key (or per-peer-address) token buckets, shared with the HTTP server. */
+  rateLimiter?: RateLimiter;
+  /** Serve TLS with this PEM certificate (chain) and private key. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
+
+/** Rpcs that are always open and never rate limited: liveness, readiness and the health service. */
+const PROBE_RPCS = new Set(['ServerLive', 'ServerReady', 'Health.Check']);
+/** Rpcs that change what is served: the admin token. */
+const ADMIN_RPCS = new Set(['RepositoryModelLoad', 'RepositoryModelUnload']);
 
 const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 /** Statuses at or above HTTP's 5xx that a client can cause; logged rate-limited, not per call. */
@@ -64,6 +78,9 @@ interface RepositoryRequest {
 export class GrpcServer {
   private readonly server: Server;
   private readonly guard: AdminGuard;
+  private readonly access: AccessKeys;
+  private readonly rateLimiter: RateLimiter | undefined;
+  private readonly credentials: ServerCredentials;
   private readonly watchers = new Set<() => void>();
 
   constructor(
@@ -82,7 +99,13 @@ export class GrpcServer {
         'grpc.max_connection_age_grace_ms': options.maxConnectionAgeMs,
       }),
     });
-    this.guard = new AdminGuard(options.adminToken);
+    this.access = options.access ?? new AccessKeys({ keys: { admin: options.adminToken === undefined ? [] : [options.adminToken] } });
+    this.guard = new AdminGuard(this.access);
+    this.rateLimiter = options.rateLimiter;
+    this.credentials =
+      options.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
     const { inference, health } = loadServices();
     this.server.addService(guardDecoding(inference.service), this.inferenceImplementation());
     this.server.addService(guardDecoding(health.service), this.healthImplementation());
@@ -92,7 +115,7 @@ export class GrpcServer {
   listen(host: string, port: number): Promise<number> {
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      this.server.bindAsync(address, this.credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
   }
 
@@ -119,13 +142,19 @@ export class GrpcServer {
       const started = performance.now();
       const log = this.slipway.logger;
       // Request lines are bounded like HTTP's: a flood of calls must not become a flood of lines.
+      // Who asked goes on the line as the key's id (never the key).
+      let key: { key: string } | undefined;
       const line = (fields: Record<string, unknown>): void => {
         if (!log.isLevelEnabled('info')) return;
         const { log: write, suppressed } = this.slipway.requestLogLimiter.admit('grpc');
-        if (write) log.info(suppressed > 0 ? { ...fields, suppressed } : fields, 'grpc');
+        if (write) log.info({ ...fields, ...key, ...(suppressed > 0 && { suppressed }) }, 'grpc');
       };
       Promise.resolve()
-        .then(() => handler(undecodable(call.request, rpc), call.metadata))
+        .then(() => {
+          const id = this.admit(rpc, call);
+          if (id !== undefined) key = { key: id };
+          return handler(undecodable(call.request, rpc), call.metadata);
+        })
         .then(
           (response) => {
             line({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 });
@@ -160,6 +189,25 @@ export class GrpcServer {
     };
   }
 
+  /** Rate limit and API key of one call, as the HTTP hook does for a request; throws to refuse, else returns the key's id. */
+  private admit(rpc: string, call: ServerUnaryCall<unknown, unknown>): string | undefined {
+    if (PROBE_RPCS.has(rpc)) return undefined;
+    const key = presentedKey((name) => metadataValue(call.metadata, name));
+    const identity = this.access.identify(key);
+    if (this.rateLimiter !== undefined) {
+      const decision = this.rateLimiter.take(identity?.id ?? `ip:${peerAddress(call.getPeer())}`);
+      if (!decision.allowed) {
+        const { ratePerSecond, burst } = this.rateLimiter.limit;
+        throw new ServingError('RATE_LIMITED', `rate limit exceeded: ${Number(ratePerSecond.toFixed(3))} requests/s (burst ${burst}) per ${identity === undefined ? 'client address' : 'key'}; retry in ${decision.retryAfterSeconds} s`, {
+          retryAfterSeconds: decision.retryAfterSeconds,
+        });
+      }
+    }
+    // Admin rpcs check the admin token themselves.
+    if (!ADMIN_RPCS.has(rpc)) this.access.check('inference', key);
+    return identity?.id;
+  }
+
   private inferenceImplementation(): UntypedServiceImplementation {
     const slipway = this.slipway;
     return {
@@ -188,7 +236,7 @@ export class GrpcServer {
         return { models: request.ready === true ? rows.filter((r) => r.state === 'READY') : rows };
       }),
       RepositoryModelLoad: this.unary('RepositoryModelLoad', async (request: RepositoryRequest, metadata: Metadata) => {
-        this.guard.check(authorization(metadata));
+        this.guard.check((name) => metadataValue(metadata, name));
         const name = requireName(request.model_name, 'model_name');
         const overrides = Object.keys(request.parameters ?? {});
         if (overrides.length > 0) {
@@ -201,7 +249,7 @@ export class GrpcServer {
         return {};
       }),
       RepositoryModelUnload: this.unary('RepositoryModelUnload', async (request: RepositoryRequest, metadata: Metadata) => {
-        this.guard.check(authorization(metadata));
+        this.guard.check((name) => metadataValue(metadata, name));
         await slipway.unloadModel(requireName(request.model_name, 'model_name'));
         return {};
       }),
@@ -300,6 +348,11 @@ function metadataValue(metadata: Metadata, name: string): string | undefined {
   return typeof value === 'string' ? value : value?.toString('utf8');
 }
 
-function authorization(metadata: Metadata): string | undefined {
-  return metadataValue(metadata, 'authorization');
+/** The address part of a grpc-js peer (`ipv4:127.0.0.1:5000`, `[::1]:5000`, `127.0.0.1:5000`). */
+function peerAddress(peer: string): string {
+  const bare = peer.replace(/^ipv[46]:/, '');
+  const bracket = /^\[([^\]]+)\]/.exec(bare);
+  if (bracket !== null) return bracket[1]!;
+  const colon = bare.lastIndexOf(':');
+  return colon < 0 ? bare : bare.slice(0, colon);
 }

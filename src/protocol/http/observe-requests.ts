@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { categoryOf } from '../../errors/codes.js';
 import type { Slipway } from '../../slipway.js';
 import { isClientCaused } from './error-reply.js';
-import { errorCodeOf, errorMessageOf, inferenceOf, type InferenceNote } from './request-context.js';
+import { errorCodeOf, errorMessageOf, inferenceOf, type InferenceNote, keyOf } from './request-context.js';
 
 // Routes that run a model, whatever the dialect; their requests are counted and timed per model.
 const INFERENCE_ROUTE = /(\/infer|:predict|\/invocations|\/score|\/predict)$/;
@@ -47,6 +47,8 @@ export function observeRequests(app: FastifyInstance, slipway: Slipway): void {
       status,
       latencyMs,
       ...(code !== undefined && { code }),
+      // Who asked, as the key's id: an export or a load can be traced to the key that made it.
+      ...(keyOf(request) !== undefined && { key: keyOf(request) }),
       ...(inference !== undefined && { model: inference.model, version: inference.version, protocol: 'http' }),
       ...(inference?.batchSize !== undefined && { batchSize: inference.batchSize }),
       // A graph's request line says where its time went, step by step (ms).

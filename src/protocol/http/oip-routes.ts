@@ -13,6 +13,7 @@ import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
 import { registerTrafficRoutes } from './traffic-routes.js';
+import type { AccessKeys } from '../access/access-keys.js';
 import { httpRouting } from './http-routing.js';
 
 export interface OipRoutesOptions {
@@ -25,6 +26,8 @@ export interface OipRoutesOptions {
   adminToken?: string;
   /** Largest JSON header of a binary-tensor request (413 beyond); default 1 MiB. */
   maxInferenceHeaderBytes?: number;
+  /** The server's keys: their admin keys open repository load/unload and traffic changes (wins over adminToken). */
+  access?: AccessKeys;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
@@ -138,8 +141,8 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
   app.post('/v2/models/:model/versions/:version/infer', infer);
 
   registerStatsRoutes(app, slipway);
-  registerRepositoryRoutes(app, slipway, options.adminToken);
-  registerTrafficRoutes(app, slipway, options.adminToken);
+  registerRepositoryRoutes(app, slipway, options.access ?? options.adminToken);
+  registerTrafficRoutes(app, slipway, options.access ?? options.adminToken);
 
   app.post('/v2/repository/index', async (request: FastifyRequest<{ Body: Buffer | undefined }>) => {
     const body = request.body !== undefined && request.body.length > 0 ? parseJsonBody(request.body) : {};

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ServingError } from '../../errors/serving-error.js';
 import type { Slipway } from '../../slipway.js';
 import { AdminGuard } from '../admin-token.js';
+import type { AccessKeys } from '../access/access-keys.js';
 import { parseJsonBody } from './oip-json.js';
 import { checkBody, repositoryLoadRequestSchema } from './openapi/schemas.js';
 
@@ -19,11 +20,11 @@ function repositoryParameters(body: Buffer | undefined): Record<string, unknown>
  * requests. They change what the server serves, so they answer 403 unless an admin token is
  * configured, and 401 unless the caller sends it as `Authorization: Bearer <token>`.
  */
-export function registerRepositoryRoutes(app: FastifyInstance, slipway: Slipway, adminToken: string | undefined): void {
+export function registerRepositoryRoutes(app: FastifyInstance, slipway: Slipway, adminToken: string | AccessKeys | undefined): void {
   const guard = new AdminGuard(adminToken);
 
   app.post('/v2/repository/models/:model/load', async (request: LoadRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     const overrides = Object.keys(repositoryParameters(request.body));
     if (overrides.length > 0) {
       throw new ServingError(
@@ -36,7 +37,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, slipway: Slipway,
   });
 
   app.post('/v2/repository/models/:model/unload', async (request: LoadRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     const parameters = repositoryParameters(request.body);
     const unknown = Object.keys(parameters).filter((k) => k !== 'unload_dependents');
     if (unknown.length > 0) throw new ServingError('INVALID_INPUT', `unknown unload parameters: ${unknown.join(', ')} (only unload_dependents)`);

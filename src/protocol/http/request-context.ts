@@ -33,3 +33,14 @@ export function errorCodeOf(request: FastifyRequest): ErrorCode | undefined {
 export function errorMessageOf(request: FastifyRequest): string | undefined {
   return errors.get(request)?.message;
 }
+
+const keys = new WeakMap<FastifyRequest, string>();
+
+/** The id of the API key a request presented (never the key), for its log line. */
+export function noteKey(request: FastifyRequest, id: string): void {
+  keys.set(request, id);
+}
+
+export function keyOf(request: FastifyRequest): string | undefined {
+  return keys.get(request);
+}

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Slipway } from '../../slipway.js';
 import { AdminGuard } from '../admin-token.js';
+import type { AccessKeys } from '../access/access-keys.js';
 import { parseJsonBody } from './oip-json.js';
 import { checkBody, rolloutActionRequestSchema, rolloutStartRequestSchema, trafficRequestSchema } from './openapi/schemas.js';
 
@@ -21,7 +22,7 @@ function optionalBody(body: Buffer | undefined): unknown {
  * @example
  * curl -X POST localhost:8000/v2/models/digits/rollout -H "Authorization: Bearer $TOKEN" -d '{"to": 2, "interval": "1m"}'
  */
-export function registerTrafficRoutes(app: FastifyInstance, slipway: Slipway, adminToken: string | undefined): void {
+export function registerTrafficRoutes(app: FastifyInstance, slipway: Slipway, adminToken: string | AccessKeys | undefined): void {
   const guard = new AdminGuard(adminToken);
   const rollouts = slipway.rollouts;
   const traffic = (model: string) => {
@@ -32,13 +33,13 @@ export function registerTrafficRoutes(app: FastifyInstance, slipway: Slipway, ad
   app.get('/v2/models/:model/traffic', async (request: ModelRequest) => traffic(request.params.model));
 
   app.put('/v2/models/:model/traffic', async (request: ModelRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     await rollouts.setTraffic(request.params.model, checkBody(trafficRequestSchema, parseJsonBody(request.body), 'traffic'));
     return traffic(request.params.model);
   });
 
   app.delete('/v2/models/:model/traffic', async (request: ModelRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     await rollouts.clearTraffic(request.params.model);
     return traffic(request.params.model);
   });
@@ -46,19 +47,19 @@ export function registerTrafficRoutes(app: FastifyInstance, slipway: Slipway, ad
   app.get('/v2/models/:model/rollout', async (request: ModelRequest) => rollouts.status(request.params.model));
 
   app.post('/v2/models/:model/rollout', async (request: ModelRequest, reply) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     const config = checkBody(rolloutStartRequestSchema, parseJsonBody(request.body), 'rollout');
     return reply.code(201).send(await rollouts.start(request.params.model, config));
   });
 
   app.post('/v2/models/:model/rollout/rollback', async (request: ModelRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     const { reason } = checkBody(rolloutActionRequestSchema, optionalBody(request.body), 'rollback');
     return rollouts.rollback(request.params.model, reason);
   });
 
   app.post('/v2/models/:model/rollout/promote', async (request: ModelRequest) => {
-    guard.check(request.headers.authorization);
+    guard.check(request.headers);
     const { reason } = checkBody(rolloutActionRequestSchema, optionalBody(request.body), 'promote');
     return rollouts.promote(request.params.model, reason);
   });

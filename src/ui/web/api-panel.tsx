@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { apiUrl, type ModelDescription, type ModelMetadata } from './api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { apiUrl, call, type ModelDescription, type ModelMetadata, type SessionState } from './api.js';
 import { handlerSnippets, inferSnippets, type Snippet } from './api-snippets.js';
 import type { Run } from './run.js';
 
@@ -21,6 +21,14 @@ export function ApiPanel({ model, api, metadata, last }: ApiPanelProps) {
     api === 'predict' ? handlerSnippets(origin, model, last) : metadata === undefined ? [] : inferSnippets(origin, grpcAddress, metadata, last);
   const [chosen, setChosen] = useState<Snippet['language']>('curl');
   const [copied, setCopied] = useState(false);
+  // The page may be signed in with a cookie; code elsewhere has to send the key itself.
+  const [keyRequired, setKeyRequired] = useState(false);
+  useEffect(() => {
+    call<SessionState>('api/session').then(
+      (answer) => setKeyRequired(answer.body.key_required.inference),
+      () => undefined,
+    );
+  }, []);
   if (snippets.length === 0) return null;
   const snippet = snippets.find((s) => s.language === chosen) ?? snippets[0]!;
   const copy = async () => {
@@ -50,6 +58,13 @@ export function ApiPanel({ model, api, metadata, last }: ApiPanelProps) {
         <code>{snippet.code}</code>
       </pre>
       {snippet.note !== undefined && <p class="muted hint">{snippet.note}</p>}
+      {keyRequired && (
+        <p class="muted hint key-hint">
+          This server needs an API key for these calls: send <code>Authorization: Bearer &lt;key&gt;</code> (curl:{' '}
+          <code>-H "Authorization: Bearer $SLIPWAY_API_KEY"</code>; TypeScript: <code>{'{ apiKey }'}</code> in the client's options; gRPC: an{' '}
+          <code>authorization</code> metadata entry).
+        </p>
+      )}
       <button type="button" onClick={() => void copy()}>
         {copied ? 'Copied' : 'Copy'}
       </button>

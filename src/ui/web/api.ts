@@ -138,6 +138,16 @@ export interface Timed<T> {
   serverTiming: ServerTiming[];
 }
 
+/** The window event a refused call raises (its detail: the server's message); the sign-in form listens. */
+export const SIGN_IN_NEEDED = 'slipway-sign-in-needed';
+
+/** GET /api/session */
+export interface SessionState {
+  signed_in: boolean;
+  group: 'inference' | 'ui' | 'admin' | null;
+  key_required: { inference: boolean; ui: boolean };
+}
+
 /** A path of this server, relative to the page's base (the server may be mounted under a prefix). */
 export function apiUrl(path: string): string {
   return new URL(path.replace(/^\//, ''), document.baseURI).toString();
@@ -215,7 +225,12 @@ function answerBody(status: number, statusText: string, contentType: string | nu
   if (status < 200 || status >= 300) {
     const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
     const message = typeof fields.error === 'string' ? fields.error : `${status} ${statusText}`;
-    throw new ApiError(message, status, typeof fields.code === 'string' ? fields.code : undefined);
+    const code = typeof fields.code === 'string' ? fields.code : undefined;
+    // A missing key, or one that does not open this route: the sign-in form asks for one.
+    if (code === 'UNAUTHENTICATED' || (code === 'PERMISSION_DENIED' && message.startsWith('this key opens'))) {
+      window.dispatchEvent(new CustomEvent<string>(SIGN_IN_NEEDED, { detail: message }));
+    }
+    throw new ApiError(message, status, code);
   }
   return body;
 }

@@ -3,6 +3,7 @@ import { FlagsPage } from './flags-page.js';
 import { ModelList } from './model-list.js';
 import { ModelPage } from './model-page.js';
 import { Link, useLocation, type Route } from './router.js';
+import { SignIn } from './sign-in.js';
 
 function title(route: Route): string {
   switch (route.page) {
@@ -46,6 +47,7 @@ export function App() {
           </Link>
           <a href="docs">API docs</a>
         </nav>
+        <SignIn />
       </header>
       <main id="main" ref={main}>
         {route.page === 'models' && <ModelList />}

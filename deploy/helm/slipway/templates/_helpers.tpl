@@ -52,41 +52,56 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
   value: {{ .Values.server.responseCache | quote }}
 - name: SLIPWAY_LOG_LEVEL
   value: {{ .Values.server.logLevel | quote }}
+{{- $keys := .Values.access.keysSecret | default (printf "%s-keys" (include "slipway.fullname" .)) }}
+{{- range $pair := list (list "SLIPWAY_API_KEYS" "api-keys") (list "SLIPWAY_UI_KEYS" "ui-keys") (list "SLIPWAY_ADMIN_TOKEN" "admin-token") }}
+- name: {{ index $pair 0 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $keys }}
+      key: {{ index $pair 1 }}
+      optional: true
+{{- end }}
+{{- with .Values.access.allowedHosts }}
+- name: SLIPWAY_ALLOWED_HOSTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with .Values.access.corsOrigins }}
+- name: SLIPWAY_CORS_ORIGINS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if .Values.access.tlsSecret }}
+- name: SLIPWAY_TLS_CERT
+  value: /etc/slipway/tls/tls.crt
+- name: SLIPWAY_TLS_KEY
+  value: /etc/slipway/tls/tls.key
+{{- end }}
+{{- with .Values.access.rateLimit }}
+- name: SLIPWAY_RATE_LIMIT
+  value: {{ . | quote }}
+{{- end }}
 {{- with .Values.env }}
 {{ toYaml . }}
 {{- end }}
 {{- end }}
 
-{{/* Probes on the OIP health routes; $port empty lets Knative use its serving port. */}}
+{{/* Probes on the OIP health routes; $port empty lets Knative use its serving port; $https when the server speaks TLS. */}}
 {{- define "slipway.probes" -}}
 {{- $port := .port }}
-startupProbe:
+{{- $https := .https }}
+{{- range $probe := list (list "startupProbe" "/v2/health/ready" 5 60) (list "readinessProbe" "/v2/health/ready" 5 3) (list "livenessProbe" "/v2/health/live" 10 3) }}
+{{ index $probe 0 }}:
   httpGet:
-    path: /v2/health/ready
+    path: {{ index $probe 1 }}
     {{- if $port }}
     port: {{ $port }}
     {{- end }}
-  periodSeconds: 5
-  failureThreshold: 60
-  timeoutSeconds: 2
-readinessProbe:
-  httpGet:
-    path: /v2/health/ready
-    {{- if $port }}
-    port: {{ $port }}
+    {{- if $https }}
+    scheme: HTTPS
     {{- end }}
-  periodSeconds: 5
-  failureThreshold: 3
+  periodSeconds: {{ index $probe 2 }}
+  failureThreshold: {{ index $probe 3 }}
   timeoutSeconds: 2
-livenessProbe:
-  httpGet:
-    path: /v2/health/live
-    {{- if $port }}
-    port: {{ $port }}
-    {{- end }}
-  periodSeconds: 10
-  failureThreshold: 3
-  timeoutSeconds: 2
+{{- end }}
 {{- end }}
 
 {{- define "slipway.podSecurityContext" -}}

@@ -279,7 +279,15 @@ export function openApiDocument(extraRoutes: readonly RouteDoc[] = [], handlers:
     },
     tags: [...new Set([...ROUTES, ...extraRoutes].map((r) => r.tag))].map((name) => ({ name })),
     paths,
-    components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: '--admin-token / SLIPWAY_ADMIN_TOKEN' } } },
+    // Keys are needed only where the server is started with them (see the README's Access control): optional here.
+    security: [{}, { apiKey: [] }, { apiKeyHeader: [] }],
+    components: {
+      securitySchemes: {
+        adminToken: { type: 'http', scheme: 'bearer', description: '--admin-token / SLIPWAY_ADMIN_TOKEN' },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'an API key: --api-key, --ui-key or a keys file (needed for inference when keys are configured, for feedback reads beyond loopback)' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'the same API key in x-api-key' },
+      },
+    },
   };
 }
 
