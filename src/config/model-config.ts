@@ -90,7 +90,13 @@ export const modelConfigFileSchema = z.strictObject({
     .preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), instanceGroup)
     .optional(),
   dynamic_batching: dynamicBatching.optional(),
-  response_cache: z.strictObject({ enable: z.boolean() }).optional(),
+  response_cache: z
+    .strictObject({
+      enable: z.boolean(),
+      /** Slipway's addition: also answer byte-identical requests with the stored answer bytes, before decoding (default true). */
+      raw_body: z.boolean().optional(),
+    })
+    .optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   /** The steps of an ensemble (`platform: ensemble`), in Triton's form. */
@@ -158,6 +164,8 @@ export interface ModelConfig {
   intraOpThreads: number;
   scheduling: SchedulingConfig;
   responseCache: boolean;
+  /** With `responseCache`: byte-identical HTTP requests are answered from the stored answer bytes before decoding. */
+  responseCacheRawBody: boolean;
   defaultModelFilename: string;
   parameters: Record<string, string | number | boolean>;
 }
