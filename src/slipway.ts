@@ -29,6 +29,11 @@ export interface SlipwayOptions {
   /** max_batch_size for graphs that can batch when their config is silent (default 64). */
   defaultMaxBatchSize?: number;
   /**
+   * The longest one batch may block the event loop for a model with `instance_group.placement: auto`
+   * to run on the main thread (default 1000 µs, measured at load on the model's largest batch).
+   */
+  inlineBudgetUs?: number;
+  /**
    * Triton's strict readiness: the server reports ready only when every model is READY. Off by
    * default, so one broken model does not take the healthy ones out of a load balancer.
    */
@@ -170,6 +175,7 @@ export class Slipway {
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.modelName !== undefined && { modelName: options.modelName }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
+      ...(options.inlineBudgetUs !== undefined && { inlineBudgetUs: options.inlineBudgetUs }),
       // Handlers' ctx.infer and graphs' steps go through this same router, so batching, the cache
       // and statistics apply to them.
       connectHandlers: (loading) => {

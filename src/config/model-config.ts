@@ -31,6 +31,11 @@ const instanceGroup = z.strictObject({
   count: z.number().int().positive().max(64).optional(),
   intra_op_threads: z.number().int().positive().max(256).optional(),
   kind: z.enum(['KIND_CPU', 'KIND_AUTO']).optional(),
+  /**
+   * Slipway's addition: where instances run. `worker`: worker threads; `inline`: on the main thread
+   * (one instance; for microsecond models, no thread hop); `auto` (default): measured at load.
+   */
+  placement: z.enum(['auto', 'worker', 'inline']).optional(),
 });
 
 const dynamicBatching = z.strictObject({
