@@ -20,6 +20,8 @@ export interface RawRequestFacts {
   readonly route: string;
   /** `inference-header-content-length`: where a binary request's JSON header ends. */
   readonly headerLength?: string;
+  /** The `Accept` header asked for binary outputs. */
+  readonly acceptsBinary?: boolean;
 }
 
 /**
@@ -99,7 +101,7 @@ export class RawAnswerCache {
  */
 export function rawRequestKey(facts: RawRequestFacts, body: Uint8Array): string {
   const hash = createHash('sha256');
-  for (const field of [facts.model, facts.route, facts.headerLength ?? '']) hash.update(`${field.length}:${field}`);
+  for (const field of [facts.model, facts.route, facts.headerLength ?? '', facts.acceptsBinary === true ? 'binary' : '']) hash.update(`${field.length}:${field}`);
   hash.update(body);
   return hash.digest('base64');
 }

@@ -8,7 +8,7 @@ import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
 import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
-import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER } from './binary-tensors.js';
+import { acceptsBinaryOutput, binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER } from './binary-tensors.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
@@ -119,7 +119,8 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
     const headerLength = request.headers[HEADER_LENGTH_HEADER];
-    const raw = rawLookup(model, version, routingKey, headerLength, request.body);
+    const acceptsBinary = acceptsBinaryOutput(request.headers.accept);
+    const raw = rawLookup(model, version, routingKey, headerLength, acceptsBinary, request.body);
     if (raw?.hit !== undefined) {
       const { hit, target } = raw;
       target.scheduler.stats.recordCacheHit(hit.batchSize, raw.lookupNs, raw.lookupNs);
@@ -134,7 +135,7 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
         ? decodeBinaryInferRequest(request.body, headerLength, model, version)
         : await codec.decode(request.body, model, version);
     if (routingKey !== undefined) inferRequest.routingKey = routingKey;
-    const binaryOutput = binaryOutputSelector(inferRequest);
+    const binaryOutput = binaryOutputSelector(inferRequest, acceptsBinary);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
     noteInference(request, {
@@ -164,13 +165,14 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     version: string | undefined,
     routingKey: string | undefined,
     headerLength: string | string[] | undefined,
+    acceptsBinary: boolean,
     body: Buffer | undefined,
   ): RawLookup | undefined => {
     if (!slipway.rawAnswers.enabled || body === undefined || body.length === 0 || Array.isArray(headerLength)) return undefined;
     const startedMs = performance.now();
     const target = router.routeBeforeDecoding(model, version, routingKey);
     if (target === undefined || !target.config.responseCache || !target.config.responseCacheRawBody) return undefined;
-    const key = rawRequestKey({ model, route: version ?? '', ...(headerLength !== undefined && { headerLength }) }, body);
+    const key = rawRequestKey({ model, route: version ?? '', acceptsBinary, ...(headerLength !== undefined && { headerLength }) }, body);
     const hit = slipway.rawAnswers.get(key, target);
     return { key, target, hit, lookupNs: (performance.now() - startedMs) * 1e6 };
   };
