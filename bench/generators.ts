@@ -33,8 +33,8 @@ export interface Measurement {
 export interface GeneratorComparison {
   /** contender → generator → one measurement per round. */
   runs: Map<string, Map<Generator, Measurement[]>>;
-  /** /v2/health/live latencies probed while `liveOf` was under wrk's load. */
-  liveMs: number[];
+  /** /v2/health/live latencies probed while each of `liveOf` was under wrk's load. */
+  liveMs: Map<string, number[]>;
   skipped: string[];
 }
 
@@ -109,7 +109,7 @@ async function probeLive(url: string, work: Promise<unknown>, into: number[]): P
 
 /**
  * Measures every contender with every generator, `rounds` times, interleaved. `liveOf` names the
- * contender whose liveness is probed during its wrk runs.
+ * contenders whose liveness is probed during their wrk runs.
  */
 export async function compareGenerators(options: {
   contenders: Contender[];
@@ -118,7 +118,7 @@ export async function compareGenerators(options: {
   connections: number;
   seconds: number;
   rounds: number;
-  liveOf?: string;
+  liveOf?: string[];
 }): Promise<GeneratorComparison> {
   const skipped: string[] = [];
   const generators = (await haveWrk()) ? GENERATORS : (skipped.push('wrk is not installed (apt-get install wrk): undici only'), GENERATORS.slice(0, 1));
@@ -131,7 +131,7 @@ export async function compareGenerators(options: {
   }
   const path = `/v2/models/${options.model}/infer`;
   const runs = new Map<string, Map<Generator, Measurement[]>>();
-  const liveMs: number[] = [];
+  const liveMs = new Map<string, number[]>((options.liveOf ?? []).map((name) => [name, []]));
   try {
     // Warm every server (JIT, connections, Python imports, the cache's first entry).
     for (const { server } of servers) {
@@ -141,7 +141,7 @@ export async function compareGenerators(options: {
       for (const { name, server } of servers) {
         for (const generator of generators) {
           process.stderr.write(`generators: round ${round + 1}, ${name}, ${generator}\n`);
-          const m = await measure(generator, server, path, options, name === options.liveOf && generator === 'wrk' ? liveMs : undefined, all);
+          const m = await measure(generator, server, path, options, generator === 'wrk' ? liveMs.get(name) : undefined, all);
           const byGenerator = runs.get(name) ?? new Map<Generator, Measurement[]>();
           byGenerator.set(generator, [...(byGenerator.get(generator) ?? []), m]);
           runs.set(name, byGenerator);

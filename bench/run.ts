@@ -193,11 +193,15 @@ const generatorRepos = await Promise.all([
   repoWith('digits', '# defaults\n'),
   repoWith('digits', 'response_cache: { enable: true }\n'),
   repoWith('digits', 'response_cache: { enable: true, raw_body: false }\n'),
+  repoWith('digits', 'instance_group: { placement: inline }\n'),
+  repoWith('digits', 'instance_group: { placement: worker }\n'),
 ]);
 const SLIPWAY = 'Slipway (batching on)';
 const CACHE_RAW = 'Slipway, every request a cache hit (raw bytes)';
 const CACHE_TENSOR = 'Slipway, every request a cache hit (raw_body off: decode + tensor key)';
 const NAIVE = '(d) naive: Fastify + session.run';
+const INLINE = 'Slipway, instance_group.placement: inline (main thread)';
+const WORKER = 'Slipway, instance_group.placement: worker (2 worker threads)';
 const FLOOR = '(e) HTTP floor';
 const contenders: Contender[] = [
   { name: FLOOR, start: () => startServer(`${ROOT}dist/bench/servers/floor-server.js`, [join(tmpdir(), 'slipway-bench-digits-response.json')]) },
@@ -205,6 +209,8 @@ const contenders: Contender[] = [
   { name: SLIPWAY, start: () => slipwayServer(generatorRepos[0]!) },
   { name: CACHE_RAW, start: () => slipwayServer(generatorRepos[1]!) },
   { name: CACHE_TENSOR, start: () => slipwayServer(generatorRepos[2]!) },
+  { name: INLINE, start: () => slipwayServer(generatorRepos[3]!) },
+  { name: WORKER, start: () => slipwayServer(generatorRepos[4]!) },
 ];
 const peerNotes: string[] = [];
 if (havePythonPeers()) {
@@ -212,7 +218,7 @@ if (havePythonPeers()) {
   if (haveGunicorn()) contenders.push(gunicornContender(digitsModel));
   else peerNotes.push('gunicorn is not installed (apt-get install gunicorn): its row is left out');
 } else peerNotes.push('/usr/bin/python3 lacks torch, onnx or flask (apt-get install python3-torch python3-onnx python3-flask): the Python peers are left out');
-const generators = await compareGenerators({ contenders, model: 'digits', body: digitsBody, connections: 64, seconds: SECONDS, rounds: ROUNDS, liveOf: SLIPWAY });
+const generators = await compareGenerators({ contenders, model: 'digits', body: digitsBody, connections: 64, seconds: SECONDS, rounds: ROUNDS, liveOf: [SLIPWAY, INLINE, WORKER] });
 await Promise.all(generatorRepos.map((dir) => rm(dir, { recursive: true, force: true })));
 const rec = await benchModel('ocr_rec', recBody, [8], [1, 4, 8]);
 
@@ -239,6 +245,8 @@ function generatorTables(g: GeneratorComparison): string {
     ['cache hit (raw bytes) ÷ (e) HTTP floor', CACHE_RAW, FLOOR, '≥ 0.8'],
     ['cache hit: raw bytes ÷ raw_body off (lever 2, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
     ['(d) naive ÷ (e) HTTP floor', NAIVE, FLOOR, ''],
+    ['placement inline ÷ placement worker (lever 3)', INLINE, WORKER, ''],
+    ['placement auto (default) ÷ placement worker', SLIPWAY, WORKER, ''],
     ...[...g.runs.keys()].filter((n) => /Flask|gunicorn/.test(n)).map((n): [string, string, string, string] => [`Slipway ÷ ${n}`, SLIPWAY, n, '']),
   ];
   const ratios = ratioRows.map(([what, a, b, goal]) => `| ${what} | ${used.map((gen) => fmt(genRatio(a, b, gen), 2)).join(' | ')} | ${goal} |`);
@@ -247,7 +255,7 @@ function generatorTables(g: GeneratorComparison): string {
     head, rule, ...rows, '',
     `| ratio | ${used.join(' | ')} | goal |`, `|---|${used.map(() => '---').join('|')}|---|`, ...ratios, '',
     `Generator CPU per request against the floor (user + system): ${cost}.`,
-    `Liveness under wrk's load on Slipway: ${g.liveMs.length} probes, p99 ${fmt(summarizeLatencies(g.liveMs).p99Ms, 2)} ms.`,
+    ...[...g.liveMs].map(([name, ms]) => `Liveness under wrk's load on ${name}: ${ms.length} probes, p99 ${fmt(summarizeLatencies(ms).p99Ms, 2)} ms, worst ${fmt(Math.max(...ms), 2)} ms.`),
     ...g.skipped.map((s) => `Note: ${s}.`),
     ...peerNotes.map((s) => `Note: ${s}.`),
   ].join('\n');
@@ -267,7 +275,8 @@ const checks = [
   ['digits, 64 connections (wrk): Slipway ÷ (e) HTTP floor', genRatio(SLIPWAY, FLOOR, 'wrk'), 0.8],
   ['digits, 64 connections (wrk): Slipway ÷ (d) naive', genRatio(SLIPWAY, NAIVE, 'wrk'), 2.5],
   ['digits, 64 connections (wrk): cache-hit path ÷ (e) HTTP floor', genRatio(CACHE_RAW, FLOOR, 'wrk'), 0.8],
-  ['digits, 64 connections (wrk): /v2/health/live p99 ms under full load', summarizeLatencies(generators.liveMs).p99Ms, -20],
+  ['digits, 64 connections (wrk): /v2/health/live p99 ms under full load', summarizeLatencies(generators.liveMs.get(SLIPWAY)!).p99Ms, -20],
+  ['digits, 64 connections (wrk): /v2/health/live p99 ms, placement inline', summarizeLatencies(generators.liveMs.get(INLINE)!).p99Ms, -20],
 ] as const;
 const verdict = (value: number, target: number) => (target >= 0 ? value >= target : value <= -target) ? 'met' : 'MISSED';
 const summary = [
