@@ -61,7 +61,8 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
   const wrk = [
     ...(options.cpus !== undefined ? ['taskset', '-c', options.cpus] : []),
     'wrk', '-t', String(options.threads ?? 1), '-c', String(options.connections), '-d', `${options.seconds}s`,
-    '--latency', '-s', scriptPath, `${options.url}${options.path}`,
+    // A slow answer on a loaded machine is a latency, not an error: wrk's default 2 s timeout would count it as one.
+    '--latency', '--timeout', '30s', '-s', scriptPath, `${options.url}${options.path}`,
   ];
   const out = await new Promise<string>((resolve, reject) => {
     const child = spawn('bash', ['-c', `"$@"; echo "@@times"; times`, 'bash', ...wrk], {

@@ -32,8 +32,8 @@ const instanceGroup = z.strictObject({
   intra_op_threads: z.number().int().positive().max(256).optional(),
   kind: z.enum(['KIND_CPU', 'KIND_AUTO']).optional(),
   /**
-   * Slipway's addition: where instances run. `worker`: worker threads; `inline`: on the main thread
-   * (one instance; for microsecond models, no thread hop); `auto` (default): measured at load.
+   * Slipway's addition: where instances run. `worker` (default): worker threads; `inline`: on the
+   * main thread (one instance; for microsecond models, no thread hop); `auto`: measured at load.
    */
   placement: z.enum(['auto', 'worker', 'inline']).optional(),
 });

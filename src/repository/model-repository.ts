@@ -418,7 +418,7 @@ export class ModelRepository {
       });
       entry.config = autocompleteConfig(name, file, pool.signature, this.defaults);
       const placed =
-        (file.instance_group?.placement ?? 'auto') === 'auto'
+        file.instance_group?.placement === 'auto'
           ? await pool.settlePlacement(placementSample(entry.config), entry.config.outputs.map((o) => o.name), this.options.inlineBudgetUs)
           : { placement: pool.placement, reason: 'instance_group.placement in config.yaml' };
       entry.pool = pool;

@@ -23,10 +23,15 @@ async function withSlipway<T>(config: string, options: { inlineBudgetUs?: number
   }
 }
 
+const AUTO = 'instance_group: { placement: auto }\n';
 const placementOf = (slipway: Slipway) => slipway.repository.get('digits')!.versions.get(1)!.pool!.placement;
 const loaded = (lines: Array<Record<string, unknown>>) => lines.find((l) => l.event === 'model_loaded')!;
 
 describe('instance placement (worker threads or the main thread)', () => {
+  test('workers unless the config says otherwise', async () => {
+    await withSlipway('', { inlineBudgetUs: 60_000_000 }, async (slipway) => assert.equal(placementOf(slipway), 'worker'));
+  });
+
   test('config forces either mode; both give the same answers', async () => {
     const answers: number[][] = [];
     for (const placement of ['worker', 'inline'] as const) {
@@ -42,7 +47,7 @@ describe('instance placement (worker threads or the main thread)', () => {
   });
 
   test('auto: inline when the largest batch fits the budget, on workers when it does not, measured at load', async () => {
-    await withSlipway('', { inlineBudgetUs: 60_000_000 }, async (slipway, lines) => {
+    await withSlipway(AUTO, { inlineBudgetUs: 60_000_000 }, async (slipway, lines) => {
       assert.equal(placementOf(slipway), 'inline');
       const line = loaded(lines);
       assert.equal(typeof line.workerRunUs, 'number');
@@ -50,7 +55,7 @@ describe('instance placement (worker threads or the main thread)', () => {
       assert.equal(typeof line.inlineCreateMs, 'number', 'the blocking session creation is measured and logged');
       assert.equal((await slipway.infer({ model: 'digits', inputs: digitsInputs() })).outputs[0]!.shape[0], samples.length);
     });
-    await withSlipway('', { inlineBudgetUs: 0 }, async (slipway, lines) => {
+    await withSlipway(AUTO, { inlineBudgetUs: 0 }, async (slipway, lines) => {
       assert.equal(placementOf(slipway), 'worker');
       assert.match(String(loaded(lines).reason), /largest batch runs \d+ µs \(budget 0 µs\)/);
       assert.equal(loaded(lines).inlineCreateMs, undefined, 'no main-thread session is created for a model over budget');
@@ -68,7 +73,7 @@ describe('instance placement (worker threads or the main thread)', () => {
 
   test('an automatically inline model whose batch blocks the loop past twice the budget moves back to workers', async () => {
     const { logger, lines } = captureLogger();
-    const repo = await tempRepository({ digits: {} });
+    const repo = await tempRepository({ digits: { config: AUTO } });
     // The budget fits the largest batch at load; then it is lowered below any run (a loaded machine, an operator).
     const slipway = await Slipway.open({ models: repo.dir, cores: 2, logger, inlineBudgetUs: 60_000_000 });
     try {
