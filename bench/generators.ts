@@ -36,6 +36,8 @@ export interface GeneratorComparison {
   /** /v2/health/live latencies probed while each of `liveOf` was under wrk's load. */
   liveMs: Map<string, number[]>;
   skipped: string[];
+  /** Where each Slipway server placed its model (from its `model_loaded` log line), read before it stopped. */
+  placements: Map<string, string>;
 }
 
 /** A TCP port that was free a moment ago, for servers that cannot report the one they got. */
@@ -132,6 +134,7 @@ export async function compareGenerators(options: {
   const path = `/v2/models/${options.model}/infer`;
   const runs = new Map<string, Map<Generator, Measurement[]>>();
   const liveMs = new Map<string, number[]>((options.liveOf ?? []).map((name) => [name, []]));
+  const placements = new Map<string, string>();
   try {
     // Warm every server (JIT, connections, Python imports, the cache's first entry).
     for (const { server } of servers) {
@@ -149,9 +152,14 @@ export async function compareGenerators(options: {
       }
     }
   } finally {
+    for (const { name, server } of servers) {
+      const log = await server.log();
+      const placed = [...log.matchAll(/"event":"(?:model_loaded|placement_changed)"[^\n]*?"placement":"(\w+)"/g)].map((m) => m[1]);
+      if (placed.length > 0) placements.set(name, placed.join(' → '));
+    }
     await Promise.all(servers.map(({ server }) => server.stop()));
   }
-  return { runs, liveMs, skipped };
+  return { runs, liveMs, skipped, placements };
 }
 
 async function measure(

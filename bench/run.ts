@@ -194,14 +194,14 @@ const generatorRepos = await Promise.all([
   repoWith('digits', 'response_cache: { enable: true }\n'),
   repoWith('digits', 'response_cache: { enable: true, raw_body: false }\n'),
   repoWith('digits', 'instance_group: { placement: inline }\n'),
-  repoWith('digits', 'instance_group: { placement: worker }\n'),
+  repoWith('digits', 'instance_group: { placement: auto }\n'),
 ]);
-const SLIPWAY = 'Slipway (batching on)';
+const SLIPWAY = 'Slipway (batching on; placement worker, the default)';
 const CACHE_RAW = 'Slipway, every request a cache hit (raw bytes)';
 const CACHE_TENSOR = 'Slipway, every request a cache hit (raw_body off: decode + tensor key)';
 const NAIVE = '(d) naive: Fastify + session.run';
 const INLINE = 'Slipway, instance_group.placement: inline (main thread)';
-const WORKER = 'Slipway, instance_group.placement: worker (2 worker threads)';
+const AUTO = 'Slipway, instance_group.placement: auto (measured at load)';
 const FLOOR = '(e) HTTP floor';
 const contenders: Contender[] = [
   { name: FLOOR, start: () => startServer(`${ROOT}dist/bench/servers/floor-server.js`, [join(tmpdir(), 'slipway-bench-digits-response.json')]) },
@@ -210,7 +210,7 @@ const contenders: Contender[] = [
   { name: CACHE_RAW, start: () => slipwayServer(generatorRepos[1]!) },
   { name: CACHE_TENSOR, start: () => slipwayServer(generatorRepos[2]!) },
   { name: INLINE, start: () => slipwayServer(generatorRepos[3]!) },
-  { name: WORKER, start: () => slipwayServer(generatorRepos[4]!) },
+  { name: AUTO, start: () => slipwayServer(generatorRepos[4]!) },
 ];
 const peerNotes: string[] = [];
 if (havePythonPeers()) {
@@ -218,7 +218,7 @@ if (havePythonPeers()) {
   if (haveGunicorn()) contenders.push(gunicornContender(digitsModel));
   else peerNotes.push('gunicorn is not installed (apt-get install gunicorn): its row is left out');
 } else peerNotes.push('/usr/bin/python3 lacks torch, onnx or flask (apt-get install python3-torch python3-onnx python3-flask): the Python peers are left out');
-const generators = await compareGenerators({ contenders, model: 'digits', body: digitsBody, connections: 64, seconds: SECONDS, rounds: ROUNDS, liveOf: [SLIPWAY, INLINE, WORKER] });
+const generators = await compareGenerators({ contenders, model: 'digits', body: digitsBody, connections: 64, seconds: SECONDS, rounds: ROUNDS, liveOf: [SLIPWAY, INLINE, AUTO] });
 await Promise.all(generatorRepos.map((dir) => rm(dir, { recursive: true, force: true })));
 const rec = await benchModel('ocr_rec', recBody, [8], [1, 4, 8]);
 
@@ -245,8 +245,8 @@ function generatorTables(g: GeneratorComparison): string {
     ['cache hit (raw bytes) ÷ (e) HTTP floor', CACHE_RAW, FLOOR, '≥ 0.8'],
     ['cache hit: raw bytes ÷ raw_body off (lever 2, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
     ['(d) naive ÷ (e) HTTP floor', NAIVE, FLOOR, ''],
-    ['placement inline ÷ placement worker (lever 3)', INLINE, WORKER, ''],
-    ['placement auto (default) ÷ placement worker', SLIPWAY, WORKER, ''],
+    ['placement inline ÷ worker (the default; lever 3)', INLINE, SLIPWAY, ''],
+    ['placement auto ÷ worker (the default)', AUTO, SLIPWAY, ''],
     ...[...g.runs.keys()].filter((n) => /Flask|gunicorn/.test(n)).map((n): [string, string, string, string] => [`Slipway ÷ ${n}`, SLIPWAY, n, '']),
   ];
   const ratios = ratioRows.map(([what, a, b, goal]) => `| ${what} | ${used.map((gen) => fmt(genRatio(a, b, gen), 2)).join(' | ')} | ${goal} |`);
@@ -256,6 +256,7 @@ function generatorTables(g: GeneratorComparison): string {
     `| ratio | ${used.join(' | ')} | goal |`, `|---|${used.map(() => '---').join('|')}|---|`, ...ratios, '',
     `Generator CPU per request against the floor (user + system): ${cost}.`,
     ...[...g.liveMs].map(([name, ms]) => `Liveness under wrk's load on ${name}: ${ms.length} probes, p99 ${fmt(summarizeLatencies(ms).p99Ms, 2)} ms, worst ${fmt(Math.max(...ms), 2)} ms.`),
+    `Placement as each Slipway server logged it: ${[...g.placements].map(([name, p]) => `${name}: ${p}`).join('; ')}.`,
     ...g.skipped.map((s) => `Note: ${s}.`),
     ...peerNotes.map((s) => `Note: ${s}.`),
   ].join('\n');

@@ -18,6 +18,8 @@ export interface RunningServer {
   url: string;
   /** The server's process id (for `taskset -a -p`). */
   pid: number;
+  /** What the server has written to its stdout so far (its log lines). */
+  log: () => Promise<string>;
   stop: () => Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startProcess(command: string, args: string[], options: { u
   return {
     url,
     pid: child.pid!,
+    log: () => readFile(logPath, 'utf8').catch(() => ''),
     stop: async () => {
       if (!exited) {
         child.kill('SIGTERM');
