@@ -243,9 +243,9 @@ function generatorTables(g: GeneratorComparison): string {
     ['Slipway ÷ (e) HTTP floor', SLIPWAY, FLOOR, '≥ 0.8'],
     ['Slipway ÷ (d) naive', SLIPWAY, NAIVE, '≥ 2.5'],
     ['cache hit (raw bytes) ÷ (e) HTTP floor', CACHE_RAW, FLOOR, '≥ 0.8'],
-    ['cache hit: raw bytes ÷ raw_body off (lever 2, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
+    ['cache hit: raw bytes ÷ raw_body off (issue 17 lever 4, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
     ['(d) naive ÷ (e) HTTP floor', NAIVE, FLOOR, ''],
-    ['placement inline ÷ worker (the default; lever 3)', INLINE, SLIPWAY, ''],
+    ['placement inline ÷ worker (the default; issue 17 lever 3)', INLINE, SLIPWAY, ''],
     ['placement auto ÷ worker (the default)', AUTO, SLIPWAY, ''],
     ...[...g.runs.keys()].filter((n) => /Flask|gunicorn/.test(n)).map((n): [string, string, string, string] => [`Slipway ÷ ${n}`, SLIPWAY, n, '']),
   ];
