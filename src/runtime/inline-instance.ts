@@ -77,13 +77,18 @@ export class InlineInstance {
   kill(): void {
     if (this.closing) return;
     this.closing = true;
-    void this.engine.close();
     this.exitListener?.(new Error('inline instance killed'));
+    void this.release();
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    await this.release();
+  }
+
+  /** Releases the session once the run in progress (waiting for its turn of the loop) has finished. */
+  private async release(): Promise<void> {
     while (this.running > 0) await new Promise((resolve) => setTimeout(resolve, 1));
     await this.engine.close();
   }

@@ -46,6 +46,21 @@ describe('instance placement (worker threads or the main thread)', () => {
     assert.deepEqual(answers[1], answers[0]);
   });
 
+  test('a killed inline instance is replaced on the main thread, as a crashed worker is', async () => {
+    await withSlipway('instance_group: { placement: inline }\n', {}, async (slipway, lines) => {
+      const pool = slipway.repository.get('digits')!.versions.get(1)!.pool!;
+      const before = pool.running[0]!;
+      before.kill();
+      assert.equal(pool.size, 0);
+      for (let i = 0; i < 100 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(pool.size, 1);
+      assert.notEqual(pool.running[0], before);
+      assert.equal(pool.placement, 'inline');
+      assert.ok(lines.some((l) => l.event === 'instance_restarted'));
+      assert.equal((await slipway.infer({ model: 'digits', inputs: digitsInputs() })).outputs[0]!.shape[0], samples.length);
+    });
+  });
+
   test('auto: inline when the largest batch fits the budget, on workers when it does not, measured at load', async () => {
     await withSlipway(AUTO, { inlineBudgetUs: 60_000_000 }, async (slipway, lines) => {
       assert.equal(placementOf(slipway), 'inline');
