@@ -199,6 +199,7 @@ const generatorRepos = await Promise.all([
 const SLIPWAY = 'Slipway (batching on; placement worker, the default)';
 const CACHE_RAW = 'Slipway, every request a cache hit (raw bytes)';
 const CACHE_TENSOR = 'Slipway, every request a cache hit (raw_body off: decode + tensor key)';
+const CACHE_QUIET = 'Slipway, every request a cache hit (raw bytes), metrics and request logs off';
 const NAIVE = '(d) naive: Fastify + session.run';
 const INLINE = 'Slipway, instance_group.placement: inline (main thread)';
 const AUTO = 'Slipway, instance_group.placement: auto (measured at load)';
@@ -209,6 +210,7 @@ const contenders: Contender[] = [
   { name: SLIPWAY, start: () => slipwayServer(generatorRepos[0]!) },
   { name: CACHE_RAW, start: () => slipwayServer(generatorRepos[1]!) },
   { name: CACHE_TENSOR, start: () => slipwayServer(generatorRepos[2]!) },
+  { name: CACHE_QUIET, start: () => slipwayServer(generatorRepos[1]!, 'off') },
   { name: INLINE, start: () => slipwayServer(generatorRepos[3]!) },
   { name: AUTO, start: () => slipwayServer(generatorRepos[4]!) },
 ];
@@ -244,6 +246,7 @@ function generatorTables(g: GeneratorComparison): string {
     ['Slipway ÷ (d) naive', SLIPWAY, NAIVE, '≥ 2.5'],
     ['cache hit (raw bytes) ÷ (e) HTTP floor', CACHE_RAW, FLOOR, '≥ 0.8'],
     ['cache hit: raw bytes ÷ raw_body off (issue 17 lever 4, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
+    ['cache hit, metrics and logs off ÷ (e) HTTP floor', CACHE_QUIET, FLOOR, ''],
     ['(d) naive ÷ (e) HTTP floor', NAIVE, FLOOR, ''],
     ['placement inline ÷ worker (the default; issue 17 lever 3)', INLINE, SLIPWAY, ''],
     ['placement auto ÷ worker (the default)', AUTO, SLIPWAY, ''],
