@@ -83,10 +83,13 @@ export const gunicornContender = (modelPath: string): Contender => ({
   },
 });
 
-/** Moves every thread of a running process onto `cpus` (taskset -a -p). */
-function pin(pid: number, cpuList: string): void {
+/**
+ * Moves every thread of a running process onto `cpus` (taskset -a -p). Only the server's own
+ * process must succeed: a child may have gone in between (gunicorn replaces a worker that timed out).
+ */
+function pin(pid: number, cpuList: string, required: boolean): void {
   const r = spawnSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
-  if (r.status !== 0) throw new Error(`taskset -a -p -c ${cpuList} ${pid} failed`);
+  if (r.status !== 0 && required) throw new Error(`taskset -a -p -c ${cpuList} ${pid} failed`);
 }
 
 /** Python servers run children (gunicorn's workers): pin them all. */
@@ -183,7 +186,7 @@ async function measure(
   }
   const pinned = generator === 'wrk pinned';
   const family = familyOf(server.pid);
-  if (pinned) for (const pid of family) pin(pid, '0');
+  if (pinned) for (const pid of family) pin(pid, '0', pid === server.pid);
   try {
     const run = runWrk({ url: server.url, path, body: options.body, connections: options.connections, seconds: options.seconds, ...(pinned && { cpus: '1' }) });
     if (live !== undefined) await probeLive(server.url, run, live);
@@ -191,7 +194,7 @@ async function measure(
     if (r.errors > 0) throw new Error(`${server.url}: wrk saw ${r.errors} errors`);
     return { perSecond: r.perSecond, p50Ms: r.p50Ms, p99Ms: r.p99Ms, generatorUsPerRequest: (r.cpuSeconds * 1e6) / r.requests };
   } finally {
-    if (pinned) for (const pid of family) pin(pid, allCpus);
+    if (pinned) for (const pid of familyOf(server.pid)) pin(pid, allCpus, pid === server.pid);
   }
 }
 

@@ -70,10 +70,18 @@ export class RawAnswerCache {
     return entry.answer;
   }
 
-  /** Stores an answer (its body is kept as given: callers must not reuse the buffer); larger than the whole cache: not stored. */
+  /**
+   * Stores an answer; larger than the whole cache: not stored. A body that is a view of a larger
+   * buffer (Node's 8 KiB pool for small strings) is copied, so an entry holds only its own bytes.
+   */
   set(key: string, owner: object, answer: RawAnswer): void {
     const bytes = answer.body.byteLength + key.length + 64;
     if (bytes > this.capacityBytes) return;
+    if (answer.body.buffer.byteLength !== answer.body.byteLength) {
+      const own = Buffer.allocUnsafeSlow(answer.body.byteLength);
+      answer.body.copy(own);
+      answer = { ...answer, body: own };
+    }
     const existing = this.entries.get(key);
     if (existing !== undefined) this.drop(key, existing.bytes);
     this.entries.set(key, { owner, answer, bytes });

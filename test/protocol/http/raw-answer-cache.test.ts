@@ -178,6 +178,13 @@ test('RawAnswerCache: bounded in bytes (LRU), and an entry answers only the vers
   assert.ok(cache.bytes <= cache.capacityBytes);
   assert.equal(cache.get(keys[0]!, {}), undefined, 'another version object never gets it');
   assert.equal(cache.get(keys[0]!, owner), undefined, 'and the stale entry is gone');
+  const pooled = Buffer.from('{"small":"answer"}');
+  assert.ok(pooled.buffer.byteLength > pooled.byteLength, 'a small Buffer.from is a view of the shared pool');
+  cache.set(keys[2]!, owner, { ...answer, body: pooled });
+  const kept = cache.get(keys[2]!, owner)!.body;
+  assert.equal(kept.buffer.byteLength, kept.byteLength, 'the entry holds its own bytes, not the pool');
+  assert.deepEqual(kept, pooled);
   assert.notEqual(rawRequestKey({ model: 'm', route: '1' }, Buffer.from('a')), rawRequestKey({ model: 'm', route: '' }, Buffer.from('a')));
+  assert.notEqual(rawRequestKey({ model: 'm', route: '', acceptsBinary: true }, Buffer.from('a')), keys[0]);
   assert.notEqual(rawRequestKey({ model: 'm', route: '', headerLength: '1' }, Buffer.from('a')), keys[0]);
 });
