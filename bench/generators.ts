@@ -88,8 +88,13 @@ export const gunicornContender = (modelPath: string): Contender => ({
  * process must succeed: a child may have gone in between (gunicorn replaces a worker that timed out).
  */
 function pin(pid: number, cpuList: string, required: boolean): void {
-  const r = spawnSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' });
-  if (r.status !== 0 && required) throw new Error(`taskset -a -p -c ${cpuList} ${pid} failed`);
+  // taskset walks the process's threads; one that exits meanwhile (Flask's server runs a thread per
+  // connection) fails the call, so it is tried a few times.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (spawnSync('taskset', ['-a', '-p', '-c', cpuList, String(pid)], { stdio: 'ignore' }).status === 0) return;
+    spawnSync('sleep', ['0.05']);
+  }
+  if (required) throw new Error(`taskset -a -p -c ${cpuList} ${pid} failed 20 times`);
 }
 
 /** Python servers run children (gunicorn's workers): pin them all. */
