@@ -1,4 +1,4 @@
-// Batch prediction throughput: 100k rows of the digits model, CSV -> SQLite, against the engine limit
+// Batch prediction throughput: 100k rows of the digits model, CSV and JSONL -> SQLite, against the engine limit
 // measured in the same run (onnxruntime called directly at the same batch size, one thread, input
 // already in memory, no I/O). The job runs as a real `slipway batch run` in its own process; its
 // rows/s covers reading, parsing, inference and committing (not process start or model load).
@@ -12,6 +12,8 @@ import { createReadStream } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import pg from 'pg';
 import { CsvSource } from '../src/batch/sources/csv-source.js';
+import { JsonlSource } from '../src/batch/sources/jsonl-source.js';
+import { createInterface } from 'node:readline';
 import { Slipway } from '../src/slipway.js';
 import { expandInputFiles } from '../src/batch/sources/input-files.js';
 import { ROOT, writeResultsSection } from './results-section.js';
@@ -37,16 +39,22 @@ const random = (): number => {
 };
 const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-batch-'));
 const csvPath = join(dir, 'digits.csv');
+const jsonlPath = join(dir, 'digits.jsonl');
 const pixels = new Float32Array(ROWS * 64);
 {
-  const lines = [`id,${Array.from({ length: 64 }, (_, i) => `p${i}`).join(',')}`];
+  const columns = Array.from({ length: 64 }, (_, i) => `p${i}`);
+  const lines = [`id,${columns.join(',')}`];
+  const records: string[] = [];
   for (let r = 0; r < ROWS; r++) {
     const image = samples[r % samples.length]!.image.flat(2);
     const values = image.map((v) => Math.round(Math.min(16, Math.max(0, v + (random() - 0.5) * 2)) * 100) / 100);
     values.forEach((v, i) => (pixels[r * 64 + i] = v));
     lines.push(`${r},${values.join(',')}`);
+    // The same rows as JSON Lines: one flat object per row, the fields in the CSV's order.
+    records.push(`{"id":${r},${values.map((v, i) => `"${columns[i]}":${v}`).join(',')}}`);
   }
   await writeFile(csvPath, `${lines.join('\n')}\n`);
+  await writeFile(jsonlPath, `${records.join('\n')}\n`);
 }
 
 /** onnxruntime alone: every batch of 64 rows through one session, one thread, tensors prebuilt. */
@@ -107,6 +115,41 @@ async function tokenizerOnly(): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
+/** Slipway's JSONL source alone: lines cut from the stream, JSON.parse, numbers straight into the tensor. */
+async function jsonlSourceOnly(): Promise<number> {
+  const source = await JsonlSource.open(await expandInputFiles([jsonlPath]));
+  source.bind(source.columns.slice(1));
+  const slots = Array.from({ length: 64 }, (_, i) => i);
+  const target = new Float32Array(64);
+  const t0 = performance.now();
+  let n = 0;
+  for await (const block of source.blocks({ position: 0 })) {
+    for (let i = 0; i < block.size; i++) {
+      block.row(i).fillNumbers!(slots, target, 0);
+      n++;
+    }
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
+/** The JSONL source as it was before issue 17: readline's async iterator, JSON.parse, one own-property lookup per field. */
+async function jsonlReadlineOnly(): Promise<number> {
+  const names = Array.from({ length: 64 }, (_, i) => `p${i}`);
+  const target = new Float32Array(64);
+  const t0 = performance.now();
+  let n = 0;
+  for await (const text of createInterface({ input: createReadStream(jsonlPath, { highWaterMark: 1 << 20 }), crlfDelay: Infinity })) {
+    if (text.trim() === '') continue;
+    const value = JSON.parse(text) as Record<string, unknown>;
+    for (let i = 0; i < 64; i++) {
+      const v = Object.hasOwn(value, names[i]!) ? value[names[i]!] : undefined;
+      target[i] = typeof v === 'number' ? v : Number.NaN;
+    }
+    n++;
+  }
+  return n / ((performance.now() - t0) / 1000);
+}
+
 interface JobResult {
   rowsPerSecond: number;
   wallSeconds: number;
@@ -114,11 +157,11 @@ interface JobResult {
 }
 
 /** `slipway batch run` in its own process; its JSON summary reports the job's own rows/s. */
-async function batchJob(output: string, table: string): Promise<JobResult> {
+async function batchJob(output: string, table: string, input = csvPath): Promise<JobResult> {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'dist/src/cli/main.js'), 'batch', 'run', '--models', join(ROOT, 'examples/models/digits'), '--model', 'digits', '--input', csvPath, '--output', output, '--table', table, '--key', 'id', '--progress', 'none', '--json'],
+    [join(ROOT, 'dist/src/cli/main.js'), 'batch', 'run', '--models', join(ROOT, 'examples/models/digits'), '--model', 'digits', '--input', input, '--output', output, '--table', table, '--key', 'id', '--progress', 'none', '--json'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   let out = '';
@@ -138,10 +181,16 @@ const median = (values: number[]): number => {
 const engine: number[] = [];
 const library: number[] = [];
 const sqlite: JobResult[] = [];
+const jsonlJobs: JobResult[] = [];
+const jsonlNew: number[] = [];
+const jsonlOld: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   engine.push(await engineLimit());
   library.push(await libraryInfer());
   sqlite.push(await batchJob(`sqlite:${join(dir, `round${round}.db`)}`, 'digits_predictions'));
+  jsonlJobs.push(await batchJob(`sqlite:${join(dir, `jsonl${round}.db`)}`, 'digits_predictions', jsonlPath));
+  jsonlOld.push(await jsonlReadlineOnly());
+  jsonlNew.push(await jsonlSourceOnly());
 }
 const csvParse = await csvParseOnly();
 const tokenizer = await tokenizerOnly();
@@ -169,6 +218,8 @@ await rm(dir, { recursive: true, force: true });
 const limit = median(engine);
 const job = median(sqlite.map((r) => r.rowsPerSecond));
 const ratio = job / limit;
+const jsonlJob = median(jsonlJobs.map((r) => r.rowsPerSecond));
+const jsonlRatio = jsonlJob / limit;
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const section = `
 ## Batch prediction (\`npm run bench:batch\`)
@@ -178,16 +229,21 @@ Digits model, ${fmt(ROWS)} CSV rows (64 pixel columns + id, ${fmt(ROWS * 341 / 1
 | target | measured | goal | |
 |---|---|---|---|
 | CSV → SQLite rows/s ÷ engine limit | ${fmt(ratio, 2)} | ≥ 0.85 | ${ratio >= 0.85 ? 'met' : 'MISSED'} |
+| JSONL → SQLite rows/s ÷ engine limit | ${fmt(jsonlRatio, 2)} | ≥ 0.85 | ${jsonlRatio >= 0.85 ? 'met' : 'MISSED'} |
+| JSONL job ÷ CSV job (as quick as CSV) | ${fmt(jsonlJob / job, 2)} | ≥ 1 | ${jsonlJob >= job ? 'met' : 'MISSED'} |
 
 | what | rows/s | × engine limit |
 |---|---|---|
 | onnxruntime direct, batch ${BATCH}, 1 thread, tensors prebuilt (engine limit) | ${fmt(limit)} | 1.00 |
 | library \`infer()\` alone: the same 64-row requests from memory, 4 in flight, 2 instances (the job's ceiling) | ${fmt(median(library))} | ${fmt(median(library) / limit, 2)} |
 | \`slipway batch run\` CSV → SQLite (read, parse, infer on 2 instances, commit) | ${fmt(job)} | ${fmt(ratio, 2)} |
-${postgres === undefined ? '' : `| \`slipway batch run\` CSV → PostgreSQL (one run) | ${fmt(postgres.rowsPerSecond)} | ${fmt(postgres.rowsPerSecond / limit, 2)} |\n`}| CSV source alone: Slipway's tokenizer + number parsing | ${fmt(tokenizer)} | ${fmt(tokenizer / limit, 2)} |
+${postgres === undefined ? '' : `| \`slipway batch run\` CSV → PostgreSQL (one run) | ${fmt(postgres.rowsPerSecond)} | ${fmt(postgres.rowsPerSecond / limit, 2)} |\n`}| \`slipway batch run\` JSONL → SQLite, the same rows as flat objects | ${fmt(jsonlJob)} | ${fmt(jsonlRatio, 2)} |
+| CSV source alone: Slipway's tokenizer + number parsing | ${fmt(tokenizer)} | ${fmt(tokenizer / limit, 2)} |
+| JSONL source alone: lines cut from the stream's chunks, JSON.parse, numbers straight into the tensor | ${fmt(median(jsonlNew))} | ${fmt(median(jsonlNew) / limit, 2)} |
+| JSONL source alone as before issue 17: readline, JSON.parse, a lookup per field | ${fmt(median(jsonlOld))} | ${fmt(median(jsonlOld) / limit, 2)} |
 | csv-parse alone (strings only, no numbers) | ${fmt(csvParse)} | ${fmt(csvParse / limit, 2)} |
 
-Rounds (engine / library / job rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(library[i]!)} / ${fmt(sqlite[i]!.rowsPerSecond)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
+Rounds (engine / library / CSV job / JSONL job / JSONL source new / old, rows/s): ${engine.map((e, i) => `${fmt(e)} / ${fmt(library[i]!)} / ${fmt(sqlite[i]!.rowsPerSecond)} / ${fmt(jsonlJobs[i]!.rowsPerSecond)} / ${fmt(jsonlNew[i]!)} / ${fmt(jsonlOld[i]!)}`).join('; ')}. Wall time of a job, process start and model load included: ${fmt(median(sqlite.map((r) => r.wallSeconds)), 2)} s.
 
 Reading it: the engine limit is one onnxruntime session on one core, with its input already in memory.
 The library row shows that two instances behind the worker-thread hop keep up with it when the main thread

@@ -15,12 +15,15 @@ import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
 import { engineLoop, type EngineWorkerData } from './engine-worker.js';
 import { ROOT, writeResultsSection } from './results-section.js';
 import { startServer } from './server-process.js';
+import { compareGenerators, flaskContender, GENERATORS, gunicornContender, haveGunicorn, havePythonPeers, meanOf, type Contender, type GeneratorComparison } from './generators.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const SECONDS = arg('--seconds', 5);
+/** Rounds of the interleaved load-generator comparison. */
+const ROUNDS = arg('--rounds', 2);
 
 
 /** Slipway as deployed: metrics on, one JSON log line per request (to a file); or with both off. */
@@ -183,12 +186,85 @@ const recData = Array.from({ length: 3 * 48 * 320 }, () => {
 const recBody = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [1, 3, 48, 320], data: recData }] }));
 
 const digits = await benchModel('digits', digitsBody, [8, 64], [1, 8, 32, 64]);
+
+// The same digits servers under three load generators, interleaved (see generators.ts).
+const digitsModel = join(ROOT, 'examples/models/digits/1/model.onnx');
+const generatorRepos = await Promise.all([
+  repoWith('digits', '# defaults\n'),
+  repoWith('digits', 'response_cache: { enable: true }\n'),
+  repoWith('digits', 'response_cache: { enable: true, raw_body: false }\n'),
+  repoWith('digits', 'instance_group: { placement: inline }\n'),
+  repoWith('digits', 'instance_group: { placement: auto }\n'),
+]);
+const SLIPWAY = 'Slipway (batching on; placement worker, the default)';
+const CACHE_RAW = 'Slipway, every request a cache hit (raw bytes)';
+const CACHE_TENSOR = 'Slipway, every request a cache hit (raw_body off: decode + tensor key)';
+const CACHE_QUIET = 'Slipway, every request a cache hit (raw bytes), metrics and request logs off';
+const NAIVE = '(d) naive: Fastify + session.run';
+const INLINE = 'Slipway, instance_group.placement: inline (main thread)';
+const AUTO = 'Slipway, instance_group.placement: auto (measured at load)';
+const FLOOR = '(e) HTTP floor';
+const contenders: Contender[] = [
+  { name: FLOOR, start: () => startServer(`${ROOT}dist/bench/servers/floor-server.js`, [join(tmpdir(), 'slipway-bench-digits-response.json')]) },
+  { name: NAIVE, start: () => startServer(`${ROOT}dist/bench/servers/naive-server.js`, [digitsModel]) },
+  { name: SLIPWAY, start: () => slipwayServer(generatorRepos[0]!) },
+  { name: CACHE_RAW, start: () => slipwayServer(generatorRepos[1]!) },
+  { name: CACHE_TENSOR, start: () => slipwayServer(generatorRepos[2]!) },
+  { name: CACHE_QUIET, start: () => slipwayServer(generatorRepos[1]!, 'off') },
+  { name: INLINE, start: () => slipwayServer(generatorRepos[3]!) },
+  { name: AUTO, start: () => slipwayServer(generatorRepos[4]!) },
+];
+const peerNotes: string[] = [];
+if (havePythonPeers()) {
+  contenders.push(flaskContender(digitsModel));
+  if (haveGunicorn()) contenders.push(gunicornContender(digitsModel));
+  else peerNotes.push('gunicorn is not installed (apt-get install gunicorn): its row is left out');
+} else peerNotes.push('/usr/bin/python3 lacks torch, onnx or flask (apt-get install python3-torch python3-onnx python3-flask): the Python peers are left out');
+const generators = await compareGenerators({ contenders, model: 'digits', body: digitsBody, connections: 64, seconds: SECONDS, rounds: ROUNDS, liveOf: [SLIPWAY, INLINE, AUTO] });
+await Promise.all(generatorRepos.map((dir) => rm(dir, { recursive: true, force: true })));
 const rec = await benchModel('ocr_rec', recBody, [8], [1, 4, 8]);
 
 const d = digits.rows;
 const r = rec.rows;
 const b8 = d.find((x) => x.scenario.startsWith('(b)') && x.concurrency === 8)!;
 const rb8 = r.find((x) => x.scenario.startsWith('(b)') && x.concurrency === 8)!;
+function genRatio(a: string, b: string, generator: (typeof GENERATORS)[number]): number {
+  const x = meanOf(generators, a, generator);
+  const y = meanOf(generators, b, generator);
+  return x === undefined || y === undefined ? Number.NaN : x.perSecond / y.perSecond;
+}
+
+function generatorTables(g: GeneratorComparison): string {
+  const used = GENERATORS.filter((gen) => [...g.runs.values()].some((m) => m.has(gen)));
+  const head = `| server | ${used.map((gen) => `${gen} infer/s | p99 ms`).join(' | ')} |`;
+  const rule = `|---|${used.map(() => '---|---').join('|')}|`;
+  const rows = [...g.runs.keys()].map(
+    (name) => `| ${name} | ${used.map((gen) => { const m = meanOf(g, name, gen); return m === undefined ? ' | ' : `${fmt(m.perSecond)} | ${fmt(m.p99Ms, 2)}`; }).join(' | ')} |`,
+  );
+  const ratioRows: Array<[string, string, string, string]> = [
+    ['Slipway ÷ (e) HTTP floor', SLIPWAY, FLOOR, '≥ 0.8'],
+    ['Slipway ÷ (d) naive', SLIPWAY, NAIVE, '≥ 2.5'],
+    ['cache hit (raw bytes) ÷ (e) HTTP floor', CACHE_RAW, FLOOR, '≥ 0.8'],
+    ['cache hit: raw bytes ÷ raw_body off (issue 17 lever 4, before → after)', CACHE_RAW, CACHE_TENSOR, ''],
+    ['cache hit, metrics and logs off ÷ (e) HTTP floor', CACHE_QUIET, FLOOR, ''],
+    ['(d) naive ÷ (e) HTTP floor', NAIVE, FLOOR, ''],
+    ['placement inline ÷ worker (the default; issue 17 lever 3)', INLINE, SLIPWAY, ''],
+    ['placement auto ÷ worker (the default)', AUTO, SLIPWAY, ''],
+    ...[...g.runs.keys()].filter((n) => /Flask|gunicorn/.test(n)).map((n): [string, string, string, string] => [`Slipway ÷ ${n}`, SLIPWAY, n, '']),
+  ];
+  const ratios = ratioRows.map(([what, a, b, goal]) => `| ${what} | ${used.map((gen) => fmt(genRatio(a, b, gen), 2)).join(' | ')} | ${goal} |`);
+  const cost = used.map((gen) => `${gen}: ${fmt(meanOf(g, FLOOR, gen)?.generatorUsPerRequest, 1)} µs`).join(', ');
+  return [
+    head, rule, ...rows, '',
+    `| ratio | ${used.join(' | ')} | goal |`, `|---|${used.map(() => '---').join('|')}|---|`, ...ratios, '',
+    `Generator CPU per request against the floor (user + system): ${cost}.`,
+    ...[...g.liveMs].map(([name, ms]) => `Liveness under wrk's load on ${name}: ${ms.length} probes, p99 ${fmt(summarizeLatencies(ms).p99Ms, 2)} ms, worst ${fmt(Math.max(...ms), 2)} ms.`),
+    `Placement as each Slipway server logged it: ${[...g.placements].map(([name, p]) => `${name}: ${p}`).join('; ')}.`,
+    ...g.skipped.map((s) => `Note: ${s}.`),
+    ...peerNotes.map((s) => `Note: ${s}.`),
+  ].join('\n');
+}
+
 const checks = [
   ['compute-bound (ocr_rec), 8 clients: Slipway ÷ (a) engine limit', ratio(r, '(b)', '(a)', 8), 0.9],
   ['compute-bound (ocr_rec), 8 clients: Slipway ÷ (d) naive', ratio(r, '(b)', '(d)', 8), 1.5],
@@ -200,6 +276,11 @@ const checks = [
   ['digits, 64 clients: /v2/health/live p99 ms under full load', digits.extra.liveP99Ms!, -20],
   ['digits, 64 clients: cache-hit path ÷ (e) HTTP floor', ratio(d, 'Slipway, every', '(e)', 64), 0.8],
   ['digits, 64 clients: metrics + request logs on ÷ off', ratio(d, '(b)', 'Slipway (batching on), metrics', 64), 0.95],
+  ['digits, 64 connections (wrk): Slipway ÷ (e) HTTP floor', genRatio(SLIPWAY, FLOOR, 'wrk'), 0.8],
+  ['digits, 64 connections (wrk): Slipway ÷ (d) naive', genRatio(SLIPWAY, NAIVE, 'wrk'), 2.5],
+  ['digits, 64 connections (wrk): cache-hit path ÷ (e) HTTP floor', genRatio(CACHE_RAW, FLOOR, 'wrk'), 0.8],
+  ['digits, 64 connections (wrk): /v2/health/live p99 ms under full load', summarizeLatencies(generators.liveMs.get(SLIPWAY)!).p99Ms, -20],
+  ['digits, 64 connections (wrk): /v2/health/live p99 ms, placement inline', summarizeLatencies(generators.liveMs.get(INLINE)!).p99Ms, -20],
 ] as const;
 const verdict = (value: number, target: number) => (target >= 0 ? value >= target : value <= -target) ? 'met' : 'MISSED';
 const summary = [
@@ -220,6 +301,14 @@ ${summary}
 ${table(d)}
 
 Liveness under the 64-client load: ${digits.extra.liveProbes} probes, p99 ${fmt(digits.extra.liveP99Ms, 2)} ms.
+
+### digits CNN, 64 connections, three load generators (mean of ${ROUNDS} interleaved rounds)
+
+undici: the closed loop above, in the bench process; wrk: Debian's wrk, 1 thread, both cores shared with the
+server; wrk pinned: the server's threads pinned to core 0 (\`taskset -a -p\`), wrk to core 1. Every server
+stays up for the whole comparison and each round visits all of them with every generator.
+
+${generatorTables(generators)}
 
 ### PaddleOCR recognition, input [1,3,48,320] (compute-bound; response ${(rec.extra.responseBytes! / 1e6).toFixed(1)} MB of JSON)
 

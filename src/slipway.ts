@@ -11,6 +11,7 @@ import { ShadowMirror, type ShadowComparator } from './router/shadow.js';
 import type { Clock } from './scheduler/clock.js';
 import type { ResponseCache } from './scheduler/response-cache.js';
 import { MemoryResponseCache } from './scheduler/memory-response-cache.js';
+import { RawAnswerCache } from './scheduler/raw-answer-cache.js';
 import { parseResponseCacheSetting } from './config/response-cache-url.js';
 import { Metrics } from './observability/metrics.js';
 import { PredictionLog, type PredictionLogOptions } from './observability/prediction-log.js';
@@ -30,6 +31,11 @@ export interface SlipwayOptions {
   cores?: number;
   /** max_batch_size for graphs that can batch when their config is silent (default 64). */
   defaultMaxBatchSize?: number;
+  /**
+   * The longest one batch may block the event loop for a model with `instance_group.placement: auto`
+   * to run on the main thread (default 1000 µs, measured at load on the model's largest batch).
+   */
+  inlineBudgetUs?: number;
   /**
    * Triton's strict readiness: the server reports ready only when every model is READY. Off by
    * default, so one broken model does not take the healthy ones out of a load balancer.
@@ -88,6 +94,11 @@ export interface RolloutOptions {
 export class Slipway {
   readonly router: ModelRouter;
   readonly cache: ResponseCache;
+  /**
+   * Encoded HTTP answers of models with `response_cache`, looked up from the raw request bytes
+   * before decoding (a quarter of `responseCacheBytes`, in this process; off when the cache is).
+   */
+  readonly rawAnswers: RawAnswerCache;
   /** Traffic policies and rollouts (`/v2/models/{m}/traffic`, `/v2/models/{m}/rollout`). */
   readonly rollouts: RolloutController;
   /**
@@ -113,8 +124,10 @@ export class Slipway {
     private readonly ownedStore: RolloutStore | undefined,
     private readonly poller: RepositoryPoller | undefined,
     requestLogPerSecond: number,
+    rawAnswerBytes: number,
   ) {
     this.cache = cache;
+    this.rawAnswers = new RawAnswerCache(cache.enabled ? rawAnswerBytes : 0);
     this.router = router;
     this.rollouts = rollouts;
     const onSuppressed = (kind: string): void => metrics?.logLineSuppressed(kind);
@@ -177,6 +190,7 @@ export class Slipway {
       ...(options.cores !== undefined && { cores: options.cores }),
       ...(options.modelName !== undefined && { modelName: options.modelName }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
+      ...(options.inlineBudgetUs !== undefined && { inlineBudgetUs: options.inlineBudgetUs }),
       // Handlers' ctx.infer and graphs' steps go through this same router, so batching, the cache
       // and statistics apply to them.
       connectHandlers: (loading) => {
@@ -229,6 +243,7 @@ export class Slipway {
       ownedStore,
       poller,
       options.requestLogPerSecond ?? 100,
+      Math.floor((options.responseCacheBytes ?? DEFAULT_RESPONSE_CACHE_BYTES) / 4),
     );
     await poller?.start();
     return slipway;
@@ -269,6 +284,7 @@ export class Slipway {
       await this.repository.loadModel(name);
     } finally {
       this.cache.clear();
+      this.rawAnswers.clear();
       if (this.repository.get(name) !== undefined) this.rollouts.modelChanged(name);
     }
   }
@@ -277,6 +293,7 @@ export class Slipway {
   async unloadModel(name: string): Promise<void> {
     await this.repository.unloadModel(name);
     this.cache.clear();
+    this.rawAnswers.clear();
     this.rollouts.modelChanged(name);
   }
 
@@ -330,10 +347,12 @@ function handlerComparator(repository: ModelRepository | undefined, model: strin
   };
 }
 
+const DEFAULT_RESPONSE_CACHE_BYTES = 64 * 1024 * 1024;
+
 async function openResponseCache(options: SlipwayOptions, logger: Logger, metrics: Metrics | undefined): Promise<ResponseCache> {
   if (typeof options.responseCache === 'object') return options.responseCache;
   const setting = parseResponseCacheSetting(options.responseCache ?? 'memory');
-  if (setting.kind === 'memory') return new MemoryResponseCache(options.responseCacheBytes ?? 64 * 1024 * 1024);
+  if (setting.kind === 'memory') return new MemoryResponseCache(options.responseCacheBytes ?? DEFAULT_RESPONSE_CACHE_BYTES);
   // Imported only when asked for, like the Redis client it loads.
   const { RedisResponseCache } = await import('./scheduler/redis-response-cache.js');
   return RedisResponseCache.open(setting, { logger, ...(metrics !== undefined && { metrics }) });

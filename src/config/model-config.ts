@@ -31,6 +31,11 @@ const instanceGroup = z.strictObject({
   count: z.number().int().positive().max(64).optional(),
   intra_op_threads: z.number().int().positive().max(256).optional(),
   kind: z.enum(['KIND_CPU', 'KIND_AUTO']).optional(),
+  /**
+   * Slipway's addition: where instances run. `worker` (default): worker threads; `inline`: on the
+   * main thread (one instance; for microsecond models, no thread hop); `auto`: measured at load.
+   */
+  placement: z.enum(['auto', 'worker', 'inline']).optional(),
 });
 
 const dynamicBatching = z.strictObject({
@@ -90,7 +95,13 @@ export const modelConfigFileSchema = z.strictObject({
     .preprocess((v) => (Array.isArray(v) && v.length === 1 ? v[0] : v), instanceGroup)
     .optional(),
   dynamic_batching: dynamicBatching.optional(),
-  response_cache: z.strictObject({ enable: z.boolean() }).optional(),
+  response_cache: z
+    .strictObject({
+      enable: z.boolean(),
+      /** Slipway's addition: also answer byte-identical requests with the stored answer bytes, before decoding (default true). */
+      raw_body: z.boolean().optional(),
+    })
+    .optional(),
   default_model_filename: z.string().min(1).optional(),
   parameters: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
   /** The steps of an ensemble (`platform: ensemble`), in Triton's form. */
@@ -159,6 +170,8 @@ export interface ModelConfig {
   intraOpThreads: number;
   scheduling: SchedulingConfig;
   responseCache: boolean;
+  /** With `responseCache`: byte-identical HTTP requests are answered from the stored answer bytes before decoding. */
+  responseCacheRawBody: boolean;
   defaultModelFilename: string;
   parameters: Record<string, string | number | boolean>;
 }

@@ -70,6 +70,7 @@ export function autocompleteConfig(
     ...layout,
     scheduling,
     responseCache: file.response_cache?.enable ?? false,
+    responseCacheRawBody: file.response_cache?.raw_body ?? true,
     defaultModelFilename: file.default_model_filename ?? 'model.onnx',
     parameters: file.parameters ?? {},
   };

@@ -7,6 +7,8 @@ import { ServingError } from '../errors/serving-error.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { InstancePool } from '../scheduler/instance-pool.js';
+import { allocateData } from '../tensor/datatypes.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { ModelScheduler } from '../scheduler/model-scheduler.js';
 import type { VersionScheduler } from '../scheduler/version-scheduler.js';
 import { ModelStats } from '../scheduler/model-stats.js';
@@ -81,6 +83,8 @@ export interface ModelRepositoryOptions {
   connectHandlers?: (repository: ModelRepository) => HandlerInfer;
   /** Gives graphs the router (called once, before the first graph loads): their steps run through it. */
   connectGraphs?: (repository: ModelRepository) => GraphRuntime;
+  /** The longest a batch may block the event loop for `instance_group.placement: auto` to run a model inline (default INLINE_BUDGET_US). */
+  inlineBudgetUs?: number;
 }
 
 function renamed(sources: ModelSource[], name: string | undefined): ModelSource[] {
@@ -445,8 +449,13 @@ export class ModelRepository {
         count: layout.instanceCount,
         logger: this.logger,
         onRestart: () => this.options.metrics?.instanceRestarted(name, String(version)),
+        placement: file.instance_group?.placement === 'inline' ? 'inline' : 'worker',
       });
       entry.config = autocompleteConfig(name, file, pool.signature, this.defaults);
+      const placed =
+        file.instance_group?.placement === 'auto'
+          ? await pool.settlePlacement(placementSample(entry.config), entry.config.outputs.map((o) => o.name), this.options.inlineBudgetUs)
+          : { placement: pool.placement, reason: 'instance_group.placement in config.yaml' };
       entry.pool = pool;
       const stats = new ModelStats(name, String(version), this.options.metrics?.forModel(name, String(version)));
       entry.scheduler = new ModelScheduler(entry.config, pool, stats);
@@ -454,8 +463,8 @@ export class ModelRepository {
       const loadMs = Math.round(performance.now() - started);
       entry.loadMs = loadMs;
       this.logger.info(
-        { event: 'model_loaded', model: name, version, loadMs, instances: layout.instanceCount, intraOpThreads: layout.intraOpThreads },
-        `loaded ${name} version ${version} in ${loadMs} ms`,
+        { event: 'model_loaded', model: name, version, loadMs, instances: pool.size, intraOpThreads: layout.intraOpThreads, ...placed },
+        `loaded ${name} version ${version} in ${loadMs} ms${placed.placement === 'inline' ? ' (on the main thread)' : ''}`,
       );
     } catch (error) {
       await pool?.close();
@@ -528,4 +537,24 @@ async function unloadVersion(v: ModelVersion): Promise<void> {
   await pool.close();
   v.state = 'UNAVAILABLE';
   v.reason = 'unloaded';
+}
+
+/** Elements above which a sample batch is not built: a model fed this much is no microsecond model. */
+const MAX_SAMPLE_ELEMENTS = 1 << 20;
+
+/**
+ * Zeros shaped like the largest batch the scheduler may form, to measure where the model runs;
+ * undefined when a dim is variable, a tensor holds strings, or the batch would be large.
+ */
+export function placementSample(config: ModelConfig): Tensor[] | undefined {
+  const batch = config.maxBatchSize > 0 ? [config.maxBatchSize] : [];
+  const sample: Tensor[] = [];
+  for (const input of config.inputs) {
+    if (input.datatype === 'BYTES' || input.dims.some((d) => d < 0)) return undefined;
+    const shape = [...batch, ...input.dims];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (count > MAX_SAMPLE_ELEMENTS) return undefined;
+    sample.push({ name: input.name, datatype: input.datatype, shape, data: allocateData(input.datatype, count) });
+  }
+  return sample;
 }

@@ -130,6 +130,36 @@ export class ModelRouter {
   }
 
   /**
+   * The version a request would go to when that can be known before its body is read: a pinned
+   * version, the only version the traffic policy can choose, or the policy's choice for a sticky
+   * key from a header. Undefined when the choice depends on the body (a `routing_key` parameter) or
+   * on chance (a weighted split without a key), when the request is mirrored to a shadow, or when
+   * the version is not READY: the raw-bytes answer cache is then skipped.
+   */
+  routeBeforeDecoding(model: string, version: string | undefined, routingKey: string | undefined): ReadyVersion | undefined {
+    const versions = this.repository.get(model)?.versions;
+    if (versions === undefined) return undefined;
+    if (version !== undefined && version !== '') {
+      const pinned = /^[1-9][0-9]*$/.test(version) ? versions.get(Number(version)) : undefined;
+      return isReady(pinned) ? pinned : undefined;
+    }
+    const policy = this.traffic.director?.policy(model);
+    if (policy === undefined) {
+      try {
+        return this.resolve(model);
+      } catch {
+        return undefined;
+      }
+    }
+    if (policy.shadow !== undefined) return undefined;
+    const usable = (v: number) => isReady(versions.get(v));
+    if (routingKey === undefined && usableWeights(policy, usable).length !== 1) return undefined;
+    const chosen = chooseVersion(policy, usable, routingKey);
+    const target = chosen === undefined ? undefined : versions.get(chosen);
+    return isReady(target) ? target : undefined;
+  }
+
+  /**
    * The version a request goes to. A request naming its version is pinned to it; the others follow
    * the model's traffic policy (by sticky key, else at random by weight) among its READY versions.
    */

@@ -1,8 +1,35 @@
 import { ServingError } from '../errors/serving-error.js';
 import type { Logger } from '../observability/logger.js';
 import type { EngineSignature } from '../runtime/engine.js';
+import { InlineInstance } from '../runtime/inline-instance.js';
 import { ModelInstance } from '../runtime/model-instance.js';
 import type { InstanceWorkerData } from '../runtime/worker-messages.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/** Where a model's instances run: worker threads, or the main thread itself (microsecond models). */
+export type Placement = 'worker' | 'inline';
+
+/** A model instance in a worker thread or on the main thread; the scheduler does not tell them apart. */
+export type Instance = ModelInstance | InlineInstance;
+
+/** What the automatic choice measured, for the load log and the tests. */
+export interface PlacementChoice {
+  placement: Placement;
+  /** Why: the measurements against the budget, or why none were taken. */
+  reason: string;
+  /** p90 of the largest batch's run in a worker, µs. */
+  workerRunUs?: number;
+  /** p90 of the same run on the main thread, µs (the event loop is blocked that long per batch). */
+  inlineRunUs?: number;
+  /** How long creating the main-thread session blocked the event loop, ms. */
+  inlineCreateMs?: number;
+}
+
+/**
+ * The longest a batch may block the event loop for the model to run on the main thread: far below
+ * the 20 ms liveness bound, so health checks and other requests wait at most a few such runs.
+ */
+export const INLINE_BUDGET_US = 1000;
 
 export interface InstancePoolOptions {
   worker: InstanceWorkerData;
@@ -12,6 +39,8 @@ export interface InstancePoolOptions {
   restartDelayMs?: number;
   /** Called after a crashed instance was replaced (for metrics). */
   onRestart?: () => void;
+  /** Where instances start (default 'worker'); `settlePlacement` may move a worker pool inline. */
+  placement?: Placement;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -23,7 +52,9 @@ const MAX_RESTART_DELAY_MS = 30_000;
  * next batch to whichever instance frees up first.
  */
 export class InstancePool {
-  private readonly instances: ModelInstance[] = [];
+  private readonly instances: Instance[] = [];
+  private placementNow: Placement;
+  private budgetUs = INLINE_BUDGET_US;
   private closed = false;
   private restartDelayMs: number;
   private readonly restartTimers = new Set<NodeJS.Timeout>();
@@ -32,16 +63,20 @@ export class InstancePool {
 
   private constructor(
     private readonly options: InstancePoolOptions,
-    first: ModelInstance[],
+    first: Instance[],
+    placement: Placement,
   ) {
+    this.placementNow = placement;
     this.restartDelayMs = options.restartDelayMs ?? 1000;
     for (const instance of first) this.adopt(instance);
   }
 
   /** Starts `count` instances in parallel; if any fails to load, the others are closed and the error thrown. */
   static async start(options: InstancePoolOptions): Promise<InstancePool> {
+    const placement = options.placement ?? 'worker';
+    // The main thread is one thread: an inline pool has one instance whatever the count.
     const results = await Promise.allSettled(
-      Array.from({ length: options.count }, () => ModelInstance.start(options.worker)),
+      Array.from({ length: placement === 'inline' ? 1 : options.count }, () => startInstance(placement, options.worker)),
     );
     const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -49,7 +84,65 @@ export class InstancePool {
       await Promise.all(started.map((i) => i.close()));
       throw failure.reason as Error;
     }
-    return new InstancePool(options, started);
+    return new InstancePool(options, started, placement);
+  }
+
+  /**
+   * The longest a batch may block the event loop while the pool is placed inline automatically
+   * (set by `settlePlacement`). Lowering it applies from the next batch: one over twice the budget
+   * moves the model back to workers.
+   */
+  get inlineBudgetUs(): number {
+    return this.budgetUs;
+  }
+
+  set inlineBudgetUs(us: number) {
+    this.budgetUs = us;
+  }
+
+  /** Where the instances run now. */
+  get placement(): Placement {
+    return this.placementNow;
+  }
+
+  /**
+   * The automatic choice: runs `sample` (the largest batch the scheduler may form) on a worker; if
+   * its p90 fits `budgetUs`, creates a main-thread session, measures the same run there, and moves
+   * the pool inline when that fits too (the workers are closed). Otherwise stays on workers. Call
+   * before the pool serves. Without a sample (shapes not fixed, string tensors) nothing is measured.
+   */
+  async settlePlacement(sample: Tensor[] | undefined, outputNames: string[], budgetUs = INLINE_BUDGET_US): Promise<PlacementChoice> {
+    if (this.placementNow !== 'worker') return { placement: this.placementNow, reason: 'placement set in config' };
+    if (sample === undefined) return { placement: 'worker', reason: 'no fixed-shape numeric sample to measure (variable dims or BYTES tensors)' };
+    const worker = this.idleInstance();
+    if (worker === undefined) return { placement: 'worker', reason: 'no idle instance to measure on' };
+    let workerRunUs: number;
+    try {
+      workerRunUs = await p90RunUs(worker, sample, outputNames, budgetUs);
+    } catch (error) {
+      return { placement: 'worker', reason: `the sample batch failed: ${(error as Error).message}` };
+    }
+    if (workerRunUs > budgetUs) return { placement: 'worker', reason: `its largest batch runs ${Math.round(workerRunUs)} µs (budget ${budgetUs} µs)`, workerRunUs };
+    const inline = await InlineInstance.start(this.options.worker);
+    let inlineRunUs: number;
+    try {
+      inlineRunUs = await p90RunUs(inline, sample, outputNames, budgetUs);
+    } catch (error) {
+      await inline.close();
+      return { placement: 'worker', reason: `the sample batch failed inline: ${(error as Error).message}`, workerRunUs };
+    }
+    const measured = { workerRunUs, inlineRunUs, inlineCreateMs: inline.createMs };
+    if (inlineRunUs > budgetUs || this.closed) {
+      await inline.close();
+      return { placement: 'worker', reason: `its largest batch runs ${Math.round(inlineRunUs)} µs on the main thread (budget ${budgetUs} µs)`, ...measured };
+    }
+    const workers = this.instances.splice(0);
+    this.placementNow = 'inline';
+    this.adopt(inline);
+    this.budgetUs = budgetUs;
+    this.guard(inline);
+    await Promise.all(workers.map((w) => w.close()));
+    return { placement: 'inline', reason: `its largest batch runs ${Math.round(inlineRunUs)} µs on the main thread (budget ${budgetUs} µs)`, ...measured };
   }
 
   get signature(): EngineSignature {
@@ -69,12 +162,12 @@ export class InstancePool {
   }
 
   /** The running instances (read-only view; for diagnostics and chaos drills). */
-  get running(): readonly ModelInstance[] {
+  get running(): readonly Instance[] {
     return this.instances;
   }
 
   /** An instance with nothing running, if any. */
-  idleInstance(): ModelInstance | undefined {
+  idleInstance(): Instance | undefined {
     return this.instances.find((i) => i.alive && i.inflight === 0);
   }
 
@@ -92,6 +185,34 @@ export class InstancePool {
     this.emptyListener = listener;
   }
 
+  /**
+   * Keeps an automatically placed inline instance within its budget: a run that blocks the loop
+   * for more than twice the budget (a larger input than measured, a loaded machine) moves the model
+   * back to workers. The inline instance serves until they are up, then is closed.
+   */
+  private guard(inline: InlineInstance): void {
+    let moving = false;
+    inline.onRun((runUs) => {
+      const budgetUs = this.budgetUs;
+      if (runUs <= budgetUs * 2 || moving || this.closed) return;
+      moving = true;
+      const { logger, worker, count } = this.options;
+      logger.warn({ event: 'placement_changed', modelPath: worker.modelPath, placement: 'worker', runUs: Math.round(runUs), budgetUs }, 'a batch blocked the event loop past the inline budget; moving the model to worker threads');
+      void Promise.all(Array.from({ length: count }, () => ModelInstance.start(worker))).then(
+        async (workers) => {
+          if (this.closed) return void (await Promise.all(workers.map((w) => w.close())));
+          const index = this.instances.indexOf(inline);
+          if (index >= 0) this.instances.splice(index, 1);
+          this.placementNow = 'worker';
+          for (const w of workers) this.adopt(w);
+          this.capacityListener?.();
+          await inline.close();
+        },
+        (error: Error) => logger.error({ event: 'placement_change_failed', modelPath: worker.modelPath, err: error }, 'could not start worker instances; staying inline'),
+      );
+    });
+  }
+
   /** Closes every instance; each finishes the request it is running first. */
   async close(): Promise<void> {
     this.closed = true;
@@ -99,12 +220,12 @@ export class InstancePool {
     await Promise.all(this.instances.splice(0).map((i) => i.close()));
   }
 
-  private adopt(instance: ModelInstance): void {
+  private adopt(instance: Instance): void {
     this.instances.push(instance);
     instance.onUnexpectedExit((error) => this.replace(instance, error));
   }
 
-  private replace(dead: ModelInstance, error: Error): void {
+  private replace(dead: Instance, error: Error): void {
     const index = this.instances.indexOf(dead);
     if (index >= 0) this.instances.splice(index, 1);
     const { logger, worker } = this.options;
@@ -115,7 +236,7 @@ export class InstancePool {
     this.restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
     const timer = setTimeout(() => {
       this.restartTimers.delete(timer);
-      ModelInstance.start(worker).then(
+      startInstance(this.placementNow, worker).then(
         (instance) => {
           if (this.closed) return void instance.close();
           this.restartDelayMs = this.options.restartDelayMs ?? 1000;
@@ -130,4 +251,24 @@ export class InstancePool {
     timer.unref();
     this.restartTimers.add(timer);
   }
+}
+
+function startInstance(placement: Placement, data: InstanceWorkerData): Promise<Instance> {
+  return placement === 'inline' ? InlineInstance.start(data) : ModelInstance.start(data);
+}
+
+/**
+ * The p90 of 25 runs of `sample` (after 5 unmeasured ones), in µs of the instance's own run time.
+ * A run past 4× the budget after the first ends the measurement: a slow model is not run 30 times.
+ */
+async function p90RunUs(instance: Instance, sample: Tensor[], outputNames: string[], budgetUs: number): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const { startedMs, endedMs } = await instance.infer(sample, outputNames, false);
+    const us = (endedMs - startedMs) * 1000;
+    if (i >= 1 && us > budgetUs * 4) return us;
+    if (i >= 5) times.push(us);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.ceil(times.length * 0.9) - 1]!;
 }

@@ -55,6 +55,7 @@ describe('autocompleteConfig: batch detection', () => {
         defaultPriorityLevel: 0,
       },
       responseCache: false,
+      responseCacheRawBody: true,
       defaultModelFilename: 'model.onnx',
       parameters: {},
     });

@@ -32,6 +32,7 @@ const BATCHED: ModelConfig = {
     defaultPriorityLevel: 0,
   },
   responseCache: false,
+  responseCacheRawBody: true,
   defaultModelFilename: 'model.onnx',
   parameters: {},
 };

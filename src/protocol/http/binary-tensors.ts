@@ -113,10 +113,11 @@ function flag(parameters: Parameters | undefined, key: string, what: string): bo
 
 /**
  * Which outputs the client wants as binary data, or undefined when all go back as JSON. The
- * request's `binary_data_output` is the default; an output's own `binary_data` overrides it.
+ * request's `binary_data_output` is the default, else `acceptsBinary` (the `Accept` header, see
+ * `acceptsBinaryOutput`); an output's own `binary_data` overrides both.
  */
-export function binaryOutputSelector(request: InferenceRequest): ((name: string) => boolean) | undefined {
-  const fallback = flag(request.parameters, 'binary_data_output', 'request') ?? false;
+export function binaryOutputSelector(request: InferenceRequest, acceptsBinary = false): ((name: string) => boolean) | undefined {
+  const fallback = flag(request.parameters, 'binary_data_output', 'request') ?? acceptsBinary;
   const perOutput = new Map<string, boolean>();
   for (const o of request.outputs ?? []) {
     const own = flag(o.parameters, 'binary_data', `output '${o.name}'`);
@@ -157,4 +158,28 @@ export function encodeBinaryInferResponse(
   const headerText = `${JSON.stringify(top).slice(0, -1)},"outputs":[${outputs.join(',')}]}`;
   const header = Buffer.from(headerText, 'utf8');
   return { headerLength: header.byteLength, body: Buffer.concat([header, ...tails]) };
+}
+
+/**
+ * True when an `Accept` header asks for `application/octet-stream` at least as much as for JSON:
+ * such a client takes binary tensor data, so its answers skip JSON number formatting. `*` wildcards
+ * and a missing header keep JSON (what every OIP client reads).
+ *
+ * @example
+ * acceptsBinaryOutput('application/octet-stream, application/json;q=0.5'); // true
+ * acceptsBinaryOutput('application/json'); // false
+ */
+export function acceptsBinaryOutput(accept: string | undefined): boolean {
+  if (accept === undefined || !accept.toLowerCase().includes('octet-stream')) return false;
+  let octet: number | undefined;
+  let json: number | undefined;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const qParam = params.find((p) => p.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === 'application/octet-stream') octet = Math.max(octet ?? 0, q);
+    else if (type === 'application/json') json = Math.max(json ?? 0, q);
+  }
+  return octet !== undefined && octet > 0 && (json === undefined || octet >= json);
 }

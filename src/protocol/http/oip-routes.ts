@@ -8,13 +8,15 @@ import { sendError } from './error-reply.js';
 import { modelConfigJson } from './model-config-json.js';
 import { JsonCodec } from './codec/json-codec.js';
 import { parseJsonBody } from './oip-json.js';
-import { binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER, DEFAULT_MAX_INFERENCE_HEADER_BYTES } from './binary-tensors.js';
+import { acceptsBinaryOutput, binaryOutputSelector, decodeBinaryInferRequest, encodeBinaryInferResponse, HEADER_LENGTH_HEADER, DEFAULT_MAX_INFERENCE_HEADER_BYTES } from './binary-tensors.js';
 import { registerStatsRoutes } from './stats-routes.js';
 import { noteInference } from './request-context.js';
 import { registerRepositoryRoutes } from './repository-routes.js';
 import { registerTrafficRoutes } from './traffic-routes.js';
 import type { AccessKeys } from '../access/access-keys.js';
 import { httpRouting } from './http-routing.js';
+import type { ReadyVersion } from '../../router/model-router.js';
+import { rawRequestKey, type RawAnswer } from '../../scheduler/raw-answer-cache.js';
 
 export interface OipRoutesOptions {
   slipway: Slipway;
@@ -36,6 +38,13 @@ export const DEFAULT_BODY_LIMIT_BYTES = 128 * 1024 * 1024;
 export const EXTENSIONS = ['model_configuration', 'statistics', 'binary_tensor_data', 'model_repository'];
 
 type ModelParams = { model: string; version?: string };
+
+interface RawLookup {
+  key: string;
+  target: ReadyVersion;
+  hit: RawAnswer | undefined;
+  lookupNs: number;
+}
 
 /**
  * The Open Inference Protocol (KServe v2) REST routes as a Fastify plugin. Registered on its own
@@ -116,13 +125,24 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
     // Resolve first: an unknown model is a 404 whatever the body says.
     router.find(model, version);
     const headerLength = request.headers[HEADER_LENGTH_HEADER];
+    const acceptsBinary = acceptsBinaryOutput(request.headers.accept);
+    const raw = rawLookup(model, version, routingKey, headerLength, acceptsBinary, request.body);
+    if (raw?.hit !== undefined) {
+      const { hit, target } = raw;
+      target.scheduler.stats.recordCacheHit(hit.batchSize, raw.lookupNs, raw.lookupNs);
+      noteInference(request, { model, version: String(target.version), batchSize: hit.batchSize });
+      // 'hit-bytes' tells a raw-bytes hit from a tensor-level one ('hit'); both match /cache;desc=hit/.
+      reply.header('server-timing', 'queue;dur=0.000, compute;dur=0.000, cache;desc=hit-bytes');
+      if (hit.headerLength !== undefined) reply.header(HEADER_LENGTH_HEADER, hit.headerLength);
+      return reply.type(hit.contentType).send(hit.body);
+    }
     const inferRequest =
       headerLength !== undefined
         ? decodeBinaryInferRequest(request.body, headerLength, model, version, maxHeaderBytes)
         : await codec.decode(request.body, model, version);
     if (routingKey !== undefined) inferRequest.routingKey = routingKey;
     inferRequest.requestId = requestId;
-    const binaryOutput = binaryOutputSelector(inferRequest);
+    const binaryOutput = binaryOutputSelector(inferRequest, acceptsBinary);
     const response = await router.infer(inferRequest);
     if (response.timing !== undefined) reply.header('server-timing', serverTiming(response.timing));
     noteInference(request, {
@@ -131,11 +151,44 @@ export const oipRoutes: FastifyPluginAsync<OipRoutesOptions> = async (app, optio
       ...(response.timing?.batchSize !== undefined && { batchSize: response.timing.batchSize }),
       ...(response.timing?.steps !== undefined && { steps: response.timing.steps }),
     });
+    // Rows this request carried (not the dynamic batch it ran in), as the router counts them.
+    const batchSize = raw !== undefined && raw.target.config.maxBatchSize > 0 ? (inferRequest.inputs[0]?.shape[0] ?? 1) : 1;
     if (binaryOutput !== undefined) {
       const { headerLength: length, body } = encodeBinaryInferResponse(response, binaryOutput);
+      keepRaw(raw, model, response.model_version, { body, contentType: 'application/octet-stream', headerLength: length, batchSize });
       return reply.header(HEADER_LENGTH_HEADER, length).type('application/octet-stream').send(body);
     }
-    return reply.type('application/json').send(await codec.encode(response));
+    const encoded = await codec.encode(response);
+    if (raw !== undefined) keepRaw(raw, model, response.model_version, { body: typeof encoded === 'string' ? Buffer.from(encoded) : encoded, contentType: 'application/json; charset=utf-8', batchSize });
+    return reply.type('application/json').send(encoded);
+  };
+
+  /**
+   * The raw-bytes answer cache's lookup, before decoding: only for models with `response_cache`
+   * (and `raw_body` not off) whose version is known without reading the body.
+   */
+  const rawLookup = (
+    model: string,
+    version: string | undefined,
+    routingKey: string | undefined,
+    headerLength: string | string[] | undefined,
+    acceptsBinary: boolean,
+    body: Buffer | undefined,
+  ): RawLookup | undefined => {
+    if (!slipway.rawAnswers.enabled || body === undefined || body.length === 0 || Array.isArray(headerLength)) return undefined;
+    const startedMs = performance.now();
+    const target = router.routeBeforeDecoding(model, version, routingKey);
+    if (target === undefined || !target.config.responseCache || !target.config.responseCacheRawBody) return undefined;
+    const key = rawRequestKey({ model, route: version ?? '', acceptsBinary, ...(headerLength !== undefined && { headerLength }) }, body);
+    const hit = slipway.rawAnswers.get(key, target);
+    return { key, target, hit, lookupNs: (performance.now() - startedMs) * 1e6 };
+  };
+
+  /** Keeps an encoded answer for byte-identical repeats, if the version that answered is the one looked up and still serves. */
+  const keepRaw = (raw: RawLookup | undefined, model: string, answeredBy: string, answer: RawAnswer): void => {
+    if (raw === undefined || answeredBy !== String(raw.target.version)) return;
+    if (slipway.repository.get(model)?.versions.get(raw.target.version) !== raw.target) return;
+    slipway.rawAnswers.set(raw.key, raw.target, answer);
   };
   app.post('/v2/models/:model/infer', infer);
   app.post('/v2/models/:model/versions/:version/infer', infer);

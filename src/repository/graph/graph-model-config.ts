@@ -59,6 +59,7 @@ export function signatureConfig(
       defaultPriorityLevel: 0,
     },
     responseCache: file.response_cache?.enable ?? false,
+    responseCacheRawBody: file.response_cache?.raw_body ?? true,
     defaultModelFilename: '',
     parameters: file.parameters ?? {},
   };
