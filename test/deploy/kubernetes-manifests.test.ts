@@ -52,11 +52,11 @@ describe('the manifests slipway build writes validate against Kubernetes, Knativ
     assert.deepEqual(container.env, [
       { name: 'SLIPWAY_CORES', value: '2' },
       { name: 'SLIPWAY_DRAIN_DELAY_SECONDS', value: String(DRAIN_DELAY_SECONDS) },
-      { name: 'SLIPWAY_HEALTH_PORT', value: '8003' },
       // API keys from an optional Secret: the manifests apply without it, and keys come with it.
       secretEntry('SLIPWAY_API_KEYS', 'api-keys'),
       secretEntry('SLIPWAY_UI_KEYS', 'ui-keys'),
       secretEntry('SLIPWAY_ADMIN_TOKEN', 'admin-token'),
+      { name: 'SLIPWAY_HEALTH_PORT', value: '8003' },
     ]);
     // The probes go to the health port, whose own thread answers them when the serving port is overloaded.
     assert.deepEqual(container.ports.find((p: { name: string }) => p.name === 'health'), { name: 'health', containerPort: 8003, protocol: 'TCP' });
@@ -170,7 +170,7 @@ describe('the Helm chart: helm lint --strict, helm template, and the same valida
     assert.match(bad.output, /rateLimit/);
   });
 
-  test('access.tlsSecret: the pods serve TLS from the Secret, probes and the ServiceMonitor use https, the Service says so', () => {
+  test('access.tlsSecret: the pods serve TLS from the Secret, the ServiceMonitor uses https, the Service says so, probes stay on the plain health port', () => {
     const sets = ['access.tlsSecret=demo-tls', 'serviceMonitor.enabled=true'];
     const lint = helm(['lint', '--strict', chart, ...sets.flatMap((s) => ['--set', s])]);
     assert.equal(lint.status, 0, lint.output);
@@ -183,11 +183,13 @@ describe('the Helm chart: helm lint --strict, helm template, and the same valida
     assert.equal(env.SLIPWAY_TLS_KEY, '/etc/slipway/tls/tls.key');
     assert.deepEqual(pod.volumes.find((v: { name: string }) => v.name === 'tls'), { name: 'tls', secret: { secretName: 'demo-tls' } });
     assert.deepEqual(container.volumeMounts.find((m: { name: string }) => m.name === 'tls'), { name: 'tls', mountPath: '/etc/slipway/tls', readOnly: true });
-    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) assert.equal(probe.httpGet.scheme, 'HTTPS');
+    // The probes stay on the health port, plain HTTP: its thread serves only live/ready, never data or keys.
+    for (const probe of [container.startupProbe, container.readinessProbe, container.livenessProbe]) {
+      assert.equal(probe.httpGet.port, 'health');
+      assert.equal(probe.httpGet.scheme, undefined);
+    }
     assert.deepEqual(byKind(objects, 'Service').spec.ports.map((p: { appProtocol: string }) => p.appProtocol), ['https', 'grpc']);
     assert.equal(byKind(objects, 'ServiceMonitor').spec.endpoints[0].scheme, 'https');
-    const plain = byKind(render([]), 'Deployment').spec.template.spec.containers[0];
-    assert.equal(plain.readinessProbe.httpGet.scheme, undefined);
   });
 
   test('values the schema refuses fail the lint, naming the value', () => {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { apiUrl, call, type ModelDescription, type ModelMetadata, type SessionState } from './api.js';
 import { handlerSnippets, inferSnippets, type Snippet } from './api-snippets.js';
+import { isBundled } from './device-switch.js';
 import type { Run } from './run.js';
 
 export interface ApiPanelProps {
@@ -24,6 +25,8 @@ export function ApiPanel({ model, api, metadata, last }: ApiPanelProps) {
   // The page may be signed in with a cookie; code elsewhere has to send the key itself.
   const [keyRequired, setKeyRequired] = useState(false);
   useEffect(() => {
+    // A browser bundle's page makes no server call of its own (its session is the server's business).
+    if (isBundled(model.name)) return;
     call<SessionState>('api/session').then(
       (answer) => setKeyRequired(answer.body.key_required.inference),
       () => undefined,

@@ -84,19 +84,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end }}
 {{- end }}
 
-{{/* Probes on the OIP health routes; $port empty lets Knative use its serving port; $https when the server speaks TLS. */}}
+{{/* Probes on the OIP health routes; $port empty lets Knative use its serving port; the health port speaks plain HTTP even when the server serves TLS. */}}
 {{- define "slipway.probes" -}}
 {{- $port := .port }}
-{{- $https := .https }}
 {{- range $probe := list (list "startupProbe" "/v2/health/ready" 5 60) (list "readinessProbe" "/v2/health/ready" 5 3) (list "livenessProbe" "/v2/health/live" 10 3) }}
 {{ index $probe 0 }}:
   httpGet:
     path: {{ index $probe 1 }}
     {{- if $port }}
     port: {{ $port }}
-    {{- end }}
-    {{- if $https }}
-    scheme: HTTPS
     {{- end }}
   periodSeconds: {{ index $probe 2 }}
   failureThreshold: {{ index $probe 3 }}
