@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Slipway } from '../src/slipway.js';
 import type { InferenceRequest } from '../src/tensor/inference.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { measureCalls, median, type CallMeasurement } from './measure-calls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples/models');
@@ -61,38 +62,15 @@ const workloads: Workload[] = [
   },
 ];
 
-/** Closed loop: `clients` callers, each starting its next call when the last one answered. */
-async function measure(call: () => Promise<unknown>, clients: number, seconds: number): Promise<{ perSecond: number; meanUs: number; cpuUs: number }> {
-  for (let i = 0; i < 200; i++) await call(); // warm up (JIT, worker caches)
-  let done = 0;
-  let busyMs = 0;
-  // Process CPU time per call (main thread and workers): steadier than wall time on a shared machine.
-  const cpu = process.cpuUsage();
-  const end = performance.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < end) {
-        const start = performance.now();
-        await call();
-        busyMs += performance.now() - start;
-        done++;
-      }
-    }),
-  );
-  const used = process.cpuUsage(cpu);
-  return { perSecond: done / seconds, meanUs: (busyMs / done) * 1000, cpuUs: (used.user + used.system) / done };
-}
-
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
 const rows: string[] = [];
 const loadBefore = loadavg()[0]!;
 for (const workload of workloads) {
   for (const clients of [1, 8]) {
-    const graphRuns: Array<{ perSecond: number; meanUs: number; cpuUs: number }> = [];
-    const directRuns: Array<{ perSecond: number; meanUs: number; cpuUs: number }> = [];
+    const graphRuns: CallMeasurement[] = [];
+    const directRuns: CallMeasurement[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      graphRuns.push(await measure(workload.graph, clients, SECONDS));
-      directRuns.push(await measure(workload.direct, clients, SECONDS));
+      graphRuns.push(await measureCalls(workload.graph, clients, SECONDS));
+      directRuns.push(await measureCalls(workload.direct, clients, SECONDS));
     }
     const pick = (runs: typeof graphRuns) => ({ perSecond: median(runs.map((r) => r.perSecond)), meanUs: median(runs.map((r) => r.meanUs)), cpuUs: median(runs.map((r) => r.cpuUs)) });
     const g = pick(graphRuns);
