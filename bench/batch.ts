@@ -15,7 +15,8 @@ import { CsvSource } from '../src/batch/sources/csv-source.js';
 import { JsonlSource } from '../src/batch/sources/jsonl-source.js';
 import { createInterface } from 'node:readline';
 import { Slipway } from '../src/slipway.js';
-import { expandInputFiles } from '../src/batch/sources/input-files.js';
+import { expandInputFiles, type InputFile } from '../src/batch/sources/input-files.js';
+import type { RowSource } from '../src/batch/sources/row-source.js';
 import { ROOT, writeResultsSection } from './results-section.js';
 
 const arg = (name: string, fallback: number): number => {
@@ -98,9 +99,12 @@ async function csvParseOnly(): Promise<number> {
   return n / ((performance.now() - t0) / 1000);
 }
 
-/** Slipway's CSV source alone: tokenizing and parsing every number, no model, no database. */
-async function tokenizerOnly(): Promise<number> {
-  const source = await CsvSource.open(await expandInputFiles([csvPath]));
+/**
+ * One of Slipway's sources alone, no model, no database: the CSV source (tokenizing and parsing every
+ * number) or the JSONL source (lines cut from the stream, JSON.parse, numbers straight into the tensor).
+ */
+async function sourceOnly(open: (files: InputFile[]) => Promise<RowSource>, path: string): Promise<number> {
+  const source = await open(await expandInputFiles([path]));
   source.bind(source.columns.slice(1));
   const slots = Array.from({ length: 64 }, (_, i) => i);
   const target = new Float32Array(64);
@@ -114,23 +118,8 @@ async function tokenizerOnly(): Promise<number> {
   }
   return n / ((performance.now() - t0) / 1000);
 }
-
-/** Slipway's JSONL source alone: lines cut from the stream, JSON.parse, numbers straight into the tensor. */
-async function jsonlSourceOnly(): Promise<number> {
-  const source = await JsonlSource.open(await expandInputFiles([jsonlPath]));
-  source.bind(source.columns.slice(1));
-  const slots = Array.from({ length: 64 }, (_, i) => i);
-  const target = new Float32Array(64);
-  const t0 = performance.now();
-  let n = 0;
-  for await (const block of source.blocks({ position: 0 })) {
-    for (let i = 0; i < block.size; i++) {
-      block.row(i).fillNumbers!(slots, target, 0);
-      n++;
-    }
-  }
-  return n / ((performance.now() - t0) / 1000);
-}
+const tokenizerOnly = (): Promise<number> => sourceOnly((files) => CsvSource.open(files), csvPath);
+const jsonlSourceOnly = (): Promise<number> => sourceOnly((files) => JsonlSource.open(files), jsonlPath);
 
 /** The JSONL source as it was before issue 17: readline's async iterator, JSON.parse, one own-property lookup per field. */
 async function jsonlReadlineOnly(): Promise<number> {
