@@ -1,43 +1,22 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
 import { isLoopbackHost, serverAccess } from '../../src/server/server-access.js';
-import { runCli, startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { TEST_MODELS } from '../helpers/paths.js';
+import { runCli, simpleRepositoryFixture } from '../helpers/cli-server.js';
 import { requireCommand } from '../helpers/requirements.js';
 
 // `slipway serve` with access control: a UI key generated beyond loopback, keys files, TLS and rate
 // limits from flags and environment, and the options' validation.
 
-let dir: string;
-let repository: string;
-const servers: CliServer[] = [];
+const fixture = simpleRepositoryFixture('slipway-serve-access-');
+const { serve } = fixture;
 
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'slipway-serve-access-'));
-  repository = join(dir, 'models');
-  await mkdir(join(repository, 'simple', '1'), { recursive: true });
-  await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(repository, 'simple', '1', 'model.onnx'), { dereference: true });
-  await cp(join(TEST_MODELS, 'simple', 'config.yaml'), join(repository, 'simple', 'config.yaml'));
-});
-after(async () => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function serve(args: string[]): Promise<CliServer> {
-  const server = await startCliServer(args);
-  servers.push(server);
-  return server;
-}
-
-const config = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => resolveServerConfig({ models: [repository], ...flags }, env);
+const config = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => resolveServerConfig({ models: [fixture.repository], ...flags }, env);
 
 describe('server access settings', () => {
   test('loopback is 127.0.0.0/8, ::1 and localhost', () => {
@@ -74,7 +53,7 @@ describe('server access settings', () => {
   });
 
   test('keys from flags, environment (comma-separated) and a keys file add up', async () => {
-    const file = join(dir, 'keys.txt');
+    const file = join(fixture.dir, 'keys.txt');
     await writeFile(file, '# mounted from a Secret\ninference file-inference-key\nadmin file-admin-key\n');
     const access = serverAccess(config({ api_keys: ['flag-inference-key'], keys_file: file }, { SLIPWAY_UI_KEYS: 'env-ui-key-1, env-ui-key-2' }));
     assert.equal(access.keys.identify('flag-inference-key')?.group, 'inference');
@@ -94,15 +73,15 @@ describe('server access settings', () => {
     assert.throws(() => config({ rate_limit: 'fast' }), /rate_limit: expected a rate such as 100\/s or 6000\/min, got 'fast'/);
     assert.throws(() => config({ allowed_hosts: ['http://x.example'] }), /allowed_hosts\.0: expected a host name/);
     assert.throws(() => config({ tls_cert: 'cert.pem' }), /tls_key: give the certificate \(--tls-cert\) and the private key \(--tls-key\) together/);
-    assert.throws(() => serverAccess(config({ keys_file: join(dir, 'missing.txt') })), /keys_file: cannot read .*missing\.txt/);
-    await writeFile(join(dir, 'not-pem.txt'), 'hello');
-    assert.throws(() => serverAccess(config({ tls_cert: join(dir, 'not-pem.txt'), tls_key: join(dir, 'not-pem.txt') })), /tls_cert: .*not-pem\.txt is not a PEM file/);
+    assert.throws(() => serverAccess(config({ keys_file: join(fixture.dir, 'missing.txt') })), /keys_file: cannot read .*missing\.txt/);
+    await writeFile(join(fixture.dir, 'not-pem.txt'), 'hello');
+    assert.throws(() => serverAccess(config({ tls_cert: join(fixture.dir, 'not-pem.txt'), tls_key: join(fixture.dir, 'not-pem.txt') })), /tls_cert: .*not-pem\.txt is not a PEM file/);
   });
 });
 
 describe('slipway serve with access control', () => {
   test('beyond loopback: the banner prints a generated UI key; feedback reads need it, inference stays open', async () => {
-    const server = await serve([repository, '--no-grpc', '--host', '0.0.0.0']);
+    const server = await serve([fixture.repository, '--no-grpc', '--host', '0.0.0.0']);
     const key = /Generated UI key \(feedback reads need one beyond loopback\): (\S+)/.exec(server.output())?.[1];
     assert.ok(key, server.output());
     assert.match(server.output(), /Access: inference is open; feedback reads need a UI key; admin is off/);
@@ -113,7 +92,7 @@ describe('slipway serve with access control', () => {
   });
 
   test('--processes 2 beyond loopback: every process accepts the one generated key', async () => {
-    const server = await serve([repository, '--no-grpc', '--host', '0.0.0.0', '--processes', '2']);
+    const server = await serve([fixture.repository, '--no-grpc', '--host', '0.0.0.0', '--processes', '2']);
     const key = /Generated UI key[^:]*: (\S+)/.exec(server.output())?.[1];
     assert.ok(key, server.output());
     // New connections each time: the kernel spreads them over both processes.
@@ -124,10 +103,10 @@ describe('slipway serve with access control', () => {
   });
 
   test('--tls-cert/--tls-key: https in the banner and on the wire', requireCommand('openssl', ['version']), async () => {
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
+    const cert = join(fixture.dir, 'cert.pem');
+    const key = join(fixture.dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const server = await serve([repository, '--tls-cert', cert, '--tls-key', key, '--api-key', 'cli-inference-key']);
+    const server = await serve([fixture.repository, '--tls-cert', cert, '--tls-key', key, '--api-key', 'cli-inference-key']);
     assert.match(server.url, /^https:/);
     assert.match(server.output(), /gRPC .* on 127\.0\.0\.1:\d+ \(TLS\)/);
     assert.match(server.output(), /Access: inference needs an API key; feedback reads need a UI key/);
@@ -143,9 +122,9 @@ describe('slipway serve with access control', () => {
   });
 
   test('a bad keys file stops the server before it starts, naming the line', async () => {
-    const file = join(dir, 'bad-keys.txt');
+    const file = join(fixture.dir, 'bad-keys.txt');
     await writeFile(file, 'inference ok-key-123456\nroot secret-key-1234\n');
-    const result = await runCli(['serve', repository, '--no-grpc', '--http-port', '0', '--keys-file', file]);
+    const result = await runCli(['serve', fixture.repository, '--no-grpc', '--http-port', '0', '--keys-file', file]);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /line 2: expected '<group> <key>' with group inference, ui or admin, got group 'root'/);
     assert.ok(!result.stderr.includes('secret-key-1234'));

@@ -1,37 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
-import { startCliServer, type CliServer } from '../helpers/cli-server.js';
-import { CLI, TEST_MODELS } from '../helpers/paths.js';
+import { simpleRepositoryFixture, type CliServer } from '../helpers/cli-server.js';
+import { CLI } from '../helpers/paths.js';
 
 // `slipway serve` with the UI: on by default with its feedback store beside the repository,
 // --no-ui, --feedback-db, and what happens when the store cannot be opened.
 
-let dir: string;
-let repository: string;
-const servers: CliServer[] = [];
-
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'slipway-serve-ui-'));
-  repository = join(dir, 'models');
-  await mkdir(join(repository, 'simple', '1'), { recursive: true });
-  await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(repository, 'simple', '1', 'model.onnx'), { dereference: true });
-  await cp(join(TEST_MODELS, 'simple', 'config.yaml'), join(repository, 'simple', 'config.yaml'));
-});
-after(async () => {
-  for (const server of servers) server.child.kill('SIGKILL');
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function serve(args: string[]): Promise<CliServer> {
-  const server = await startCliServer(args);
-  servers.push(server);
-  return server;
-}
+const fixture = simpleRepositoryFixture('slipway-serve-ui-');
+const { serve } = fixture;
 
 async function stop(server: CliServer): Promise<void> {
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
@@ -51,27 +31,27 @@ function run(args: string[]): Promise<{ code: number | null; output: string }> {
 
 describe('slipway serve --ui', () => {
   test('is on by default, with feedback in feedback.db beside the repository', async () => {
-    const server = await serve([repository, '--no-grpc']);
+    const server = await serve([fixture.repository, '--no-grpc']);
     try {
-      assert.match(server.output(), new RegExp(`UI on http://127\\.0\\.0\\.1:\\d+/ \\(feedback: sqlite:${join(dir, 'feedback.db')}\\)`));
+      assert.match(server.output(), new RegExp(`UI on http://127\\.0\\.0\\.1:\\d+/ \\(feedback: sqlite:${join(fixture.dir, 'feedback.db')}\\)`));
       const page = await fetch(`${server.url}/`, { headers: { accept: 'text/html' } });
       assert.equal(page.status, 200);
       assert.match(await page.text(), /<div id="app">/);
-      await assert.rejects(stat(join(dir, 'feedback.db')), 'the default store is made when first used, not at start');
+      await assert.rejects(stat(join(fixture.dir, 'feedback.db')), 'the default store is made when first used, not at start');
       const flag = await fetch(`${server.url}/api/feedback`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'simple', api: 'infer', label: 'right', input: { inputs: [] }, output: { outputs: [] } }),
       });
       assert.equal(flag.status, 201);
-      assert.ok((await stat(join(dir, 'feedback.db'))).isFile());
+      assert.ok((await stat(join(fixture.dir, 'feedback.db'))).isFile());
     } finally {
       await stop(server);
     }
   });
 
   test('--no-ui serves neither the pages nor the feedback API', async () => {
-    const server = await serve([repository, '--no-grpc', '--no-ui']);
+    const server = await serve([fixture.repository, '--no-grpc', '--no-ui']);
     try {
       assert.doesNotMatch(server.output(), /UI on/);
       assert.equal((await fetch(`${server.url}/models/simple`)).status, 404);
@@ -83,8 +63,8 @@ describe('slipway serve --ui', () => {
   });
 
   test('--feedback-db puts the store where it says', async () => {
-    const path = join(dir, 'elsewhere', 'flags.db');
-    const server = await serve([repository, '--no-grpc', '--feedback-db', `sqlite:${path}`]);
+    const path = join(fixture.dir, 'elsewhere', 'flags.db');
+    const server = await serve([fixture.repository, '--no-grpc', '--feedback-db', `sqlite:${path}`]);
     try {
       assert.match(server.output(), new RegExp(`feedback: sqlite:${path}`));
       assert.equal((await fetch(`${server.url}/api/feedback`)).status, 200);
@@ -95,9 +75,9 @@ describe('slipway serve --ui', () => {
   });
 
   test('a --feedback-db that cannot be opened stops the start with the reason (exit 2)', async () => {
-    const result = await run(['serve', repository, '--no-grpc', '--http-port', '0', '--feedback-db', `sqlite:${dir}`]);
+    const result = await run(['serve', fixture.repository, '--no-grpc', '--http-port', '0', '--feedback-db', `sqlite:${fixture.dir}`]);
     assert.equal(result.code, 2, result.output);
-    assert.match(result.output, new RegExp(`slipway: cannot open the feedback database sqlite:${dir}`));
+    assert.match(result.output, new RegExp(`slipway: cannot open the feedback database sqlite:${fixture.dir}`));
   });
 
   test('a --feedback-db that is not a store URL is a config error naming the option', () => {

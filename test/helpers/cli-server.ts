@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CLI } from './paths.js';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
+import { CLI, TEST_MODELS } from './paths.js';
 
 export interface CliServer {
   child: ChildProcess;
@@ -49,4 +53,54 @@ export function runCli(args: string[]): Promise<{ code: number | null; stdout: s
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** A temp folder holding a repository with the `simple` fixture model, and a `serve` whose servers are killed at the end. */
+export interface SimpleRepositoryFixture {
+  /** The temp folder (room for a test's own files); the repository is its `models` folder. */
+  readonly dir: string;
+  readonly repository: string;
+  /** `startCliServer`, with the server killed after the file's tests. */
+  serve(args: string[]): Promise<CliServer>;
+}
+
+/**
+ * Registers the file's `before`/`after` hooks for a repository holding the `simple` fixture (its
+ * model and config.yaml) in a fresh temp folder; call it at the top level of a test file.
+ *
+ * @example
+ * const fixture = simpleRepositoryFixture('slipway-serve-ui-');
+ * test('serves', async () => { const server = await fixture.serve([fixture.repository, '--no-grpc']); });
+ */
+export function simpleRepositoryFixture(prefix: string): SimpleRepositoryFixture {
+  let dir: string | undefined;
+  const servers: CliServer[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+    const model = join(dir, 'models', 'simple');
+    await mkdir(join(model, '1'), { recursive: true });
+    await cp(join(TEST_MODELS, 'simple', '1', 'model.onnx'), join(model, '1', 'model.onnx'), { dereference: true });
+    await cp(join(TEST_MODELS, 'simple', 'config.yaml'), join(model, 'config.yaml'));
+  });
+  after(async () => {
+    for (const server of servers) server.child.kill('SIGKILL');
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  const folder = (): string => {
+    if (dir === undefined) throw new Error('simpleRepositoryFixture: used before its before() hook ran');
+    return dir;
+  };
+  return {
+    get dir() {
+      return folder();
+    },
+    get repository() {
+      return join(folder(), 'models');
+    },
+    serve: async (args) => {
+      const server = await startCliServer(args);
+      servers.push(server);
+      return server;
+    },
+  };
 }
