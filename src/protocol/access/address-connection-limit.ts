@@ -77,9 +77,4 @@ export class AddressConnectionLimit {
     });
     return true;
   }
-
-  /** Connections `address` holds now (tests, diagnostics). */
-  connections(address: string): number {
-    return this.open.get(address) ?? 0;
-  }
 }
