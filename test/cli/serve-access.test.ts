@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
@@ -146,6 +148,37 @@ describe('slipway serve with access control', () => {
     const scraped = await fetch(`${metrics}/metrics`);
     assert.equal(scraped.status, 200);
     assert.match(await scraped.text(), /^# TYPE slipway_requests_total counter$/m);
+  });
+
+  test('--max-connections-per-ip: a second connection from the same address is closed at accept and counted', async () => {
+    const server = await serve([fixture.repository, '--no-grpc', '--max-connections-per-ip', '1']);
+    const { port } = new URL(server.url);
+    const held = connect(Number(port), '127.0.0.1');
+    try {
+      // A request answered on the held connection: the server has counted it by then.
+      held.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      await once(held, 'data');
+      const second = connect(Number(port), '127.0.0.1', () => second.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n'));
+      let received = '';
+      second.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      // A reset is a close too (the server destroys the socket at accept).
+      await new Promise((resolve) => {
+        second.on('error', () => undefined);
+        second.on('close', resolve);
+      });
+      assert.equal(received, '', 'closed without an answer');
+    } finally {
+      held.destroy();
+    }
+    // Slots are per address and freed on close: a fresh fetch (its own connection) gets through.
+    let metrics = '';
+    for (let attempt = 0; attempt < 50 && metrics === ''; attempt++) {
+      metrics = await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } }).then(
+        (reply) => reply.text(),
+        () => new Promise<string>((resolve) => setTimeout(() => resolve(''), 100)),
+      );
+    }
+    assert.match(metrics, /^slipway_connections_refused_total\{protocol="http",reason="per_ip"\} 1$/m);
   });
 
   test('a bad keys file stops the server before it starts, naming the line', async () => {
