@@ -33,6 +33,7 @@ interface ServeFlags {
   sagemaker?: boolean;
   metrics?: boolean;
   metricsPort?: string;
+  metricsTls?: string;
   predictionLog?: string;
   predictionLogSampleRate?: string;
   predictionLogMaxRows?: string;
@@ -56,6 +57,7 @@ interface ServeFlags {
   modelName?: string;
   maxInflightBytes?: string;
   maxConnections?: string;
+  maxConnectionsPerIp?: string;
   requestTimeout?: string;
   headersTimeout?: string;
   keepAliveTimeout?: string;
@@ -89,6 +91,7 @@ export function registerServe(program: Command): void {
     .option('--admin-token <token>', 'allow repository load/unload with this bearer token (env SLIPWAY_ADMIN_TOKEN)')
     .option('--default-model <name>', 'model for dialect routes that name none: Vertex, SageMaker, Azure (env SLIPWAY_DEFAULT_MODEL)')
     .option('--metrics-port <port>', 'serve /metrics on this port only (env SLIPWAY_METRICS_PORT)')
+    .option('--metrics-tls <on|off>', 'with --tls-cert, the metrics port serves https too (on, the default: a scrape job with scheme: https); off keeps it plain http (env SLIPWAY_METRICS_TLS)')
     .option('--no-metrics', 'no Prometheus metrics (env SLIPWAY_METRICS=false)')
     .option('--prediction-log <store>', 'sample predictions into sqlite:PATH, postgres://… or jsonl:PATH (env SLIPWAY_PREDICTION_LOG)')
     .option('--prediction-log-sample-rate <r>', 'fraction of requests logged, 0..1 (default 0.1)')
@@ -106,6 +109,7 @@ export function registerServe(program: Command): void {
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .option('--max-inflight-bytes <n>', 'memory the requests in flight may hold (estimated as 12x a JSON body, 4x a binary one), shared by the processes; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
     .option('--max-connections <n>', 'open HTTP connections at most (default: the open-files limit less 256; env SLIPWAY_MAX_CONNECTIONS)')
+    .option('--max-connections-per-ip <n>', 'open connections one client address may hold, HTTP and gRPC each, per process; beyond it new ones are closed at accept (behind a proxy: the proxy\'s address; default off; env SLIPWAY_MAX_CONNECTIONS_PER_IP)')
     .option('--request-timeout <duration>', `a request's headers and body must arrive within this, else 408 (default ${defaultOf('request_timeout')} ms; env SLIPWAY_REQUEST_TIMEOUT)`)
     .option('--headers-timeout <duration>', `request headers must arrive within this (default ${defaultOf('headers_timeout')} ms; env SLIPWAY_HEADERS_TIMEOUT)`)
     .option('--keep-alive-timeout <duration>', `idle keep-alive connections close after this (default ${defaultOf('keep_alive_timeout')} ms; env SLIPWAY_KEEP_ALIVE_TIMEOUT)`)
@@ -144,6 +148,7 @@ export function registerServe(program: Command): void {
         sagemaker: flags.sagemaker,
         metrics: flags.metrics === false ? false : undefined,
         metrics_port: flags.metricsPort,
+        metrics_tls: flags.metricsTls,
         prediction_log: flags.predictionLog,
         prediction_log_sample_rate: flags.predictionLogSampleRate,
         prediction_log_max_rows: flags.predictionLogMaxRows,
@@ -167,6 +172,7 @@ export function registerServe(program: Command): void {
         model_name: flags.modelName,
         max_inflight_bytes: flags.maxInflightBytes,
         max_connections: flags.maxConnections,
+        max_connections_per_ip: flags.maxConnectionsPerIp,
         request_timeout: flags.requestTimeout,
         headers_timeout: flags.headersTimeout,
         keep_alive_timeout: flags.keepAliveTimeout,
@@ -252,6 +258,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     maxInflightBytes: Math.floor(config.max_inflight_bytes / config.processes),
     connections: {
       maxConnections: config.max_connections,
+      ...(config.max_connections_per_ip !== undefined && { maxConnectionsPerIp: config.max_connections_per_ip }),
       requestTimeoutMs: config.request_timeout,
       headersTimeoutMs: config.headers_timeout,
       keepAliveTimeoutMs: config.keep_alive_timeout,
@@ -275,7 +282,13 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
       ? await (await import('../server/health-listener.js')).HealthListener.start({ host: config.host, port: config.health_port, notReadyReason: () => slipway.notReadyReason() })
       : undefined;
   await app.listen({ port: config.http_port, host: config.host });
-  const metricsApp = config.metrics && config.metrics_port !== undefined ? Fastify({ loggerInstance: logger as FastifyBaseLogger }) : undefined;
+  // The metrics port is https like the serving port when there is a certificate: metrics name the
+  // models and their traffic, and a scrape job says `scheme: https` once for the whole pod.
+  const metricsTls = access.tls !== undefined && config.metrics_tls ? access.tls : undefined;
+  const metricsApp =
+    config.metrics && config.metrics_port !== undefined
+      ? (Fastify({ loggerInstance: logger as FastifyBaseLogger, ...(metricsTls !== undefined && { https: { cert: metricsTls.cert, key: metricsTls.key } }) }) as unknown as ReturnType<typeof Fastify>)
+      : undefined;
   if (metricsApp !== undefined) {
     registerMetricsRoute(metricsApp, slipway);
     await metricsApp.listen({ port: config.metrics_port!, host: config.host });
@@ -288,11 +301,11 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
         access: access.keys,
         ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
         ...(access.tls !== undefined && { tls: access.tls }),
+        ...(config.max_connections_per_ip !== undefined && { maxConnectionsPerIp: config.max_connections_per_ip }),
       })
     : undefined;
   const grpcPort = grpc === undefined ? undefined : await grpc.listen(config.host, config.grpc_port);
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : config.http_port;
+  const port = listeningPort(app.server, config.http_port);
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const base = `${access.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
   const feedback = config.ui ? redactPassword(config.feedback_db ?? defaultFeedbackDb(config.models)) : undefined;
@@ -305,6 +318,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     access: accessSummary(access, config.open_feedback),
     ...(feedback !== undefined && { feedback }),
     ...(health !== undefined && { health: `http://${host}:${health.port}` }),
+    ...(metricsApp !== undefined && { metrics: `${metricsTls === undefined ? 'http' : 'https'}://${host}:${listeningPort(metricsApp.server, config.metrics_port!)}` }),
     rollouts: `${redactPassword(rolloutDb)} (re-read every ${config.rollout_sync} ms)${config.poll === undefined ? '' : `; polling the model paths every ${config.poll} ms`}`,
   });
   // In a cluster, the primary prints one banner for all the processes.
@@ -341,6 +355,12 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   member?.onDrain(() => void shutdown('drain requested by the primary', 0));
 }
 
+/** The port a server listens on (the one the system chose for port 0). */
+function listeningPort(server: { address(): string | { port: number } | null }, asked: number): number {
+  const address = server.address();
+  return typeof address === 'object' && address !== null ? address.port : asked;
+}
+
 /** How long a drain waits for clients to close their connections before closing the idle rest. */
 const CONNECTION_DRAIN_MS = 2000;
 
@@ -354,6 +374,8 @@ interface BannerPlaces {
   rollouts?: string;
   /** The health port's base address, when there is one. */
   health?: string;
+  /** The metrics port's base address, when there is one. */
+  metrics?: string;
   /** What needs a key, and a generated UI key to print. */
   access?: string;
 }
@@ -417,6 +439,7 @@ export function banner(slipway: Slipway, places: BannerPlaces): string {
   lines.push('', `REST and OpenAPI docs on ${base}/docs`);
   if (places.grpc !== undefined) lines.push(`gRPC (inference.GRPCInferenceService, grpc.health.v1.Health) on ${places.grpc}`);
   if (places.rollouts !== undefined) lines.push(`Traffic and rollouts: ${places.rollouts}`);
+  if (places.metrics !== undefined) lines.push(`Prometheus metrics on ${places.metrics}/metrics`);
   if (places.health !== undefined) lines.push(`Health probes (a thread of their own) on ${places.health}/v2/health/live and /v2/health/ready`);
   if (places.access !== undefined) lines.push(places.access);
   if (places.feedback !== undefined) {

@@ -18,6 +18,12 @@ export const edgeConfigFileSchema = z.strictObject({
   /** Answer from the server once the median on-device latency of the last `latency_window` calls exceeds this. */
   latency_budget_ms: z.number().positive().optional(),
   latency_window: z.number().int().min(1).max(1000).optional(),
+  /**
+   * Accepted only to be refused with a reason: a bundle is public (anyone who opens the page reads
+   * it), so `slipway edge` never writes a key into one and warns instead. The page passes a
+   * per-user token at run time: `slipway.load({ apiKey })`.
+   */
+  api_key: z.string().optional(),
 });
 
 export type EdgeConfigFile = z.infer<typeof edgeConfigFileSchema>;

@@ -46,6 +46,11 @@ export const serverConfigSchema = z.strictObject({
     .default(true),
   /** Serve /metrics on this port only (like Triton's 8002) instead of on the HTTP port. */
   metrics_port: port.optional(),
+  /**
+   * With tls_cert/tls_key, the metrics port serves https too (a Prometheus job with `scheme: https`),
+   * as the HTTP port does; `off` keeps it plain http (a scraper on a trusted network, or in the pod).
+   */
+  metrics_tls: z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'on', 'off']).transform((v) => v === 'true' || v === '1' || v === 'on')]).default(true),
   /** Prediction log store: sqlite:PATH, postgres://… or jsonl:PATH; off when absent. */
   prediction_log: z.string().min(1).optional(),
   prediction_log_sample_rate: z.coerce.number().min(0).max(1).default(0.1),
@@ -128,6 +133,12 @@ export const serverConfigSchema = z.strictObject({
   max_inflight_bytes: z.coerce.number().int().min(0).default(() => defaultInflightBytes()),
   /** Open HTTP connections at most; beyond it new ones are closed at accept. Default: the fd limit less 256. */
   max_connections: z.coerce.number().int().positive().default(() => defaultMaxConnections()),
+  /**
+   * Open connections one client address may hold, HTTP and gRPC each (and each serving process);
+   * beyond it new ones are closed at accept. By the socket's address: behind a proxy every client
+   * shares the proxy's. Loopback is counted like any other address. Off when absent.
+   */
+  max_connections_per_ip: z.coerce.number().int().positive().optional(),
   /** The whole request (headers and body) must arrive within this, or the connection is cut with 408 (nginx cuts at 60 s too). */
   request_timeout: durationMsSchema.default(60_000),
   /** The request headers must arrive within this. */
@@ -166,6 +177,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_RESPONSE_CACHE: 'response_cache',
   SLIPWAY_METRICS: 'metrics',
   SLIPWAY_METRICS_PORT: 'metrics_port',
+  SLIPWAY_METRICS_TLS: 'metrics_tls',
   SLIPWAY_PREDICTION_LOG: 'prediction_log',
   SLIPWAY_PREDICTION_LOG_SAMPLE_RATE: 'prediction_log_sample_rate',
   SLIPWAY_PREDICTION_LOG_MAX_ROWS: 'prediction_log_max_rows',
@@ -193,6 +205,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_CORS_ORIGINS: 'cors_origins',
   SLIPWAY_MAX_INFLIGHT_BYTES: 'max_inflight_bytes',
   SLIPWAY_MAX_CONNECTIONS: 'max_connections',
+  SLIPWAY_MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
   SLIPWAY_REQUEST_TIMEOUT: 'request_timeout',
   SLIPWAY_HEADERS_TIMEOUT: 'headers_timeout',
   SLIPWAY_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',

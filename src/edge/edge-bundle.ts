@@ -151,6 +151,11 @@ export async function buildEdgeBundle(slipway: Slipway, name: string, options: E
   const staticDir = edgeStaticDir();
   const ortDir = ortWebDir();
   const warnings: string[] = [];
+  if (edge.api_key !== undefined) {
+    warnings.push(
+      "config.yaml's edge.api_key was not written into the bundle: whatever a bundle holds, anyone who opens its page can read; give the page a per-user token at run time instead, slipway.load({ apiKey: () => token })",
+    );
+  }
   await prepareOut(out);
 
   // The handler first: whether it runs here decides which graphs travel.

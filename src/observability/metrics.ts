@@ -73,6 +73,7 @@ export class Metrics {
   private readonly cacheFailures: Counter<'operation' | 'reason'>;
   private readonly cacheOutages: Counter;
   private readonly suppressedLogLines: Counter<'kind'>;
+  private readonly refusedConnections: Counter<'protocol' | 'reason'>;
   private cacheUpSource: (() => number) | undefined;
   private sources: Array<() => ModelGaugeSource[]> = [];
   private rolloutSources: Array<() => RolloutGaugeSource[]> = [];
@@ -103,6 +104,7 @@ export class Metrics {
     this.shadowDifference = new Histogram({ name: 'slipway_shadow_max_abs_difference', help: 'Largest absolute difference between a shadow answer and the primary one', labelNames: mv, buckets: DIFFERENCE_BUCKETS, registers });
     this.cacheFailures = new Counter({ name: 'slipway_response_cache_errors_total', help: 'Shared response cache calls skipped or failed (the request went on without the cache)', labelNames: ['operation', 'reason'], registers });
     this.suppressedLogLines = new Counter({ name: 'slipway_log_lines_suppressed_total', help: 'Log lines not written because their kind went over its rate limit (kind: request, or the error code)', labelNames: ['kind'], registers });
+    this.refusedConnections = new Counter({ name: 'slipway_connections_refused_total', help: 'Connections closed at accept: reason per_ip (the client address held max_connections_per_ip already)', labelNames: ['protocol', 'reason'], registers });
     this.cacheOutages = new Counter({ name: 'slipway_response_cache_outages_total', help: 'Times the shared response cache became unavailable', registers });
     const cacheUp = () => this.cacheUpSource?.();
     new Gauge({ name: 'slipway_response_cache_up', help: '1 while the shared response cache (Redis) answers, 0 during an outage (absent for the in-process cache)', aggregator: 'min', registers, collect() {
@@ -228,6 +230,11 @@ export class Metrics {
   /** A log line the rate limit dropped (`kind`: `request` or an error code, a bounded set). */
   logLineSuppressed(kind: string): void {
     this.suppressedLogLines.inc({ kind });
+  }
+
+  /** A connection closed at accept (`protocol`: http or grpc). */
+  connectionRefused(protocol: string, reason: 'per_ip'): void {
+    this.refusedConnections.inc({ protocol, reason });
   }
 
   predictionDropped(reason: 'queue_full' | 'store_error', count = 1): void {

@@ -4,6 +4,8 @@ import type { Server } from 'node:http';
 export interface ConnectionLimits {
   /** Open connections at most; Node closes the ones beyond at accept. */
   maxConnections?: number;
+  /** Open connections one client address may hold; the ones beyond are closed at accept (see `AddressConnectionLimit`). */
+  maxConnectionsPerIp?: number;
   /** The whole request, headers and body, must arrive within this (408 and the connection cut). */
   requestTimeoutMs?: number;
   /** The headers must arrive within this. */

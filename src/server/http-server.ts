@@ -18,6 +18,7 @@ import { AccessKeys } from '../protocol/access/access-keys.js';
 import { installHttpAccess } from '../protocol/access/http-access.js';
 import type { RateLimiter } from '../protocol/access/rate-limiter.js';
 import { routeAccess } from '../protocol/access/route-access.js';
+import { AddressConnectionLimit } from '../protocol/access/address-connection-limit.js';
 
 export interface HttpServerOptions {
   bodyLimitBytes?: number;
@@ -88,6 +89,11 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     // An https server is typed apart from an http one; routes and hooks do not tell them apart.
   }) as unknown as FastifyInstance;
   if (options.connections !== undefined) applyConnectionLimits(app.server, options.connections);
+  const perIp = options.connections?.maxConnectionsPerIp;
+  if (perIp !== undefined) {
+    const metrics = slipway.metrics;
+    new AddressConnectionLimit({ maxPerAddress: perIp, protocol: 'http', logger: slipway.logger, ...(metrics !== undefined && { onRefused: (protocol) => metrics.connectionRefused(protocol, 'per_ip') }) }).guard(app.server);
+  }
   observeRequests(app, slipway);
   // Admission first: a request over the in-flight budget is refused before its body is read or inflated.
   if (options.maxInflightBytes !== undefined && options.maxInflightBytes > 0) admitRequestBytes(app, new InflightBudget(options.maxInflightBytes));

@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { resolveServerConfig } from '../../src/config/server-config.js';
@@ -15,6 +17,20 @@ import { requireCommand } from '../helpers/requirements.js';
 
 const fixture = simpleRepositoryFixture('slipway-serve-access-');
 const { serve } = fixture;
+
+/** GET over https trusting `ca` (fetch cannot be given a CA). */
+function httpsGet(url: string, ca: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { ca, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const config = (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => resolveServerConfig({ models: [fixture.repository], ...flags }, env);
 
@@ -106,19 +122,63 @@ describe('slipway serve with access control', () => {
     const cert = join(fixture.dir, 'cert.pem');
     const key = join(fixture.dir, 'key.pem');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    const server = await serve([fixture.repository, '--tls-cert', cert, '--tls-key', key, '--api-key', 'cli-inference-key']);
+    const server = await serve([fixture.repository, '--tls-cert', cert, '--tls-key', key, '--api-key', 'cli-inference-key', '--metrics-port', '0']);
     assert.match(server.url, /^https:/);
     assert.match(server.output(), /gRPC .* on 127\.0\.0\.1:\d+ \(TLS\)/);
     assert.match(server.output(), /Access: inference needs an API key; feedback reads need a UI key/);
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(`${server.url}/v2/models/simple`, { ca: readFileSync(cert), headers: { 'x-api-key': 'cli-inference-key' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
+    const ca = readFileSync(cert);
+    assert.equal((await httpsGet(`${server.url}/v2/models/simple`, ca, { 'x-api-key': 'cli-inference-key' })).status, 200);
+    // The metrics port is https too, with the same certificate (what a `scheme: https` scrape job expects).
+    const metrics = /Prometheus metrics on (https:\/\/\S+)\/metrics/.exec(server.output())?.[1];
+    assert.ok(metrics, server.output());
+    const scraped = await httpsGet(`${metrics}/metrics`, ca);
+    assert.equal(scraped.status, 200);
+    assert.match(scraped.body, /^# TYPE slipway_requests_total counter$/m);
+    await assert.rejects(fetch(`${metrics.replace(/^https:/, 'http:')}/metrics`), 'plain http is not answered on the metrics port');
+  });
+
+  test('--metrics-tls off: the metrics port stays plain http while the serving port is https', requireCommand('openssl', ['version']), async () => {
+    const cert = join(fixture.dir, 'cert-plain-metrics.pem');
+    const key = join(fixture.dir, 'key-plain-metrics.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const server = await serve([fixture.repository, '--no-grpc', '--tls-cert', cert, '--tls-key', key, '--metrics-port', '0', '--metrics-tls', 'off']);
+    assert.match(server.url, /^https:/);
+    const metrics = /Prometheus metrics on (http:\/\/\S+)\/metrics/.exec(server.output())?.[1];
+    assert.ok(metrics, server.output());
+    const scraped = await fetch(`${metrics}/metrics`);
+    assert.equal(scraped.status, 200);
+    assert.match(await scraped.text(), /^# TYPE slipway_requests_total counter$/m);
+  });
+
+  test('--max-connections-per-ip: a second connection from the same address is closed at accept and counted', async () => {
+    const server = await serve([fixture.repository, '--no-grpc', '--max-connections-per-ip', '1']);
+    const { port } = new URL(server.url);
+    const held = connect(Number(port), '127.0.0.1');
+    try {
+      // A request answered on the held connection: the server has counted it by then.
+      held.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n');
+      await once(held, 'data');
+      const second = connect(Number(port), '127.0.0.1', () => second.write('GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n'));
+      let received = '';
+      second.on('data', (chunk: Buffer) => (received += chunk.toString()));
+      // A reset is a close too (the server destroys the socket at accept).
+      await new Promise((resolve) => {
+        second.on('error', () => undefined);
+        second.on('close', resolve);
       });
-      req.on('error', reject);
-      req.end();
-    });
-    assert.equal(status, 200);
+      assert.equal(received, '', 'closed without an answer');
+    } finally {
+      held.destroy();
+    }
+    // Slots are per address and freed on close: a fresh fetch (its own connection) gets through.
+    let metrics = '';
+    for (let attempt = 0; attempt < 50 && metrics === ''; attempt++) {
+      metrics = await fetch(`${server.url}/metrics`, { headers: { connection: 'close' } }).then(
+        (reply) => reply.text(),
+        () => new Promise<string>((resolve) => setTimeout(() => resolve(''), 100)),
+      );
+    }
+    assert.match(metrics, /^slipway_connections_refused_total\{protocol="http",reason="per_ip"\} 1$/m);
   });
 
   test('a bad keys file stops the server before it starts, naming the line', async () => {

@@ -40,6 +40,7 @@ describe('resolveServerConfig: defaults', () => {
         grpc: true,
         sagemaker: false,
         metrics: true,
+        metrics_tls: true,
         prediction_log_sample_rate: 0.1,
         prediction_log_max_rows: 100_000,
         ui: true,
@@ -271,6 +272,20 @@ describe('resolveServerConfig: limits, probes and drain', () => {
     assert.equal(problems.length, 2);
     assert.match(problems[0]!, /^headers_timeout: 90000 ms is above request_timeout \(60000 ms\)/);
     assert.match(problems[1]!, /^health_port: 9000 is the HTTP port/);
+  });
+
+  test('max_connections_per_ip: off by default, a positive number from a flag or SLIPWAY_MAX_CONNECTIONS_PER_IP, refused with its name otherwise', () => {
+    assert.equal(resolveServerConfig({ models: ['m'] }, {}).max_connections_per_ip, undefined);
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_MAX_CONNECTIONS_PER_IP: '64' }).max_connections_per_ip, 64);
+    assert.equal(resolveServerConfig({ models: ['m'], max_connections_per_ip: '8' }, { SLIPWAY_MAX_CONNECTIONS_PER_IP: '64' }).max_connections_per_ip, 8);
+    assert.match(problemsOf(() => resolveServerConfig({ models: ['m'], max_connections_per_ip: '0' }, {}))[0]!, /^max_connections_per_ip: /);
+  });
+
+  test('metrics_tls: on by default; on/off, true/false from a flag or SLIPWAY_METRICS_TLS', () => {
+    assert.equal(resolveServerConfig({ models: ['m'] }, {}).metrics_tls, true);
+    assert.equal(resolveServerConfig({ models: ['m'], metrics_tls: 'off' }, {}).metrics_tls, false);
+    assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_METRICS_TLS: 'false' }).metrics_tls, false);
+    assert.match(problemsOf(() => resolveServerConfig({ models: ['m'], metrics_tls: 'maybe' }, {}))[0]!, /^metrics_tls: /);
   });
 
   test('a negative drain delay is refused with its name', () => {

@@ -323,6 +323,40 @@ describe('slipway edge bundles in Chromium', requireCommand('chromium'), () => {
     await page.close();
   });
 
+  test('a server whose inference needs a key: the fallback sends load({ apiKey }), and without one says how to give it', async () => {
+    const KEY = 'edge-e2e-inference-key';
+    const keyed = await startCliServer([join(EXAMPLES, 'digits'), '--no-grpc', '--no-ui', '--api-key', KEY, '--cors-origin', plain.url.replace(/\/$/, '')]);
+    try {
+      const { page, requests } = await open(plain.url, { blockWasm: true });
+      await page.getByRole('status').filter({ hasText: 'The server answers' }).waitFor();
+      const [without, withKey] = (await page.evaluate(async (server) => {
+        type Model = { load(o: object): Promise<unknown>; predict(i: object): Promise<{ ranOn: string; output: { label: number } }> };
+        const { default: own } = (await import(new URL('slipway.js', location.href).href)) as { default: Model };
+        const EdgeModel = own.constructor as new (bundle: URL) => Model;
+        const picture = await (await fetch('examples/7.png')).blob();
+        const anonymous = new EdgeModel(new URL('./', location.href));
+        await anonymous.load({ server });
+        const refused = await anonymous.predict({ image: picture }).then(
+          () => 'answered',
+          (error: { name: string; status: number; message: string }) => ({ name: error.name, status: error.status, message: error.message }),
+        );
+        const signed = new EdgeModel(new URL('./', location.href));
+        // A getter, as a page fetching a per-user token would pass.
+        await signed.load({ server, apiKey: async () => 'edge-e2e-inference-key' });
+        const answer = await signed.predict({ image: picture });
+        return [refused, { ranOn: answer.ranOn, label: answer.output.label }];
+      }, `${keyed.url}/`)) as [{ name: string; status: number; message: string }, { ranOn: string; label: number }];
+      assert.equal(without.name, 'EdgeError');
+      assert.equal(without.status, 401);
+      assert.match(without.message, /needs an API key for inference \(401: .*\): pass load\(\{ apiKey \}\) a per-user token/);
+      assert.deepEqual(withKey, { ranOn: 'server', label: 7 });
+      assert.ok(requests.includes(`${keyed.url}/api/models/digits/predict`), 'the answer came from the keyed server, cross-origin');
+      await page.close();
+    } finally {
+      keyed.child.kill('SIGTERM');
+    }
+  });
+
   // onnxruntime-node has the NCHWc kernels on x86-64 only; elsewhere the server could not answer either.
   test('a model with an op the wasm build lacks falls back to the server, which answers the same request', { skip: process.arch === 'x64' ? false : 'the NCHWc test model runs on x86-64 servers only' }, async () => {
     const { page } = await open(`${server.url}/edge/nchwc/`);

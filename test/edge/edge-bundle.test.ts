@@ -16,6 +16,8 @@ import { linkSlipwayPackage } from '../helpers/temp-repository.js';
 // What `slipway edge` writes for the two examples, what it refuses, and its size arithmetic. The
 // bundles running in a browser are tested in test/e2e/edge.test.ts.
 
+/** A key someone put in config.yaml's edge section: it must appear in no file of a bundle. */
+const BAKED_KEY = 'baked-into-the-page-0001';
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 let dir: string;
 let slipway: Slipway;
@@ -172,7 +174,11 @@ describe('buildEdgeBundle, handlers that need Node and broken edge sections', ()
     await mkdir(pipeline, { recursive: true });
     await writeFile(join(pipeline, 'handler.ts'), "import { defineHandler, z } from 'slipway';\nexport default defineHandler({ input: z.object({}), output: z.object({}), predict: () => ({}) });\n");
     await writeFile(join(pipeline, 'config.yaml'), 'edge:\n  models: [missing]\n  files: [vocab.txt]\n');
-    local = await Slipway.open({ models: [reader, pipeline], cores: 1 });
+    const keyed = join(repository, 'keyed');
+    await mkdir(join(keyed, '1'), { recursive: true });
+    await cp(join(EXAMPLES, 'digits/1/model.onnx'), join(keyed, '1/model.onnx'));
+    await writeFile(join(keyed, 'config.yaml'), `edge:\n  api_key: ${BAKED_KEY}\n`);
+    local = await Slipway.open({ models: [reader, pipeline, keyed], cores: 1 });
   });
   after(() => local?.close());
 
@@ -183,6 +189,17 @@ describe('buildEdgeBundle, handlers that need Node and broken edge sections', ()
     assert.deepEqual(bundle.warnings, ["the handler runs on the server only: handler.ts imports Node-only modules: node:fs (handler.ts); predict() will always ask the server"]);
     assert.deepEqual(Object.keys(bundle.manifest.graphs), ['reader'], 'infer() can still run on the device');
     await assert.rejects(stat(join(out, 'handler.js')));
+  });
+
+  test('edge.api_key is never written into a bundle: a warning says why and what to do instead', async () => {
+    const out = join(dir, 'keyed-out');
+    const bundle = await buildEdgeBundle(local, 'keyed', { out, compression: 'gzip', webgpu: false, server: 'https://models.example.com/' });
+    assert.equal(bundle.warnings.length, 1);
+    assert.match(bundle.warnings[0]!, /^config\.yaml's edge\.api_key was not written into the bundle: .* slipway\.load\(\{ apiKey: \(\) => token \}\)$/);
+    for (const file of await readdir(out, { recursive: true })) {
+      const path = join(out, file);
+      if ((await stat(path)).isFile()) assert.ok(!(await readFile(path)).includes(BAKED_KEY), `${file} carries the key`);
+    }
   });
 
   test('edge.models naming a model that is not loaded is refused by name', async () => {

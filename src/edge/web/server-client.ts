@@ -37,18 +37,47 @@ function inferJson(body: InferBody): string {
   return `${head === '{}' ? '{' : `${head.slice(0, -1)},`}"inputs":[${inputs.join(',')}]}`;
 }
 
+/** An API key for the fallback, or a function that returns one per call (a short-lived token from the page's backend). */
+export type ApiKeySource = string | (() => string | undefined | Promise<string | undefined>);
+
+/**
+ * What to do about a 401 or 403: the page's author decides where the key comes from, so say how to
+ * give one. A key written into a public page is readable by anyone who opens it.
+ */
+function accessMessage(status: number, serverMessage: string, base: string, sentKey: boolean): string {
+  if (status === 403) return `the server at ${base} refused the API key given to load({ apiKey }) for this route (403: ${serverMessage})`;
+  return sentKey
+    ? `the server at ${base} refused the API key given to load({ apiKey }) (401: ${serverMessage})`
+    : `the server at ${base} needs an API key for inference (401: ${serverMessage}): pass load({ apiKey }) a per-user token from your backend (never a long-lived key written into a public page), or, on a page served by that server, sign in on its UI first`;
+}
+
 export class ServerClient {
   constructor(
     /** The server's base URL (its root, or the prefix Slipway is mounted under). */
     readonly base: URL,
     readonly model: string,
+    /** Sent as `Authorization: Bearer <key>` on every call; none when absent or when it returns undefined or ''. */
+    private readonly apiKey?: ApiKeySource,
   ) {}
 
-  private async post(path: string, init: RequestInit): Promise<unknown> {
+  private async key(): Promise<string | undefined> {
+    if (this.apiKey === undefined) return undefined;
+    let key: string | undefined;
+    try {
+      key = typeof this.apiKey === 'function' ? await this.apiKey() : this.apiKey;
+    } catch (error) {
+      throw new EdgeError(`the apiKey function given to load() failed: ${(error as Error).message}`, 'UNAUTHENTICATED', 'server', 0);
+    }
+    return key === undefined || key === '' ? undefined : key;
+  }
+
+  private async post(path: string, init: RequestInit & { headers?: Record<string, string> }): Promise<unknown> {
     const url = new URL(path, this.base);
+    const key = await this.key();
+    const headers = { ...init.headers, ...(key !== undefined && { authorization: `Bearer ${key}` }) };
     let response: Response;
     try {
-      response = await fetch(url, { method: 'POST', ...init });
+      response = await fetch(url, { method: 'POST', ...init, headers });
     } catch (error) {
       throw new EdgeError(`the server at ${this.base.href} could not be reached: ${(error as Error).message}`, 'UNAVAILABLE', 'server', 0);
     }
@@ -61,8 +90,10 @@ export class ServerClient {
     }
     if (!response.ok) {
       const fields = typeof body === 'object' && body !== null ? (body as { error?: unknown; code?: unknown }) : {};
-      const message = typeof fields.error === 'string' ? fields.error : `${response.status} ${response.statusText}`;
-      throw new EdgeError(message, typeof fields.code === 'string' ? fields.code : 'INTERNAL', 'server', response.status);
+      const serverMessage = typeof fields.error === 'string' ? fields.error : `${response.status} ${response.statusText}`;
+      const code = typeof fields.code === 'string' ? fields.code : response.status === 401 ? 'UNAUTHENTICATED' : response.status === 403 ? 'PERMISSION_DENIED' : 'INTERNAL';
+      const message = response.status === 401 || response.status === 403 ? accessMessage(response.status, serverMessage, this.base.href, key !== undefined) : serverMessage;
+      throw new EdgeError(message, code, 'server', response.status);
     }
     return body;
   }

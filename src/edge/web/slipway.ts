@@ -4,11 +4,11 @@
 // is over its latency budget), always saying why.
 import { EDGE_MANIFEST_FILE, type EdgeManifest } from '../edge-manifest.js';
 import { LatencyBudget } from '../latency-budget.js';
-import { EdgeError, ServerClient } from './server-client.js';
+import { EdgeError, ServerClient, type ApiKeySource } from './server-client.js';
 import type { Backend, FromDevice, InferAnswer, InferBody, PredictInput, ToDevice } from './worker-messages.js';
 
 export { EdgeError };
-export type { Backend, EdgeManifest, InferAnswer, InferBody, PredictInput };
+export type { ApiKeySource, Backend, EdgeManifest, InferAnswer, InferBody, PredictInput };
 
 export interface LoadOptions {
   /**
@@ -17,6 +17,15 @@ export interface LoadOptions {
    * `null`: never ask a server.
    */
   server?: string | null;
+  /**
+   * The key the server's inference routes need (`slipway serve --api-key`), sent as
+   * `Authorization: Bearer <key>` on fallback calls only (the device never needs one); or a
+   * function returning one, called before each call: hand the page a short-lived, per-user token
+   * from your backend. A key written into a public page (or a bundle) is readable by anyone who
+   * opens it, so no bundle carries one: `slipway edge` never writes a key into what it builds.
+   * A server on another origin must list the page's origin (`--cors-origin`).
+   */
+  apiKey?: ApiKeySource;
   /** `auto` (default): WebGPU when the browser offers an adapter, wasm otherwise. */
   backend?: 'auto' | Backend;
   /** wasm threads when the page is cross-origin isolated (default: the cores, at most 4); always 1 otherwise. */
@@ -75,6 +84,8 @@ function defaultThreads(): number {
  * @example
  * import slipway from './slipway.js';
  * const status = await slipway.load();           // { mode: 'device', backend: 'wasm', threads: 4, ... }
+ * // or, when the server's inference needs a key: a per-user token from your backend, per call
+ * // await slipway.load({ apiKey: async () => (await fetch('/my-token')).text() });
  * slipway.addEventListener('fallback', (e) => console.warn((e as CustomEvent).detail.reason));
  * const { output, ranOn } = await slipway.predict({ image: fileInput.files[0] });
  */
@@ -133,7 +144,7 @@ export class EdgeModel extends EventTarget {
     }
     this.manifest = manifest;
     const server = options.server === undefined ? manifest.fallback.server : options.server;
-    if (server !== null) this.server = new ServerClient(new URL(server, this.bundle), manifest.model);
+    if (server !== null) this.server = new ServerClient(new URL(server, this.bundle), manifest.model, options.apiKey);
     const budgetMs = options.latencyBudgetMs === undefined ? manifest.fallback.latencyBudgetMs : options.latencyBudgetMs;
     this.budget = new LatencyBudget(budgetMs ?? undefined, options.latencyWindow ?? manifest.fallback.latencyWindow);
     const base = { model: manifest.model, crossOriginIsolated: globalThis.crossOriginIsolated === true };

@@ -3,7 +3,7 @@
 // falls back to the server by itself, so the UI gets an answer of the same shape either way.
 import { categoryOf, type ErrorCode } from '../../errors/codes.js';
 import { httpStatusOf } from '../../errors/to-http.js';
-import { ApiError, type LocalAnswer, type Timed } from '../../ui/web/api.js';
+import { ApiError, SIGN_IN_NEEDED, type LocalAnswer, type Timed } from '../../ui/web/api.js';
 import type { Answer, EdgeModel, InferBody, PredictInput } from './slipway.js';
 
 /** A multipart form (what the UI's handler form sends) as the on-device model takes it. */
@@ -33,6 +33,9 @@ async function timed(run: () => Promise<Answer<unknown>>, onAnswer: (answer: Ans
     answer = await run();
   } catch (error) {
     const failure = error as { message: string; code?: string; status?: number };
+    // A fallback the server refused for want of a key: on the UI's page the sign-in form asks for
+    // one (its cookie then opens the fallback too, same origin); the bundle's page shows the message.
+    if (failure.status === 401) window.dispatchEvent(new CustomEvent<string>(SIGN_IN_NEEDED, { detail: failure.message }));
     throw new ApiError(failure.message, statusOf(failure), failure.code);
   }
   onAnswer(answer);

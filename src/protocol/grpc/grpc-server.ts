@@ -15,7 +15,9 @@ import { grpcStatusOf } from '../../errors/to-grpc.js';
 import type { Slipway } from '../../slipway.js';
 import { SLIPWAY_VERSION } from '../../version.js';
 import { AdminGuard } from '../admin-token.js';
+import { createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { AccessKeys } from '../access/access-keys.js';
+import { AddressConnectionLimit } from '../access/address-connection-limit.js';
 import { presentedKey } from '../access/presented-key.js';
 import type { RateLimiter } from '../access/rate-limiter.js';
 import { routingFields } from '../routing-headers.js';
@@ -40,6 +42,12 @@ export interface GrpcServerOptions {
   rateLimiter?: RateLimiter;
   /** Serve TLS with this PEM certificate (chain) and private key. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Open connections one client address may hold; the ones beyond are closed at accept. grpc-js
+   * exposes no accept hook on its own listener, so with a limit the port is a `net.Server` of ours
+   * that hands the connections it admits to grpc-js (its connection injector).
+   */
+  maxConnectionsPerIp?: number;
 }
 
 /** Rpcs that are always open and never rate limited: liveness, readiness and the health service. */
@@ -82,6 +90,8 @@ export class GrpcServer {
   private readonly rateLimiter: RateLimiter | undefined;
   private readonly credentials: ServerCredentials;
   private readonly watchers = new Set<() => void>();
+  private readonly perIp: AddressConnectionLimit | undefined;
+  private readonly listeners: TcpServer[] = [];
 
   constructor(
     private readonly slipway: Slipway,
@@ -106,6 +116,15 @@ export class GrpcServer {
       options.tls === undefined
         ? ServerCredentials.createInsecure()
         : ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(options.tls.cert), private_key: Buffer.from(options.tls.key) }], false);
+    if (options.maxConnectionsPerIp !== undefined) {
+      const metrics = slipway.metrics;
+      this.perIp = new AddressConnectionLimit({
+        maxPerAddress: options.maxConnectionsPerIp,
+        protocol: 'grpc',
+        logger: slipway.logger,
+        ...(metrics !== undefined && { onRefused: (protocol) => metrics.connectionRefused(protocol, 'per_ip') }),
+      });
+    }
     const { inference, health } = loadServices();
     this.server.addService(guardDecoding(inference.service), this.inferenceImplementation());
     this.server.addService(guardDecoding(health.service), this.healthImplementation());
@@ -113,6 +132,7 @@ export class GrpcServer {
 
   /** Binds and starts serving; resolves with the bound port (useful with port 0). */
   listen(host: string, port: number): Promise<number> {
+    if (this.perIp !== undefined) return this.listenLimited(this.perIp, host, port);
     const address = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     return new Promise((resolve, reject) => {
       this.server.bindAsync(address, this.credentials, (error, bound) => (error ? reject(error) : resolve(bound)));
@@ -124,6 +144,8 @@ export class GrpcServer {
    */
   async close(graceMs = 10_000): Promise<void> {
     for (const stop of this.watchers) stop();
+    // No new connections; the sessions already handed to grpc-js are closed by its shutdown below.
+    for (const listener of this.listeners) listener.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -135,6 +157,24 @@ export class GrpcServer {
         resolve();
       });
     });
+  }
+
+  /** Our own listener in front of grpc-js: every accepted connection passes the per-address limit first. */
+  private async listenLimited(limit: AddressConnectionLimit, host: string, port: number): Promise<number> {
+    const injector = this.server.createConnectionInjector(this.credentials);
+    const listener = createTcpServer((socket) => {
+      if (limit.admit(socket)) injector.injectConnection(socket);
+    });
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.listeners.push(listener);
+    const address = listener.address();
+    return typeof address === 'object' && address !== null ? address.port : port;
   }
 
   private unary<Req, Res>(rpc: string, handler: (request: Req, metadata: Metadata) => Promise<Res> | Res) {

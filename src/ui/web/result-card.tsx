@@ -15,6 +15,8 @@ function serverTime(timings: ServerTiming[]): string {
 
 const STATUS_HINT: Record<number, string> = {
   400: 'the input was refused',
+  401: 'the server needs an API key',
+  403: 'the key does not open this',
   404: 'not found',
   413: 'too large',
   429: 'the model is busy: try again',

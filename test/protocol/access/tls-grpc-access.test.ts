@@ -119,6 +119,22 @@ describe('TLS (--tls-cert/--tls-key) for HTTP and gRPC', requireCommand('openssl
     }
   });
 
+  test('with a per-address connection limit (our listener in front of grpc-js), gRPC still speaks TLS', async () => {
+    const limited = new GrpcServer(slipway, { tls: { cert, key }, maxConnectionsPerIp: 4 });
+    const address = `127.0.0.1:${await limited.listen('127.0.0.1', 0)}`;
+    const client = new SlipwayGrpcClient(address, { credentials: credentials.createSsl(cert), retries: 0 });
+    const plain = new SlipwayGrpcClient(address, { retries: 0, timeoutMs: 3000 });
+    try {
+      const result = await client.infer('simple', INPUTS);
+      assert.deepEqual([...(result.output('OUTPUT0').data as Int32Array)].slice(0, 3), [1, 2, 3]);
+      await assert.rejects(plain.live());
+    } finally {
+      client.close();
+      plain.close();
+      await limited.close(1000);
+    }
+  });
+
   test('a plaintext gRPC client cannot talk to the TLS port', async () => {
     const plain = new SlipwayGrpcClient(grpcAddress, { retries: 0, timeoutMs: 3000 });
     try {
