@@ -160,9 +160,11 @@ export class Slipway {
         ? undefined
         : await PredictionLog.open({ ...options.predictionLog, logger, ...(metrics !== undefined && { metrics }) });
     const rolloutOptions = options.rollouts ?? {};
-    const ownedStore =
-      typeof rolloutOptions.store === 'string' ? await openRolloutStore(rolloutOptions.store, { create: rolloutOptions.createStore ?? 'at-open' }) : undefined;
-    const store = ownedStore ?? (typeof rolloutOptions.store === 'object' ? rolloutOptions.store : new MemoryRolloutStore());
+    // The store (and its database driver) opens while the models load, not before they start.
+    const opening =
+      typeof rolloutOptions.store === 'string' ? openRolloutStore(rolloutOptions.store, { create: rolloutOptions.createStore ?? 'at-open' }) : undefined;
+    // Its failure is the one reported, below; until then it must not count as unhandled.
+    opening?.catch(() => undefined);
     // The router needs the controller and the controller the repository, which needs the router
     // (handlers call models through it): these late-bound references close the circle.
     let controller: RolloutController | undefined;
@@ -207,9 +209,14 @@ export class Slipway {
           },
         }),
     }).catch(async (error: unknown) => {
-      await ownedStore?.close();
+      await (await opening?.catch(() => undefined))?.close();
       throw error;
     });
+    const ownedStore = await opening?.catch(async (error: unknown) => {
+      await repository.close();
+      throw error;
+    });
+    const store = ownedStore ?? (typeof rolloutOptions.store === 'object' ? rolloutOptions.store : new MemoryRolloutStore());
     loaded = repository;
     controller = await RolloutController.open({
       store,

@@ -219,11 +219,8 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   if (access.generatedUiKey !== undefined) warnGeneratedKey(logger);
   const rolloutDb = config.rollout_db ?? defaultRolloutDb(config.models);
   const member = await joinCluster();
-  // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs.
-  const http = Promise.all([import('../server/http-server.js'), import('../protocol/http/observe-requests.js'), import('fastify')]);
-  http.catch(() => undefined);
   const { Slipway } = await import('../slipway.js');
-  const slipway = await Slipway.open({
+  const opening = Slipway.open({
     models: config.models,
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
@@ -241,6 +238,12 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     rollouts: { store: rolloutDb, createStore: config.rollout_db === undefined ? 'on-first-write' : 'at-open', syncIntervalMs: config.rollout_sync },
     ...(config.poll !== undefined && { pollIntervalMs: config.poll }),
   });
+  // The HTTP side (Fastify and every route) loads on this thread while the models load on theirs;
+  // after the models have started, since Fastify's modules load synchronously and would hold up the
+  // instance threads' start behind them.
+  const http = Promise.all([import('../server/http-server.js'), import('../protocol/http/observe-requests.js'), import('fastify')]);
+  http.catch(() => undefined);
+  const slipway = await opening;
   const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,

@@ -432,11 +432,14 @@ export class ModelRepository {
     const modelPath = source.kind === 'file' ? source.file : join(dir, file.default_model_filename ?? 'model.onnx');
     const entry: ModelVersion = { model: model.name, version, modelPath, state: 'LOADING' };
     model.versions.set(version, entry);
-    await this.startVersion(entry, file);
+    // Nothing serves this version yet, so it is READY with its first instance and the others join behind
+    // it (a cold start answers sooner). A version that replaces a serving one waits for all of them
+    // (`reloadVersions`), so a swap under load never drops capacity.
+    await this.startVersion(entry, file, { readyWithFirstInstance: true });
   }
 
   /** Starts a version's instances and scheduler: READY, or UNAVAILABLE with the reason (never thrown). */
-  private async startVersion(entry: ModelVersion, file: ModelConfigFile): Promise<void> {
+  private async startVersion(entry: ModelVersion, file: ModelConfigFile, options: { readyWithFirstInstance?: boolean } = {}): Promise<void> {
     const { model: name, version, modelPath } = entry;
     const started = performance.now();
     const layout = defaultInstanceLayout(this.defaults.cores, file.instance_group?.count, file.instance_group?.intra_op_threads);
@@ -447,6 +450,8 @@ export class ModelRepository {
       pool = await InstancePool.start({
         worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads },
         count: layout.instanceCount,
+        // Automatic placement measures on a full pool: its measurement must not share the cores with starts.
+        ...(options.readyWithFirstInstance === true && file.instance_group?.placement !== 'auto' && { readyAfter: 1 }),
         logger: this.logger,
         onRestart: () => this.options.metrics?.instanceRestarted(name, String(version)),
         placement: file.instance_group?.placement === 'inline' ? 'inline' : 'worker',
@@ -463,7 +468,7 @@ export class ModelRepository {
       const loadMs = Math.round(performance.now() - started);
       entry.loadMs = loadMs;
       this.logger.info(
-        { event: 'model_loaded', model: name, version, loadMs, instances: pool.size, intraOpThreads: layout.intraOpThreads, ...placed },
+        { event: 'model_loaded', model: name, version, loadMs, instances: pool.size, instancesStarting: pool.starting, intraOpThreads: layout.intraOpThreads, ...placed },
         `loaded ${name} version ${version} in ${loadMs} ms${placed.placement === 'inline' ? ' (on the main thread)' : ''}`,
       );
     } catch (error) {

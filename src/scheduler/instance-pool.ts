@@ -41,6 +41,12 @@ export interface InstancePoolOptions {
   onRestart?: () => void;
   /** Where instances start (default 'worker'); `settlePlacement` may move a worker pool inline. */
   placement?: Placement;
+  /**
+   * How many instances must be up before `start` resolves (default: all of them). The rest start
+   * one after another behind them and join as each is ready, so a cold server answers as soon as one
+   * instance can, without the others' start-up competing with it for the same cores.
+   */
+  readyAfter?: number;
 }
 
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -60,6 +66,9 @@ export class InstancePool {
   private readonly restartTimers = new Set<NodeJS.Timeout>();
   private capacityListener: (() => void) | undefined;
   private emptyListener: (() => void) | undefined;
+  /** The instances still starting behind a pool that resolved early (`readyAfter`). */
+  private lateStart: Promise<void> | undefined;
+  private lateRemaining = 0;
 
   private constructor(
     private readonly options: InstancePoolOptions,
@@ -71,20 +80,54 @@ export class InstancePool {
     for (const instance of first) this.adopt(instance);
   }
 
-  /** Starts `count` instances in parallel; if any fails to load, the others are closed and the error thrown. */
+  /**
+   * Starts `readyAfter` (default `count`) instances in parallel and resolves once they are up; the rest
+   * then start behind them. If any of the first fails to load, the others are closed and the error
+   * thrown; a later one that fails is retried like a crashed instance.
+   */
   static async start(options: InstancePoolOptions): Promise<InstancePool> {
     const placement = options.placement ?? 'worker';
     // The main thread is one thread: an inline pool has one instance whatever the count.
-    const results = await Promise.allSettled(
-      Array.from({ length: placement === 'inline' ? 1 : options.count }, () => startInstance(placement, options.worker)),
-    );
+    const count = placement === 'inline' ? 1 : options.count;
+    const first = Math.max(1, Math.min(count, options.readyAfter ?? count));
+    const results = await Promise.allSettled(Array.from({ length: first }, () => startInstance(placement, options.worker)));
     const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failure !== undefined) {
       await Promise.all(started.map((i) => i.close()));
       throw failure.reason as Error;
     }
-    return new InstancePool(options, started, placement);
+    const pool = new InstancePool(options, started, placement);
+    if (count > first) {
+      pool.lateRemaining = count - first;
+      pool.lateStart = pool.startLate();
+    }
+    return pool;
+  }
+
+  /** Starts the remaining worker instances one at a time, each joining the pool as soon as it is up. */
+  private async startLate(): Promise<void> {
+    for (; this.lateRemaining > 0 && !this.closed; this.lateRemaining--) {
+      try {
+        const instance = await ModelInstance.start(this.options.worker);
+        // Closed meanwhile, or moved onto the main thread by `settlePlacement`: not needed any more.
+        if (this.closed || this.placementNow !== 'worker') {
+          this.lateRemaining = 0;
+          await instance.close();
+          return;
+        }
+        this.adopt(instance);
+        this.capacityListener?.();
+      } catch (error) {
+        this.replace(undefined, error as Error);
+      }
+    }
+    this.lateRemaining = 0;
+  }
+
+  /** Resolves once every instance a pool started behind its first ones is up (or has failed and been retried). */
+  async fullyStarted(): Promise<void> {
+    await this.lateStart;
   }
 
   /**
@@ -113,6 +156,8 @@ export class InstancePool {
    */
   async settlePlacement(sample: Tensor[] | undefined, outputNames: string[], budgetUs = INLINE_BUDGET_US): Promise<PlacementChoice> {
     if (this.placementNow !== 'worker') return { placement: this.placementNow, reason: 'placement set in config' };
+    // Instances still starting would share the cores with the measurement.
+    await this.lateStart;
     if (sample === undefined) return { placement: 'worker', reason: 'no fixed-shape numeric sample to measure (variable dims or BYTES tensors)' };
     const worker = this.idleInstance();
     if (worker === undefined) return { placement: 'worker', reason: 'no idle instance to measure on' };
@@ -149,6 +194,11 @@ export class InstancePool {
     const first = this.instances[0];
     if (first === undefined) throw new ServingError('INSTANCE_FAILED', 'no model instance is running');
     return first.signature;
+  }
+
+  /** Instances still starting behind the first ones (see `readyAfter`). */
+  get starting(): number {
+    return this.lateRemaining;
   }
 
   /** Instances running now (fewer than configured while a crashed one restarts). */
@@ -218,6 +268,8 @@ export class InstancePool {
     this.closed = true;
     for (const timer of this.restartTimers) clearTimeout(timer);
     await Promise.all(this.instances.splice(0).map((i) => i.close()));
+    // An instance still starting closes itself when it arrives; wait for that so no thread outlives the pool.
+    await this.lateStart;
   }
 
   private adopt(instance: Instance): void {
@@ -225,11 +277,13 @@ export class InstancePool {
     instance.onUnexpectedExit((error) => this.replace(instance, error));
   }
 
-  private replace(dead: Instance, error: Error): void {
-    const index = this.instances.indexOf(dead);
+  /** Replaces a crashed instance, or (`dead` undefined) one that failed to start behind the first ones. */
+  private replace(dead: Instance | undefined, error: Error): void {
+    const index = dead === undefined ? -1 : this.instances.indexOf(dead);
     if (index >= 0) this.instances.splice(index, 1);
     const { logger, worker } = this.options;
-    logger.error({ event: 'instance_crashed', modelPath: worker.modelPath, err: error }, 'model instance crashed; restarting');
+    if (dead === undefined) logger.error({ event: 'instance_start_failed', modelPath: worker.modelPath, err: error }, 'a model instance failed to start; retrying');
+    else logger.error({ event: 'instance_crashed', modelPath: worker.modelPath, err: error }, 'model instance crashed; restarting');
     if (this.closed) return;
     if (this.instances.length === 0) this.emptyListener?.();
     const delay = this.restartDelayMs;

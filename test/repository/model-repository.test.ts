@@ -125,6 +125,8 @@ test('instance count and intra-op threads come from config; default keeps instan
   const repository = await ModelRepository.open({ paths: [repo.dir], cores: 2 });
   try {
     const dflt = repository.get('dflt')!.versions.get(1)!;
+    // READY with its first instance; the others join behind it.
+    await Promise.all(['dflt', 'custom'].map((name) => repository.get(name)!.versions.get(1)!.pool!.fullyStarted()));
     assert.deepEqual([dflt.config!.instanceCount, dflt.config!.intraOpThreads, dflt.pool!.size], [2, 1, 2]);
     const custom = repository.get('custom')!.versions.get(1)!;
     assert.deepEqual([custom.config!.instanceCount, custom.config!.intraOpThreads, custom.pool!.size], [3, 1, 3]);

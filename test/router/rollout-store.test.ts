@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { Slipway } from '../../src/slipway.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MemoryRolloutStore } from '../../src/router/memory-rollout-store.js';
 import { defaultRolloutDb, openRolloutStore } from '../../src/router/open-rollout-store.js';
 import { SqliteRolloutStore } from '../../src/router/sqlite-rollout-store.js';
+import { fileURLToPath } from 'node:url';
 import { tempDir } from '../helpers/batch-data.js';
 import { requirePostgres, testSchemas } from '../helpers/requirements.js';
 import { rolloutStoreContract, sampleDocument } from './rollout-store-contract.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/models', import.meta.url));
 
 describe('memory rollout store', () => {
   rolloutStoreContract(async () => {
@@ -70,6 +74,20 @@ describe('SQLite rollout store', () => {
       assert.ok(error.message.includes(`cannot open the rollout database sqlite:${file}/rollouts.db`), error.message);
       return true;
     });
+  });
+
+  test('Slipway.open with a store that cannot open fails with its error, and no model instance is left running', async () => {
+    // The store opens while the models load: its failure must still be the error, after the models are closed.
+    const file = await newPath();
+    await writeFile(file, 'not a folder');
+    const models = join(FIXTURES, 'identity_fp32');
+    // Each instance is a worker thread: count the process's threads, after one open and close has
+    // started every thread that stays (libuv's pool, onnxruntime's, the better-sqlite3 load).
+    const threads = (): number => readdirSync('/proc/self/task').length;
+    await (await Slipway.open({ models, rollouts: { store: `sqlite:${await newPath()}` } })).close();
+    const before = threads();
+    await assert.rejects(Slipway.open({ models, rollouts: { store: `sqlite:${file}/rollouts.db` } }), (error: Error & { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
+    assert.equal(threads(), before, 'the instances started for the models were closed');
   });
 
   test('URLs: sqlite:, postgres://, anything else refused; the default sits beside the first served path', async () => {

@@ -38,7 +38,9 @@ describe('instance placement (worker threads or the main thread)', () => {
       await withSlipway(`instance_group: { placement: ${placement} }\n`, {}, async (slipway, lines) => {
         assert.equal(placementOf(slipway), placement);
         assert.equal(loaded(lines).placement, placement);
-        assert.equal(slipway.repository.get('digits')!.versions.get(1)!.pool!.size, placement === 'inline' ? 1 : 2);
+        const pool = slipway.repository.get('digits')!.versions.get(1)!.pool!;
+        await pool.fullyStarted();
+        assert.equal(pool.size, placement === 'inline' ? 1 : 2);
         const response = await slipway.infer({ model: 'digits', inputs: digitsInputs() });
         answers.push(Array.from(response.outputs[0]!.data as Float32Array));
       });

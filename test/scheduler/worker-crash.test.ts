@@ -11,8 +11,10 @@ test('a killed worker fails its in-flight request with 503 (not a hang), is rest
   const repo = await tempRepository({ ocr_cls: { config: 'instance_group: { count: 1 }\n' } });
   const server = await startTestServer({ models: repo.dir, logger });
   try {
-    const count = 64 * 3 * 48 * 1024;
-    const body = `{"inputs":[{"name":"x","datatype":"FP32","shape":[64,3,48,1024],"data":[${'0,'.repeat(count - 1)}0]}]}`;
+    // Small, so the request reaches the server well inside the 1 s restart backoff even on a loaded
+    // machine (a 19 MB body once took longer than that to build and parse, and found the instance back).
+    const count = 3 * 48 * 192;
+    const body = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,3,48,192],"data":[${'0,'.repeat(count - 1)}0]}]}`;
     const version = server.slipway.repository.get('ocr_cls')!.versions.get(1)!;
     // The crash order goes first, the request right behind it in the same tick, so the request is on
     // the instance (in flight) when its worker dies.
