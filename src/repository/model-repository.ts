@@ -445,7 +445,7 @@ export class ModelRepository {
       entry.fingerprint = await fingerprint(modelPath);
       if (entry.fingerprint === MISSING) throw new ServingError('CONFIG_INVALID', `model file ${modelPath} not found`);
       pool = await InstancePool.start({
-        worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads },
+        worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads, ...(file.instance_group?.handoff !== undefined && { handoff: file.instance_group.handoff }) },
         count: layout.instanceCount,
         logger: this.logger,
         onRestart: () => this.options.metrics?.instanceRestarted(name, String(version)),

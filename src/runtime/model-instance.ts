@@ -49,6 +49,8 @@ export class ModelInstance {
   private readonly freeSlots: number[] = [];
   private readonly slotOwners: number[] = [];
   private watching = false;
+  /** Batches sent through a shared slot and by message (the fallback), for diagnostics and tests. */
+  readonly sent = { slot: 0, message: 0 };
 
   private constructor(
     private readonly worker: Worker,
@@ -119,6 +121,7 @@ export class ModelInstance {
     if (slot !== undefined) {
       if (this.slots!.write(slot, id, inputs, outputNames)) {
         this.slotOwners[slot] = id;
+        this.sent.slot++;
         return new Promise((resolve, reject) => {
           this.pending.set(id, { resolve, reject, slot });
           this.slots!.post(slot);
@@ -127,6 +130,7 @@ export class ModelInstance {
       }
       this.freeSlots.push(slot);
     }
+    this.sent.message++;
     const prepared = forTransfer(inputs, transfer);
     const message: ToWorker = { type: 'infer', id, inputs: prepared.tensors, outputNames };
     return new Promise((resolve, reject) => {
