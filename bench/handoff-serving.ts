@@ -3,7 +3,7 @@
 // servers stay up and are visited alternately in short rounds, so drifting load from other work on
 // the machine hits both alike. Besides requests/s (noisy on a shared machine) it reads each server's
 // own CPU time per request from /proc (all its threads), which the load of others moves far less.
-// Prints markdown. Usage: node dist/bench/handoff-serving.js [--seconds 4] [--rounds 6] [--linear-only]
+// Prints markdown. Usage: node dist/bench/handoff-serving.js [--seconds 4] [--rounds 6] [--linear-only] [--delay-us 500]
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,9 @@ const SECONDS = numberArg('--seconds', 4);
 const ROUNDS = numberArg('--rounds', 6);
 const HANDOFFS = ['message', 'shared'] as const;
 const TICKS_PER_SECOND = 100;
+/** `--delay-us N`: both servers also get dynamic_batching.max_queue_delay_microseconds N (batch size set by the delay, not by the return). */
+const DELAY_US = numberArg('--delay-us', 0);
+const EXTRA_CONFIG = DELAY_US > 0 ? `dynamic_batching: { max_queue_delay_microseconds: ${DELAY_US} }\n` : '';
 
 async function repoWith(model: string, config: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
@@ -53,7 +56,7 @@ for (const model of MODELS) {
   const path = `/v2/models/${model}/infer`;
   const servers = new Map<(typeof HANDOFFS)[number], { server: RunningServer; dir: string; rounds: Round[] }>();
   for (const handoff of HANDOFFS) {
-    const dir = await repoWith(model, `instance_group: { handoff: ${handoff} }\n`);
+    const dir = await repoWith(model, `instance_group: { handoff: ${handoff} }\n${EXTRA_CONFIG}`);
     const server = await startServer(`${ROOT}dist/src/cli/main.js`, ['serve', dir, '--http-port', '0', '--grpc-port', '0', '--log-level', 'info']);
     await runClosedLoop({ method: 'POST', path, body, headers: { 'content-type': 'application/json' } }, { url: server.url, concurrency: 8, requests: 2000 });
     servers.set(handoff, { server, dir, rounds: [] });
@@ -73,25 +76,35 @@ for (const model of MODELS) {
     }
   }
   load.push(loadavg()[0]!);
+  // Rows per model run over the whole comparison: a quicker return lets the batcher send smaller batches.
+  const rowsPerBatch = new Map<string, number>();
+  for (const [handoff, { server }] of servers) {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const read = (name: string) => Number(new RegExp(`^slipway_batch_size_${name}\\{[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    rowsPerBatch.set(handoff, read('sum') / read('count'));
+  }
   for (const { server, dir } of servers.values()) {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
   const m = servers.get('message')!.rounds;
-  const s = servers.get('shared')!.rounds;
   const med = (rs: Round[], f: (r: Round) => number) => median(rs.map(f));
   const lines = [
-    `**${model}**, wrk, 64 connections, ${ROUNDS} alternating rounds × ${SECONDS} s, load average ${load.map((l) => l.toFixed(1)).join(' → ')} (medians over rounds):`,
+    `**${model}**${DELAY_US > 0 ? `, max_queue_delay_microseconds ${DELAY_US}` : ''}, wrk, 64 connections, ${ROUNDS} alternating rounds × ${SECONDS} s, load average ${load.map((l) => l.toFixed(1)).join(' → ')} (medians over rounds):`,
     '',
-    '| hand-off | infer/s | p99 ms | server CPU µs/request | of which main thread |',
-    '|---|---|---|---|---|',
-    ...(['message', 'shared'] as const).map((h) => {
+    '| hand-off | infer/s | p99 ms | server CPU µs/request | of which main thread | rows per batch (whole run) |',
+    '|---|---|---|---|---|---|',
+    ...HANDOFFS.map((h) => {
       const rs = servers.get(h)!.rounds;
-      return `| ${h} | ${med(rs, (r) => r.perSecond).toFixed(0)} | ${med(rs, (r) => r.p99Ms).toFixed(1)} | ${med(rs, (r) => r.cpuUsPerRequest).toFixed(1)} | ${med(rs, (r) => r.mainUsPerRequest).toFixed(1)} |`;
+      return `| ${h} | ${med(rs, (r) => r.perSecond).toFixed(0)} | ${med(rs, (r) => r.p99Ms).toFixed(1)} | ${med(rs, (r) => r.cpuUsPerRequest).toFixed(1)} | ${med(rs, (r) => r.mainUsPerRequest).toFixed(1)} | ${rowsPerBatch.get(h)!.toFixed(1)} |`;
     }),
     '',
-    `shared ÷ message, per round: infer/s ${s.map((x, i) => (x.perSecond / m[i]!.perSecond).toFixed(2)).join(', ')} (median ${median(s.map((x, i) => x.perSecond / m[i]!.perSecond)).toFixed(2)}); ` +
-      `CPU/request ${s.map((x, i) => (x.cpuUsPerRequest / m[i]!.cpuUsPerRequest).toFixed(2)).join(', ')} (median ${median(s.map((x, i) => x.cpuUsPerRequest / m[i]!.cpuUsPerRequest)).toFixed(2)}).`,
+    ...HANDOFFS.filter((h) => h !== 'message').map((h) => {
+      const x = servers.get(h)!.rounds;
+      const speed = x.map((r, i) => r.perSecond / m[i]!.perSecond);
+      const cpu = x.map((r, i) => r.cpuUsPerRequest / m[i]!.cpuUsPerRequest);
+      return `${h} ÷ message, per round: infer/s ${speed.map((v) => v.toFixed(2)).join(', ')} (median ${median(speed).toFixed(2)}); CPU/request ${cpu.map((v) => v.toFixed(2)).join(', ')} (median ${median(cpu).toFixed(2)}).\n`;
+    }),
     '',
   ];
   console.log(lines.join('\n'));
