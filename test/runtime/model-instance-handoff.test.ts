@@ -7,7 +7,7 @@ import type { InstanceWorkerData } from '../../src/runtime/worker-messages.js';
 import { Slipway } from '../../src/slipway.js';
 import type { Tensor } from '../../src/tensor/tensor.js';
 import { captureLogger } from '../helpers/capture-logger.js';
-import { EXAMPLES } from '../helpers/paths.js';
+import { EXAMPLES, TEST_MODELS } from '../helpers/paths.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 
 // digits_linear: image [batch,1,8,8] → probabilities [batch,10], a few µs per batch. Every row of
@@ -124,6 +124,48 @@ test('a batch larger than a slot falls back to a message and is answered the sam
     assert.equal(instance.freeSlotCount, SLOT_COUNT);
   } finally {
     await instance.close();
+  }
+});
+
+test('an answer larger than its slot comes back by message, and the slot is freed', async () => {
+  // fixed_matmul: x [2,3] → y [2,4]: 24 bytes in, 32 out. A 24-byte slot takes the request, not the answer.
+  const start = (handoff: 'message' | 'shared') =>
+    ModelInstance.start({ platform: 'onnxruntime_onnx', modelPath: join(TEST_MODELS, 'fixed_matmul/1/model.onnx'), intraOpThreads: 1, handoff, slotBytes: 24 });
+  const x: Tensor[] = [{ name: 'x', datatype: 'FP32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }];
+  const [shared, message] = await Promise.all([start('shared'), start('message')]);
+  try {
+    const expected = (await message.infer(x, ['y'], false)).outputs[0]!;
+    for (let i = 0; i < 3; i++) {
+      const got = (await shared.infer(x, ['y'], false)).outputs[0]!;
+      assert.deepEqual(got.shape, [2, 4]);
+      assert.deepEqual([...(got.data as Float32Array)], [...(expected.data as Float32Array)]);
+    }
+    assert.deepEqual(shared.sent, { slot: 3, message: 0 }, 'every request went in a slot');
+    assert.equal(shared.freeSlotCount, SLOT_COUNT);
+  } finally {
+    await Promise.all([shared.close(), message.close()]);
+  }
+});
+
+test('a crashed shared-slot instance is replaced by the pool with one that also uses slots', async () => {
+  const { logger, lines } = captureLogger();
+  const repo = await tempRepository({ digits_linear: { config: 'instance_group: { count: 1, handoff: shared }\n' } });
+  const slipway = await Slipway.open({ models: repo.dir, cores: 2, logger });
+  try {
+    const version = slipway.repository.get('digits_linear')!.versions.get(1)!;
+    const pool = version.pool!;
+    (pool.running[0] as ModelInstance).kill();
+    await assert.rejects(slipway.infer({ model: 'digits_linear', inputs: batchOf([1]) }), (error: ServingError) => error.code === 'INSTANCE_FAILED');
+    for (let i = 0; i < 100 && pool.size === 0; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const replacement = pool.running[0] as ModelInstance;
+    assert.equal(replacement.handoff, 'shared');
+    const response = await slipway.infer({ model: 'digits_linear', inputs: batchOf([8, 9]) });
+    assertAnswers([8, 9], response.outputs[0]!);
+    assert.equal(replacement.sent.slot, 1);
+    assert.ok(lines.some((l) => l.event === 'instance_restarted'));
+  } finally {
+    await slipway.close();
+    await repo.remove();
   }
 });
 
