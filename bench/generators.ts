@@ -129,12 +129,9 @@ export async function compareGenerators(options: {
   seconds: number;
   rounds: number;
   liveOf?: string[];
-  /** The generators to use (default all of GENERATORS that are installed). */
-  generators?: readonly Generator[];
 }): Promise<GeneratorComparison> {
   const skipped: string[] = [];
-  const wanted = options.generators ?? GENERATORS;
-  const generators = (await haveWrk()) ? wanted : (skipped.push('wrk is not installed (apt-get install wrk): undici only'), wanted.filter((g) => g === 'undici'));
+  const generators = (await haveWrk()) ? GENERATORS : (skipped.push('wrk is not installed (apt-get install wrk): undici only'), GENERATORS.slice(0, 1));
   const all = cpus().map((_, i) => i).join(',');
   const servers: Array<{ name: string; server: RunningServer }> = [];
   for (const contender of options.contenders) {
