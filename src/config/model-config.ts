@@ -36,6 +36,11 @@ const instanceGroup = z.strictObject({
    * main thread (one instance; for microsecond models, no thread hop); `auto`: measured at load.
    */
   placement: z.enum(['auto', 'worker', 'inline']).optional(),
+  /**
+   * Slipway's addition: how batches cross to worker instances. `message` (default): a postMessage
+   * each way; `shared`: SharedArrayBuffer slots woken with Atomics (batches over 1 MiB go by message).
+   */
+  handoff: z.enum(['message', 'shared']).optional(),
 });
 
 const dynamicBatching = z.strictObject({

@@ -448,7 +448,7 @@ export class ModelRepository {
       entry.fingerprint = await fingerprint(modelPath);
       if (entry.fingerprint === MISSING) throw new ServingError('CONFIG_INVALID', `model file ${modelPath} not found`);
       pool = await InstancePool.start({
-        worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads },
+        worker: { platform: 'onnxruntime_onnx', modelPath, intraOpThreads: layout.intraOpThreads, ...(file.instance_group?.handoff !== undefined && { handoff: file.instance_group.handoff }) },
         count: layout.instanceCount,
         // Automatic placement measures on a full pool: its measurement must not share the cores with starts.
         ...(options.readyWithFirstInstance === true && file.instance_group?.placement !== 'auto' && { readyAfter: 1 }),

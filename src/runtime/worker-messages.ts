@@ -7,6 +7,21 @@ export interface InstanceWorkerData {
   platform: 'onnxruntime_onnx';
   modelPath: string;
   intraOpThreads: number;
+  /**
+   * How batches cross to the worker and back: `message` (a postMessage each way) or `shared`
+   * (slots in a SharedArrayBuffer, woken with Atomics; batches that outgrow a slot go by message).
+   * Default: `message`, see DEFAULT_HANDOFF.
+   */
+  handoff?: Handoff;
+  /** Bytes of tensor data one shared slot holds (default DEFAULT_SLOT_BYTES). */
+  slotBytes?: number;
+}
+
+export type Handoff = 'message' | 'shared';
+
+/** What the worker is actually started with: the shared slots, made by the main thread. */
+export interface InstanceWorkerStart extends InstanceWorkerData {
+  slots?: { buffer: SharedArrayBuffer; count: number; dataBytes: number };
 }
 
 export type ToWorker =

@@ -186,6 +186,12 @@ describe('parseModelConfigText: errors name the field path', () => {
     ]);
   });
 
+  test('instance_group.handoff is message or shared, and a wrong one names its path', () => {
+    assert.deepEqual(parseModelConfigText('instance_group: { handoff: shared }', SOURCE).instance_group, { handoff: 'shared' });
+    const [problem] = problemsOf('instance_group: { handoff: atomics }');
+    assert.match(problem!, /^instance_group\.handoff: .*"message".*"shared"/);
+  });
+
   test('an instance_group list with two groups is refused', () => {
     assert.deepEqual(problemsOf('instance_group: [{count: 1}, {count: 2}]'), ['instance_group: Invalid input: expected object, received array']);
   });
