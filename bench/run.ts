@@ -9,7 +9,7 @@
 //   (b) Slipway, default config (dynamic batching on)   (c) Slipway, batching off
 //   (d) naive: Fastify + session.run on the main thread  (e) HTTP floor: canned answer, same size
 import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
@@ -25,6 +25,8 @@ const arg = (name: string, fallback: number): number => {
   return i >= 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const SECONDS = arg('--seconds', 5);
+// Other work on the machine starves inference far more than HTTP: every table says how loaded it was.
+const loadAtStart = loadavg()[0]!;
 /** Rounds of the interleaved load-generator comparison. */
 const ROUNDS = arg('--rounds', 2);
 
@@ -306,7 +308,7 @@ const summary = [
   ...checks.map(([what, value, target]) => `| ${what} | ${value.toFixed(2)} | ${target >= 0 ? '≥' : '≤'} ${Math.abs(target)} | ${verdict(value, target)} |`),
 ].join('\n');
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, ${SECONDS} s per point`;
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z, ${SECONDS} s per point, load average ${loadAtStart.toFixed(1)} at the start and ${loadavg()[0]!.toFixed(1)} at the end`;
 const section = `## Serving: Slipway against the engine limit, a naive server and the HTTP floor
 
 ${machine}. Reproduce with \`npm run bench\`.
