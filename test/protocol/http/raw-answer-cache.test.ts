@@ -145,6 +145,10 @@ describe('raw-bytes answer cache', () => {
         assert.equal(JSON.parse(a.bytes.toString()).model_name, url.includes('lookup_b') ? 'lookup_b' : 'lookup');
       }
     }
+    // An empty inference-header-content-length makes the same bytes a (bad) binary request: never the JSON answer.
+    const emptyHeader = await send(routes[0]![0], body, { 'inference-header-content-length': '' });
+    assert.ok(!isRawHit(emptyHeader), emptyHeader.timing);
+    assert.equal(emptyHeader.status, 400, emptyHeader.bytes.toString());
     // One byte more or less is another request, never the stored answer.
     const near = await send(routes[0]![0], lookupBody(41));
     assert.ok(!isRawHit(near));
