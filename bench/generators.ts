@@ -20,6 +20,8 @@ export const GENERATORS: readonly Generator[] = ['undici', 'wrk', 'wrk pinned'];
 export interface Contender {
   name: string;
   start: () => Promise<RunningServer>;
+  /** The model name in its path, when it serves another model than the comparison's (`/v2/models/<model>/infer`). */
+  model?: string;
 }
 
 export interface Measurement {
@@ -133,23 +135,22 @@ export async function compareGenerators(options: {
   const skipped: string[] = [];
   const generators = (await haveWrk()) ? GENERATORS : (skipped.push('wrk is not installed (apt-get install wrk): undici only'), GENERATORS.slice(0, 1));
   const all = cpus().map((_, i) => i).join(',');
-  const servers: Array<{ name: string; server: RunningServer }> = [];
+  const servers: Array<{ name: string; server: RunningServer; path: string }> = [];
   for (const contender of options.contenders) {
     process.stderr.write(`generators: starting ${contender.name}\n`);
     const server = await contender.start();
-    servers.push({ name: contender.name, server });
+    servers.push({ name: contender.name, server, path: `/v2/models/${contender.model ?? options.model}/infer` });
   }
-  const path = `/v2/models/${options.model}/infer`;
   const runs = new Map<string, Map<Generator, Measurement[]>>();
   const liveMs = new Map<string, number[]>((options.liveOf ?? []).map((name) => [name, []]));
   const placements = new Map<string, string>();
   try {
     // Warm every server (JIT, connections, Python imports, the cache's first entry).
-    for (const { server } of servers) {
+    for (const { server, path } of servers) {
       await runClosedLoop({ method: 'POST', path, body: options.body, headers: { 'content-type': 'application/json' } }, { url: server.url, concurrency: 8, requests: 400 });
     }
     for (let round = 0; round < options.rounds; round++) {
-      for (const { name, server } of servers) {
+      for (const { name, server, path } of servers) {
         for (const generator of generators) {
           process.stderr.write(`generators: round ${round + 1}, ${name}, ${generator}\n`);
           const m = await measure(generator, server, path, options, generator === 'wrk' ? liveMs.get(name) : undefined, all);

@@ -106,8 +106,9 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing || slipway.shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   const probes = vertexHealthRoute === undefined ? [] : [vertexHealthRoute];
   if (options.corsOrigins !== undefined && options.corsOrigins.length > 0) {

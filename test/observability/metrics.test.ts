@@ -5,6 +5,7 @@ import { EXAMPLES } from '../helpers/paths.js';
 import { parsePrometheusText, sample } from '../helpers/prometheus-text.js';
 import { tempRepository } from '../helpers/temp-repository.js';
 import { post, startTestServer } from '../helpers/test-server.js';
+import { Metrics } from '../../src/observability/metrics.js';
 
 const samples = JSON.parse(await readFile(`${EXAMPLES}/digits/samples.json`, 'utf8')) as Array<{ label: number; image: number[][][] }>;
 const digits = (i: number) => ({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: samples[i]!.image }] });
@@ -62,4 +63,17 @@ test('each metric moves as it should after real requests', async () => {
     await server.close();
     await repo.remove();
   }
+});
+
+test('suppressed log lines are counted between scrapes and added up at each one', async () => {
+  const metrics = new Metrics();
+  const count = async () => Number(/slipway_log_lines_suppressed_total\{kind="request"\} (\d+)/.exec(await metrics.registry.metrics())?.[1] ?? 'NaN');
+  for (let i = 0; i < 3; i++) metrics.logLineSuppressed('request');
+  metrics.logLineSuppressed('DEADLINE_EXCEEDED');
+  assert.equal(await count(), 3);
+  assert.equal(await count(), 3, 'a second scrape adds nothing new');
+  metrics.logLineSuppressed('request');
+  metrics.logLineSuppressed('request');
+  assert.equal(await count(), 5);
+  assert.match(await metrics.registry.metrics(), /slipway_log_lines_suppressed_total\{kind="DEADLINE_EXCEEDED"\} 1/);
 });

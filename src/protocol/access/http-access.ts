@@ -42,12 +42,14 @@ export function installHttpAccess(app: FastifyInstance, options: HttpAccessOptio
   const hosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
   const probes = options.probes ?? [];
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method === 'OPTIONS') return;
+  // Callback style (a throw still becomes the error answer): an async hook costs a promise and a
+  // microtask on every request.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method === 'OPTIONS') return done();
     const path = request.url.split('?', 1)[0]!;
     const accept = request.headers.accept;
     const access = routeAccess(request.method, path, { extraProbes: probes, acceptsHtml: typeof accept === 'string' && accept.includes('text/html') });
-    if (access === 'probe') return;
+    if (access === 'probe') return done();
     if (access === 'page' || access === 'session' || access === 'feedback-read' || access === 'feedback-write') checkHost(request, hosts);
     if (access === 'session' || access === 'feedback-write') checkSameOrigin(request);
     const key = presentedKey(headerOf(request), { cookie: true });
@@ -64,6 +66,7 @@ export function installHttpAccess(app: FastifyInstance, options: HttpAccessOptio
     }
     const group = groupOf(access);
     if (group !== undefined) keys.check(group, key);
+    done();
   });
 
   if (options.signIn === false) return;

@@ -54,7 +54,8 @@ function refusal(budget: InflightBudget, bytes: number): ServingError {
  * the answer has been sent or the client went away.
  */
 export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: an async one costs a promise and a microtask on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     const charge: Charge = { bytes: 0, released: false };
     charges.set(request, { budget, charge });
     reply.raw.once('close', () => {
@@ -63,20 +64,21 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
       if (charge.bytes >= OUTSIZED_REQUEST_BYTES) collectGarbageSoon();
     });
     const declared = Number(request.headers['content-length'] ?? 0);
-    if (!Number.isFinite(declared) || declared <= 0) return;
+    if (!Number.isFinite(declared) || declared <= 0) return done();
     const peak = peakBytesOf(declared, isBinary(request));
     if (!budget.tryAcquire(peak)) {
       // The body is never buffered: Node discards it as it arrives once the answer is sent. Closing
       // the connection instead would save that reading, but a client still sending its body then gets
       // a broken pipe (EPIPE) instead of the 429 and its Retry-After (measured with fetch).
-      throw refusal(budget, peak);
+      return done(refusal(budget, peak));
     }
     charge.bytes = peak;
+    done();
   });
-  app.addHook('preParsing', async (request, _reply, payload) => {
-    if (request.headers['content-length'] !== undefined) return payload;
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    if (request.headers['content-length'] !== undefined) return done(null, payload);
     const entry = charges.get(request);
-    if (entry === undefined) return payload;
+    if (entry === undefined) return done(null, payload);
     const { charge } = entry;
     const perByte = peakBytesOf(1, isBinary(request));
     const counter = new Transform({
@@ -88,6 +90,6 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
         callback(null, chunk);
       },
     });
-    return payload.pipe(counter);
+    done(null, payload.pipe(counter));
   });
 }

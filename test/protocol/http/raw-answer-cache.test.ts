@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { lookupBody, lookupModel, lookupRepository, type LookupRepository } from '../../helpers/rollout-models.js';
+import { lookupBody, lookupModel, lookupRepository, ONE_INSTANCE, type LookupRepository } from '../../helpers/rollout-models.js';
 import { startProtocolServer, type ProtocolServer } from '../../helpers/protocol-server.js';
 import { RawAnswerCache, rawRequestKey } from '../../../src/scheduler/raw-answer-cache.js';
 
@@ -46,6 +46,9 @@ describe('raw-bytes answer cache', () => {
   const valueOf = (version: string, index: number) => index / 2 + (version === '2' ? 1000 : 0);
   before(async () => {
     repo = await lookupRepository({ 1: [100, 0], 2: [100, 1000] }, CACHED);
+    // A second model with the same input and other weights (index / 2 + 2000): same bytes, another answer.
+    await repo.addVersion(1, 100, 2000, 'lookup_b');
+    await writeFile(join(repo.dir, 'lookup_b', 'config.yaml'), `${ONE_INSTANCE}${CACHED}`);
     server = await startProtocolServer({ models: repo.dir, adminToken: TOKEN });
   });
   after(async () => {
@@ -125,6 +128,33 @@ describe('raw-bytes answer cache', () => {
     await server.slipway.loadModel('lookup');
   });
 
+  test('never crosses models or routes: the same bytes to another model, a pinned version and the policy route', async () => {
+    const body = lookupBody(40);
+    const routes: Array<[string, string, number]> = [
+      [`${server.url}/v2/models/lookup/versions/1/infer`, '1', valueOf('1', 40)],
+      [`${server.url}/v2/models/lookup_b/infer`, '1', 40 / 2 + 2000],
+      [`${server.url}/v2/models/lookup/infer`, '2', valueOf('2', 40)],
+      [`${server.url}/v2/models/lookup/versions/2/infer`, '2', valueOf('2', 40)],
+    ];
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [url, version, value] of routes) {
+        const a = await send(url, body);
+        assert.equal(a.status, 200, url);
+        assert.deepEqual(read(a), { version, value }, `${url}, pass ${pass}`);
+        assert.equal(isRawHit(a), pass === 1, `${url}: pass ${pass} ${pass === 1 ? 'hits' : 'misses'} (${a.timing})`);
+        assert.equal(JSON.parse(a.bytes.toString()).model_name, url.includes('lookup_b') ? 'lookup_b' : 'lookup');
+      }
+    }
+    // An empty inference-header-content-length makes the same bytes a (bad) binary request: never the JSON answer.
+    const emptyHeader = await send(routes[0]![0], body, { 'inference-header-content-length': '' });
+    assert.ok(!isRawHit(emptyHeader), emptyHeader.timing);
+    assert.equal(emptyHeader.status, 400, emptyHeader.bytes.toString());
+    // One byte more or less is another request, never the stored answer.
+    const near = await send(routes[0]![0], lookupBody(41));
+    assert.ok(!isRawHit(near));
+    assert.deepEqual(read(near), { version: '1', value: valueOf('1', 41) });
+  });
+
   test('binary requests and answers: the header length is part of the key, the answer keeps its headers', async () => {
     const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'idx', datatype: 'INT64', shape: [1], parameters: { binary_data_size: 8 } }], parameters: { binary_data_output: true } }));
     const raw = Buffer.alloc(8);
@@ -168,8 +198,8 @@ describe('raw-bytes answer cache', () => {
 
 test('RawAnswerCache: bounded in bytes (LRU), and an entry answers only the version object that stored it', () => {
   const owner = {};
-  const cache = new RawAnswerCache(3 * (100 + 44 + 64));
   const keys = ['a', 'b', 'c', 'd'].map((k) => rawRequestKey({ model: 'm', route: '' }, Buffer.from(k)));
+  const cache = new RawAnswerCache(3 * (100 + keys[0]!.length + 64));
   const answer = { body: Buffer.alloc(100), contentType: 'application/json', batchSize: 1 };
   for (const key of keys.slice(0, 3)) cache.set(key, owner, answer);
   assert.ok(cache.get(keys[0]!, owner));
@@ -187,4 +217,32 @@ test('RawAnswerCache: bounded in bytes (LRU), and an entry answers only the vers
   assert.notEqual(rawRequestKey({ model: 'm', route: '1' }, Buffer.from('a')), rawRequestKey({ model: 'm', route: '' }, Buffer.from('a')));
   assert.notEqual(rawRequestKey({ model: 'm', route: '', acceptsBinary: true }, Buffer.from('a')), keys[0]);
   assert.notEqual(rawRequestKey({ model: 'm', route: '', headerLength: '1' }, Buffer.from('a')), keys[0]);
+});
+
+test('rawRequestKey: no two requests share a key, however their fields are split (field boundaries and the body)', () => {
+  // Pairs that plain concatenation would confuse: a field's end moved into the next one, an empty
+  // field, a header length that reads like a route, binary or not, one body byte moved across.
+  const cases: Array<[Parameters<typeof rawRequestKey>[0], string]> = [
+    [{ model: 'ab', route: '' }, 'x'],
+    [{ model: 'a', route: 'b' }, 'x'],
+    [{ model: 'a', route: '' }, 'bx'],
+    [{ model: 'a', route: '1' }, 'x'],
+    [{ model: 'a1', route: '' }, 'x'],
+    [{ model: 'a', route: '', headerLength: '1' }, 'x'],
+    [{ model: 'a', route: '1', headerLength: '' }, 'x'],
+    [{ model: 'a', route: '', headerLength: '' }, 'x'],
+    [{ model: 'a', route: '', headerLength: '-' }, 'x'],
+    [{ model: 'a', route: '', acceptsBinary: true }, 'x'],
+    [{ model: 'a', route: '' }, 'x'],
+    [{ model: '1:a', route: '' }, 'x'],
+    [{ model: 'a', route: '0:' }, 'x'],
+    [{ model: 'a', route: '' }, 'x '],
+    [{ model: 'a', route: '' }, ''],
+  ];
+  const keys = cases.map(([facts, body]) => rawRequestKey(facts, Buffer.from(body)));
+  assert.equal(new Set(keys).size, keys.length, keys.join('\n'));
+  // The same request always gets the same key, whatever Buffer or view holds its bytes.
+  const pooled = Buffer.from('{"inputs":[]}');
+  const copy = new Uint8Array([...pooled]);
+  assert.equal(rawRequestKey({ model: 'm', route: '2' }, pooled), rawRequestKey({ model: 'm', route: '2' }, copy));
 });
