@@ -43,28 +43,23 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
 /**
  * Where scanned values go: `width` fields per row, `rows` rows. Reused from block to block, as the
  * CSV source reuses its token buffers.
+ *
+ * @example
+ * const values = new ScannedValues(2, 1024); // two fields, a block of 1024 rows
+ * values.value(0, 1); // row 0's second field: a number, string, boolean or null, or undefined when absent
  */
 export class ScannedValues {
-  kinds: Uint8Array;
-  numbers: Float64Array;
-  strings: Array<string | undefined>;
+  readonly kinds: Uint8Array;
+  readonly numbers: Float64Array;
+  readonly strings: Array<string | undefined>;
 
   constructor(
     readonly width: number,
-    private rows: number,
+    rows: number,
   ) {
     this.kinds = new Uint8Array(width * rows);
     this.numbers = new Float64Array(width * rows);
     this.strings = new Array<string | undefined>(width * rows).fill(undefined);
-  }
-
-  /** Makes room for `rows` rows (what was held is dropped). */
-  reserve(rows: number): void {
-    if (rows <= this.rows) return;
-    this.rows = Math.max(rows, this.rows * 2);
-    this.kinds = new Uint8Array(this.width * this.rows);
-    this.numbers = new Float64Array(this.width * this.rows);
-    this.strings = new Array<string | undefined>(this.width * this.rows).fill(undefined);
   }
 
   /** The value of field `field` in row `row`, as JSON.parse would have given it (undefined when absent). */

@@ -6,6 +6,9 @@ import { filesFingerprint, openInputStream, type InputFile } from './input-files
 import { JsonlScanner, NUMBER, ScannedValues } from './jsonl-scanner.js';
 import { truncateRaw, type Checkpoint, type FieldRef, type RowBlock, type RowSource, type RowView } from './row-source.js';
 
+/** Rows per block at most. */
+const BLOCK_ROWS = 1024;
+
 /**
  * The rows of one block: byte spans of the chunk they were cut from, and for each either what the
  * scanner read (`values`) or what JSON.parse made of it. Reused from block to block, as the CSV
@@ -15,28 +18,23 @@ class JsonlRows {
   data: Buffer = Buffer.alloc(0);
   file = '';
   size = 0;
-  starts = new Int32Array(1024);
-  ends = new Int32Array(1024);
-  lines = new Int32Array(1024);
+  readonly starts = new Int32Array(BLOCK_ROWS);
+  readonly ends = new Int32Array(BLOCK_ROWS);
+  readonly lines = new Int32Array(BLOCK_ROWS);
   /** 1 when the scanner read the row (its fields are in `values`), 0 when JSON.parse did. */
-  scanned = new Uint8Array(1024);
-  parsed: Array<Record<string, unknown> | undefined> = [];
-  problems: Array<string | undefined> = [];
+  readonly scanned = new Uint8Array(BLOCK_ROWS);
+  readonly parsed: Array<Record<string, unknown> | undefined> = [];
+  readonly problems: Array<string | undefined> = [];
+  readonly values: ScannedValues;
 
-  constructor(readonly values: ScannedValues) {}
+  constructor(width: number) {
+    this.values = new ScannedValues(width, BLOCK_ROWS);
+  }
 
-  reset(data: Buffer, file: string, capacity: number): void {
+  reset(data: Buffer, file: string): void {
     this.data = data;
     this.file = file;
     this.size = 0;
-    if (capacity > this.starts.length) {
-      const n = Math.max(capacity, this.starts.length * 2);
-      this.starts = new Int32Array(n);
-      this.ends = new Int32Array(n);
-      this.lines = new Int32Array(n);
-      this.scanned = new Uint8Array(n);
-    }
-    this.values.reserve(capacity);
   }
 
   /** Adds the line `data[start, end)`: scanned when it is a flat record, parsed by JSON.parse otherwise. */
@@ -134,7 +132,7 @@ export class JsonlSource implements RowSource {
   async *blocks(from: Checkpoint): AsyncIterable<RowBlock> {
     let position = 0;
     const scanner = new JsonlScanner(this.names);
-    const rows = new JsonlRows(new ScannedValues(scanner.fields.length, 1024));
+    const rows = new JsonlRows(scanner.fields.length);
     const view = new JsonRowView(this.names, this.paths, this.names.map((n) => scanner.fieldIndex(n)!), rows);
     const spans = new LineSpans();
     for (const file of this.files) {
@@ -147,7 +145,7 @@ export class JsonlSource implements RowSource {
       const emit = function* (data: Buffer, final: boolean): Generator<RowBlock, Buffer | undefined> {
         spans.count = 0;
         const rest = cutLines(data, final, spans);
-        rows.reset(data, where, spans.count);
+        rows.reset(data, where);
         for (let k = 0; k < spans.count; k++) {
           line++;
           const start = spans.starts[k]!;
@@ -155,6 +153,11 @@ export class JsonlSource implements RowSource {
           if (isBlank(data, start, end)) continue;
           if (position++ < from.position) continue;
           rows.add(start, end, line, scanner);
+          // Blocks stay BLOCK_ROWS deep however short the lines are, so the scanned values stay small.
+          if (rows.size === BLOCK_ROWS) {
+            yield view.block(rows, position - rows.size);
+            rows.reset(data, where);
+          }
         }
         if (rows.size > 0) yield view.block(rows, position - rows.size);
         return rest < data.length ? data.subarray(rest) : undefined;
