@@ -221,23 +221,30 @@ export class JsonlScanner {
     const lastFields = this.lastFields;
     for (let ordinal = 0; ; ordinal++) {
       if (c !== QUOTE) return false;
-      // The key, compared with the previous record's key at this place while it is scanned.
+      // The key. Most records repeat the previous record's key at this place: compare with it first.
       const keyStart = i + 1;
       const expected = lastKeys[ordinal];
-      let same = expected !== undefined;
-      const expectedLength = same ? expected!.length : 0;
       let j = keyStart;
-      for (;;) {
-        c = data[j]!;
-        if (c === QUOTE) break;
-        // An escape, a control character (the line break ends every line), the end of the data, or non-ASCII.
-        if (c === BACKSLASH || !(c >= SPACE && c < 0x80)) return false;
-        if (same && (j - keyStart >= expectedLength || expected!.charCodeAt(j - keyStart) !== c)) same = false;
-        j++;
+      let field = -1;
+      let known = false;
+      if (expected !== undefined && data[keyStart + expected.length] === QUOTE) {
+        const n = expected.length;
+        let k = 0;
+        while (k < n && data[keyStart + k] === expected.charCodeAt(k)) k++;
+        if (k === n) {
+          known = true;
+          field = lastFields[ordinal]!;
+          j = keyStart + n;
+        }
       }
-      let field: number;
-      if (same && j - keyStart === expectedLength) field = lastFields[ordinal]!;
-      else {
+      if (!known) {
+        for (;;) {
+          c = data[j]!;
+          if (c === QUOTE) break;
+          // An escape, a control character (the line break ends every line), the end of the data, or non-ASCII.
+          if (c === BACKSLASH || !(c >= SPACE && c < 0x80)) return false;
+          j++;
+        }
         const key = data.toString('latin1', keyStart, j);
         field = this.fieldOf.get(key) ?? -1;
         lastKeys[ordinal] = key;
