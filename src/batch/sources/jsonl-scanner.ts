@@ -2,9 +2,9 @@
  * A scanner for the JSON Lines records batch jobs mostly read: one flat object per line whose values
  * are numbers, plain strings, booleans or null. It reads the fields a mapping bound straight out of the
  * line's bytes (numbers into a Float64Array, no string or object built), which is what lets JSONL feed
- * the model nearly as fast as CSV does: decoding each line and running `JSON.parse` on it costs about 2.5 times
- * the scanner's CPU time per 65-field record (bench/batch.ts), and the same scanner over decoded strings
- * (`charCodeAt`) was no faster than JSON.parse.
+ * the model nearly as fast as CSV does: decoding each line and running `JSON.parse` on it costs about
+ * 2.3 times the scanner's CPU time per 65-field record (bench/batch.ts), and the same scanner over
+ * decoded strings (`charCodeAt`) was no faster than JSON.parse.
  *
  * It only ever accepts a line it can read exactly as `JSON.parse` would. Anything else (escapes in a
  * string, non-ASCII keys or strings, nested objects or arrays, whitespace other than spaces and tabs,
