@@ -4,12 +4,13 @@
 // the machine hits both alike. Besides requests/s (noisy on a shared machine) it reads each server's
 // own CPU time per request from /proc (all its threads), which the load of others moves far less.
 // Prints markdown. Usage: node dist/bench/handoff-serving.js [--seconds 4] [--rounds 6] [--linear-only] [--delay-us 500]
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { runClosedLoop } from '../src/loadgen/closed-loop.js';
 import { median } from './measure-calls.js';
 import { numberArg, ROOT } from './results-section.js';
+import { repoWith } from './example-repository.js';
 import { startServer, type RunningServer } from './server-process.js';
 import { runWrk } from './wrk.js';
 
@@ -20,14 +21,6 @@ const TICKS_PER_SECOND = 100;
 /** `--delay-us N`: both servers also get dynamic_batching.max_queue_delay_microseconds N (batch size set by the delay, not by the return). */
 const DELAY_US = numberArg('--delay-us', 0);
 const EXTRA_CONFIG = DELAY_US > 0 ? `dynamic_batching: { max_queue_delay_microseconds: ${DELAY_US} }\n` : '';
-
-async function repoWith(model: string, config: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
-  await mkdir(join(dir, model, '1'), { recursive: true });
-  await symlink(join(ROOT, 'examples/models', model, '1/model.onnx'), join(dir, model, '1/model.onnx'));
-  await writeFile(join(dir, model, 'config.yaml'), config);
-  return dir;
-}
 
 /** User + system CPU seconds from a /proc stat file (its fields 14 and 15). */
 async function statSeconds(path: string): Promise<number> {

@@ -8,7 +8,7 @@
 //       2 worker threads × 1 thread, at the best batch size
 //   (b) Slipway, default config (dynamic batching on)   (c) Slipway, batching off
 //   (d) naive: Fastify + session.run on the main thread  (e) HTTP floor: canned answer, same size
-import { mkdtemp, readFile, rm, symlink, mkdir, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -17,6 +17,7 @@ import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop
 import { summarizeLatencies } from '../src/loadgen/latency-summary.js';
 import { engineLoop, type EngineWorkerData } from './engine-worker.js';
 import { ROOT, writeResultsSection } from './results-section.js';
+import { repoWith } from './example-repository.js';
 import { startServer } from './server-process.js';
 import { compareGenerators, flaskContender, GENERATORS, gunicornContender, haveGunicorn, havePythonPeers, meanOf, type Contender, type GeneratorComparison } from './generators.js';
 
@@ -37,15 +38,6 @@ const slipwayServer = (repo: string, observability: 'on' | 'off' = 'on') =>
     'serve', repo, '--http-port', '0', '--grpc-port', '0',
     ...(observability === 'on' ? ['--log-level', 'info'] : ['--log-level', 'error', '--no-metrics']),
   ]);
-
-/** A one-model repository using the example's weights with the given config.yaml. */
-async function repoWith(model: string, config: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'slipway-bench-'));
-  await mkdir(join(dir, model, '1'), { recursive: true });
-  await symlink(join(ROOT, 'examples/models', model, '1/model.onnx'), join(dir, model, '1/model.onnx'));
-  await writeFile(join(dir, model, 'config.yaml'), config);
-  return dir;
-}
 
 async function engineLimit(modelPath: string, body: Buffer, batches: number[]): Promise<{ perSecond: number; how: string }> {
   let best = { perSecond: 0, how: '' };
