@@ -55,6 +55,7 @@ interface ServeFlags {
   processes?: string;
   modelName?: string;
   maxInflightBytes?: string;
+  maxQueueWait?: string;
   maxConnections?: string;
   requestTimeout?: string;
   headersTimeout?: string;
@@ -105,6 +106,7 @@ export function registerServe(program: Command): void {
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .option('--max-inflight-bytes <n>', 'memory the requests in flight may hold (estimated as 12x a JSON body, 4x a binary one), shared by the processes; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
+    .option('--max-queue-wait <duration>', "refuse a request (429 + Retry-After) when the work queued ahead of it in its model's queue is expected to take longer than this, e.g. 20ms; auto (default): one full batch's measured service time, at least 1 ms; 0: no bound. A model's dynamic_batching.max_queue_wait_microseconds wins (env SLIPWAY_MAX_QUEUE_WAIT)")
     .option('--max-connections <n>', 'open HTTP connections at most (default: the open-files limit less 256; env SLIPWAY_MAX_CONNECTIONS)')
     .option('--request-timeout <duration>', `a request's headers and body must arrive within this, else 408 (default ${defaultOf('request_timeout')} ms; env SLIPWAY_REQUEST_TIMEOUT)`)
     .option('--headers-timeout <duration>', `request headers must arrive within this (default ${defaultOf('headers_timeout')} ms; env SLIPWAY_HEADERS_TIMEOUT)`)
@@ -166,6 +168,7 @@ export function registerServe(program: Command): void {
         processes: flags.processes,
         model_name: flags.modelName,
         max_inflight_bytes: flags.maxInflightBytes,
+        max_queue_wait: flags.maxQueueWait,
         max_connections: flags.maxConnections,
         request_timeout: flags.requestTimeout,
         headers_timeout: flags.headersTimeout,
@@ -221,6 +224,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     models: config.models,
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
+    defaultMaxQueueWaitUs: config.max_queue_wait,
     requestLogPerSecond: config.request_log_per_second,
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import { DynamicBatcher, type BatchedResult, type QueuedRequest } from './dynamic-batcher.js';
 import type { InstancePool } from './instance-pool.js';
 import type { ModelStats } from './model-stats.js';
+import { QueueWaitEstimator, type WaitEstimate } from './queue-wait-estimator.js';
 import type { VersionScheduler } from './version-scheduler.js';
 
 export interface ScheduleRequest {
@@ -22,10 +23,14 @@ export interface ScheduleRequest {
 
 /**
  * One model version's scheduler: the dynamic batcher's queue in front of the instance pool, with
- * the batch assembly (concat along dim 0, output views per request) and the statistics.
+ * the batch assembly (concat along dim 0, output views per request), the statistics, and the
+ * running estimate of service time that admission by expected queue wait reads
+ * (`dynamic_batching.max_queue_wait_microseconds`).
  */
 export class ModelScheduler implements VersionScheduler {
   private readonly batcher: DynamicBatcher;
+  /** Service time per batch, measured on every execution; read by the batcher's admission. */
+  readonly waitEstimator = new QueueWaitEstimator();
 
   constructor(
     private readonly config: ModelConfig,
@@ -35,7 +40,11 @@ export class ModelScheduler implements VersionScheduler {
   ) {
     this.batcher = new DynamicBatcher(
       { ...config.scheduling, maxBatchSize: config.maxBatchSize, model: config.name },
-      { idleCount: () => pool.idleCount(), execute: (batch, now) => this.execute(batch, now) },
+      {
+        idleCount: () => pool.idleCount(),
+        execute: (batch, now) => this.execute(batch, now),
+        expectedWait: (ahead) => this.expectedWait(ahead),
+      },
       clock,
     );
     pool.onCapacity(() => this.batcher.schedule());
@@ -75,6 +84,12 @@ export class ModelScheduler implements VersionScheduler {
     this.batcher.close();
   }
 
+  /** The expected wait behind `ahead`, and its bound: batching models drain rows a batch at a time, others a request at a time. */
+  private expectedWait(ahead: { rows: number; requests: number }): WaitEstimate {
+    const batching = this.config.scheduling.dynamicBatching && this.config.maxBatchSize > 0;
+    return this.waitEstimator.estimate(batching ? ahead.rows : ahead.requests, batching ? this.config.maxBatchSize : 1, this.pool.size, this.config.scheduling.maxQueueWaitUs);
+  }
+
   private execute(batch: QueuedRequest[], dequeuedUs: number): void {
     const instance = this.pool.idleInstance()!;
     const startedMs = performance.timeOrigin + performance.now();
@@ -95,6 +110,9 @@ export class ModelScheduler implements VersionScheduler {
         const inferNs = (result.endedMs - result.startedMs) * 1e6;
         const outputNs = (endMs - result.endedMs) * 1e6;
         this.stats.recordExecution(rows, inputNs, inferNs, outputNs);
+        // On the scheduler's clock, from hand-off to the answer back here: what the queue drains at.
+        // A non-batching model's unit of queue is the request, whatever rows it carries.
+        this.waitEstimator.record(this.config.scheduling.dynamicBatching ? rows : 1, this.clock.nowUs() - dequeuedUs);
         batch.forEach((item, i) => {
           item.resolve({
             outputs: perRequest[i]!,
