@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ModelConfig, SchedulingConfig } from '../../src/config/model-config.js';
+import { ServingError } from '../../src/errors/serving-error.js';
+import type { InstanceResult } from '../../src/runtime/model-instance.js';
+import type { InstancePool } from '../../src/scheduler/instance-pool.js';
+import { ModelScheduler } from '../../src/scheduler/model-scheduler.js';
+import { ModelStats } from '../../src/scheduler/model-stats.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+
+/** One instance whose runs end when the test says, so service time is whatever the fake clock shows. */
+class FakePool {
+  running: { rows: number; finish: () => void } | undefined;
+  readonly size = 1;
+  get inflight(): number {
+    return this.running === undefined ? 0 : 1;
+  }
+  idleCount(): number {
+    return this.running === undefined ? 1 : 0;
+  }
+  idleInstance() {
+    return {
+      infer: (inputs: Tensor[]): Promise<InstanceResult> =>
+        new Promise((resolve) => {
+          const rows = inputs[0]!.shape[0]!;
+          this.running = {
+            rows,
+            finish: () => {
+              this.running = undefined;
+              resolve({ outputs: [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: new Float32Array(rows) }], startedMs: 0, endedMs: 0 });
+            },
+          };
+        }),
+    };
+  }
+  onCapacity(): void {}
+  onEmpty(): void {}
+}
+
+function scheduler(scheduling: Partial<SchedulingConfig>, maxBatchSize = 4) {
+  const clock = new FakeClock();
+  const pool = new FakePool();
+  const config = {
+    name: 'm',
+    maxBatchSize,
+    scheduling: { dynamicBatching: true, preferredBatchSizes: [], maxQueueDelayUs: 0, maxQueueSize: 0, defaultTimeoutUs: 0, maxQueueWaitUs: 'auto', priorityLevels: 0, defaultPriorityLevel: 0, ...scheduling },
+  } as unknown as ModelConfig;
+  const s = new ModelScheduler(config, pool as unknown as InstancePool, new ModelStats('m', '1'), clock);
+  const infer = (rows = 1) =>
+    s.infer({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 1], data: new Float32Array(rows) }], outputNames: ['y'], transfer: false });
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+  /** Lets the running batch take `us` on the fake clock, then ends it. */
+  const run = async (us: number) => {
+    clock.advance(us);
+    pool.running!.finish();
+    await settle();
+  };
+  return { s, clock, pool, infer, run, settle };
+}
+
+describe('ModelScheduler admission by expected queue wait (fake clock)', () => {
+  test('service time is measured on the scheduler clock; past one full batch of queued work (auto), requests are refused', async () => {
+    const { s, pool, infer, run } = scheduler({});
+    // Batches of 1 and 4 rows, 1 ms + 1 ms per row: the fit learns both parts.
+    const first = infer(1);
+    await run(2000);
+    await first;
+    const four = infer(4);
+    await run(5000);
+    await four;
+    assert.ok(Math.abs(s.waitEstimator.batchUs(4)! - 5000) < 1e-6);
+    // The instance is busy with one batch. Rows that would share the next batch cost nothing…
+    const busy = infer(1);
+    const queued = [infer(2), infer(2)];
+    assert.equal(pool.running?.rows, 1);
+    // …one full batch (4 rows, 5 ms) ahead is exactly auto's bound (one full batch): admitted…
+    const third = infer(4);
+    // …two full batches ahead (10 ms) are not.
+    await assert.rejects(infer(1), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED' && e.retryAfterSeconds === 1 && /about 10\.0 ms in its queue \(8 rows in 3 requests ahead of it\), over its max_queue_wait of 5\.0 ms/.test(e.message));
+    await run(2000);
+    await run(5000);
+    await run(5000);
+    assert.deepEqual((await Promise.all([busy, ...queued, third])).map((r) => r.executedBatchSize), [1, 4, 4, 4]);
+    // The queue drained: admitted again.
+    const after = infer(1);
+    await run(2000);
+    assert.equal((await after).executedBatchSize, 1);
+  });
+
+  test('an explicit bound in µs; 0 turns admission by wait off (only max_queue_size remains)', async () => {
+    const bounded = scheduler({ maxQueueWaitUs: 3000 }, 1);
+    const a = bounded.infer();
+    await bounded.run(2000);
+    await a;
+    const running = bounded.infer();
+    const waiting = [bounded.infer(), bounded.infer()];
+    await assert.rejects(bounded.infer(), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED', '2 requests of 2 ms queued ahead on one instance: 4 ms > 3 ms');
+    for (let i = 0; i < 3; i++) await bounded.run(2000);
+    await Promise.all([running, ...waiting]);
+
+    const open = scheduler({ maxQueueWaitUs: 0 }, 1);
+    const b = open.infer();
+    await open.run(2000);
+    await b;
+    const many = Array.from({ length: 50 }, () => open.infer());
+    for (let i = 0; i < 50; i++) await open.run(2000);
+    assert.equal((await Promise.all(many)).length, 50);
+  });
+});
