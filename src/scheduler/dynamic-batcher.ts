@@ -130,7 +130,7 @@ export class DynamicBatcher {
 
   /** QUEUE_WAIT_EXCEEDED when the work queued ahead of a request of `priority` would start it too late. */
   private waitRefusal(priority: number): ServingError | undefined {
-    if (this.queued === 0 || this.executor.expectedWait === undefined) return undefined;
+    if (this.executor.expectedWait === undefined) return undefined;
     let rows = 0;
     let requests = 0;
     for (let level = 0; level < priority; level++) {

@@ -31,6 +31,8 @@ export class ModelScheduler implements VersionScheduler {
   private readonly batcher: DynamicBatcher;
   /** Service time per batch, measured on every execution; read by the batcher's admission. */
   readonly waitEstimator = new QueueWaitEstimator();
+  /** Batches running now: when each started and how long it was expected to take (µs, scheduler clock). */
+  private readonly running = new Set<{ startedUs: number; expectedUs: number }>();
 
   constructor(
     private readonly config: ModelConfig,
@@ -87,7 +89,19 @@ export class ModelScheduler implements VersionScheduler {
   /** The expected wait behind `ahead`, and its bound: batching models drain rows a batch at a time, others a request at a time. */
   private expectedWait(ahead: { rows: number; requests: number }): WaitEstimate {
     const batching = this.config.scheduling.dynamicBatching && this.config.maxBatchSize > 0;
-    return this.waitEstimator.estimate(batching ? ahead.rows : ahead.requests, batching ? this.config.maxBatchSize : 1, this.pool.size, this.config.scheduling.maxQueueWaitUs);
+    // With an instance idle the queue starts at once; otherwise it waits for what is running to end.
+    let busyUs = 0;
+    if (this.pool.idleCount() === 0) {
+      const now = this.clock.nowUs();
+      for (const batch of this.running) busyUs += Math.max(0, batch.expectedUs - (now - batch.startedUs));
+    }
+    return this.waitEstimator.estimate(
+      batching ? ahead.rows : ahead.requests,
+      batching ? this.config.maxBatchSize : 1,
+      this.pool.size,
+      this.config.scheduling.maxQueueWaitUs,
+      busyUs,
+    );
   }
 
   private execute(batch: QueuedRequest[], dequeuedUs: number): void {
@@ -96,6 +110,9 @@ export class ModelScheduler implements VersionScheduler {
     const single = batch.length === 1;
     const inputs = single ? batch[0]!.inputs : concatInputs(batch);
     const rows = batch.reduce((sum, r) => sum + r.batchSize, 0);
+    const unit = this.config.scheduling.dynamicBatching ? rows : 1;
+    const running = { startedUs: dequeuedUs, expectedUs: this.waitEstimator.batchUs(unit) ?? 0 };
+    this.running.add(running);
     instance.infer(inputs, batch[0]!.outputNames, single ? batch[0]!.transfer : true).then(
       (result) => {
         let perRequest: Tensor[][];
@@ -112,7 +129,7 @@ export class ModelScheduler implements VersionScheduler {
         this.stats.recordExecution(rows, inputNs, inferNs, outputNs);
         // On the scheduler's clock, from hand-off to the answer back here: what the queue drains at.
         // A non-batching model's unit of queue is the request, whatever rows it carries.
-        this.waitEstimator.record(this.config.scheduling.dynamicBatching ? rows : 1, this.clock.nowUs() - dequeuedUs);
+        this.waitEstimator.record(unit, this.clock.nowUs() - dequeuedUs);
         batch.forEach((item, i) => {
           item.resolve({
             outputs: perRequest[i]!,
@@ -127,7 +144,10 @@ export class ModelScheduler implements VersionScheduler {
       (error: Error) => {
         for (const item of batch) item.reject(error);
       },
-    ).finally(() => this.batcher.schedule());
+    ).finally(() => {
+      this.running.delete(running);
+      this.batcher.schedule();
+    });
   }
 }
 

@@ -1,8 +1,17 @@
-/** The least `auto` bound: below a millisecond the estimate is noise (timer and event-loop granularity). */
-export const AUTO_MIN_QUEUE_WAIT_US = 1000;
+/**
+ * The least `auto` bound. A refused client comes back after Retry-After (at least a second), so
+ * refusing to save it a few milliseconds of queue costs it far more than it saves; and microsecond
+ * models (whose batch time is mostly thread hops) would otherwise refuse small bursts.
+ */
+export const AUTO_MIN_QUEUE_WAIT_US = 10_000;
 
-/** Weight of the newest batch in the running averages: about 20 batches of memory, so a change of load shows within a few. */
-const EWMA_WEIGHT = 0.05;
+/**
+ * Weight of the newest batch in the running averages. Bad news is believed at once, good news slowly:
+ * a batch slower than predicted (a loaded machine, a busy event loop) moves the estimate half way,
+ * a faster one by a twentieth, so admission errs towards refusing while service times rise.
+ */
+const SLOWER_WEIGHT = 0.5;
+const FASTER_WEIGHT = 0.05;
 
 /** What the estimator expects of a request joining the queue now. */
 export interface WaitEstimate {
@@ -23,6 +32,8 @@ export interface WaitEstimate {
  * model drains many queued rows per batch: under overload its batches are full, and a queue of R rows
  * is about R ÷ max_batch_size batches. Until batches of different sizes have been seen the per-row part
  * is unknown and taken as 0 (a burst from idle is not refused for rows that will share one batch).
+ * Slower batches weigh more than faster ones (see SLOWER_WEIGHT): the estimate follows a slowdown
+ * within a batch or two, a speed-up within some tens.
  *
  * @example
  * const estimator = new QueueWaitEstimator();
@@ -47,7 +58,8 @@ export class QueueWaitEstimator {
   record(rows: number, serviceUs: number): void {
     if (!(rows > 0) || !(serviceUs >= 0) || !Number.isFinite(serviceUs)) return;
     // The first batch is the whole estimate; later ones move it by their weight.
-    const w = this.#batches === 0 ? 1 : EWMA_WEIGHT;
+    const predicted = this.batchUs(rows);
+    const w = predicted === undefined ? 1 : serviceUs > predicted ? SLOWER_WEIGHT : FASTER_WEIGHT;
     this.#batches++;
     this.#k += w * (rows - this.#k);
     this.#t += w * (serviceUs - this.#t);
@@ -70,15 +82,17 @@ export class QueueWaitEstimator {
   /**
    * The expected wait of a request that finds `rowsAhead` rows queued before it, with batches of at
    * most `rowsPerBatch` rows (1 for a model that does not batch) drained by `instances` instances,
-   * held to `maxQueueWaitUs` (µs, 0 = none, `auto` = one full batch's service time). Rows that fit in
-   * the batch the request itself will join cost nothing: only whole batches ahead are counted. Before
-   * any batch has run nothing is known, so nothing is refused (wait 0).
+   * held to `maxQueueWaitUs` (µs, 0 = none, `auto` = one full batch's service time), while the running
+   * batches still need `busyUs` in all (0 when an instance is idle). Rows that fit in the batch the
+   * request itself will join cost nothing: only whole batches ahead are counted. Before any batch has
+   * run nothing is known of the queue, so only `busyUs` counts.
    */
-  estimate(rowsAhead: number, rowsPerBatch: number, instances: number, maxQueueWaitUs: number | 'auto'): WaitEstimate {
+  estimate(rowsAhead: number, rowsPerBatch: number, instances: number, maxQueueWaitUs: number | 'auto', busyUs = 0): WaitEstimate {
     const perBatch = Math.max(1, rowsPerBatch);
     const batchesAhead = Math.floor(Math.max(0, rowsAhead) / perBatch);
     const fullBatchUs = this.batchUs(perBatch);
-    const waitUs = fullBatchUs === undefined || batchesAhead === 0 ? 0 : (batchesAhead * fullBatchUs) / Math.max(1, instances);
+    const queuedUs = fullBatchUs === undefined ? 0 : batchesAhead * fullBatchUs;
+    const waitUs = (queuedUs + Math.max(0, busyUs)) / Math.max(1, instances);
     return { waitUs, boundUs: this.boundUs(maxQueueWaitUs, fullBatchUs) };
   }
 

@@ -60,32 +60,30 @@ function scheduler(scheduling: Partial<SchedulingConfig>, maxBatchSize = 4) {
 }
 
 describe('ModelScheduler admission by expected queue wait (fake clock)', () => {
-  test('service time is measured on the scheduler clock; past one full batch of queued work (auto), requests are refused', async () => {
+  test('service time is measured on the scheduler clock; past one full batch of waiting (auto), requests are refused', async () => {
     const { s, pool, infer, run } = scheduler({});
-    // Batches of 1 and 4 rows, 1 ms + 1 ms per row: the fit learns both parts.
+    // Batches of 1 and 4 rows, 10 ms + 10 ms per row: the fit learns both parts.
     const first = infer(1);
-    await run(2000);
+    await run(20_000);
     await first;
     const four = infer(4);
-    await run(5000);
+    await run(50_000);
     await four;
-    assert.ok(Math.abs(s.waitEstimator.batchUs(4)! - 5000) < 1e-6);
-    // The instance is busy with one batch. Rows that would share the next batch cost nothing…
+    assert.ok(Math.abs(s.waitEstimator.batchUs(4)! - 50_000) < 1e-6);
+    // The instance is busy with a batch expected to take 20 ms. Rows that would share the next batch
+    // cost nothing: 20 ms of waiting each, within auto's bound (one full batch, 50 ms)…
     const busy = infer(1);
     const queued = [infer(2), infer(2)];
     assert.equal(pool.running?.rows, 1);
-    // …one full batch (4 rows, 5 ms) ahead is exactly auto's bound (one full batch): admitted…
-    const third = infer(4);
-    // …two full batches ahead (10 ms) are not.
-    await assert.rejects(infer(1), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED' && e.retryAfterSeconds === 1 && /about 10\.0 ms in its queue \(8 rows in 3 requests ahead of it\), over its max_queue_wait of 5\.0 ms/.test(e.message));
-    await run(2000);
-    await run(5000);
-    await run(5000);
-    assert.deepEqual((await Promise.all([busy, ...queued, third])).map((r) => r.executedBatchSize), [1, 4, 4, 4]);
+    // …a full batch queued ahead as well makes 70 ms.
+    await assert.rejects(infer(4), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED' && e.retryAfterSeconds === 1 && /about 70\.0 ms in its queue \(4 rows in 2 requests ahead of it\), over its max_queue_wait of 50\.0 ms/.test(e.message));
+    await run(20_000);
+    await run(50_000);
+    assert.deepEqual((await Promise.all([busy, ...queued])).map((r) => r.executedBatchSize), [1, 4, 4]);
     // The queue drained: admitted again.
-    const after = infer(1);
-    await run(2000);
-    assert.equal((await after).executedBatchSize, 1);
+    const after = infer(4);
+    await run(50_000);
+    assert.equal((await after).executedBatchSize, 4);
   });
 
   test('an explicit bound in µs; 0 turns admission by wait off (only max_queue_size remains)', async () => {
@@ -94,10 +92,11 @@ describe('ModelScheduler admission by expected queue wait (fake clock)', () => {
     await bounded.run(2000);
     await a;
     const running = bounded.infer();
-    const waiting = [bounded.infer(), bounded.infer()];
-    await assert.rejects(bounded.infer(), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED', '2 requests of 2 ms queued ahead on one instance: 4 ms > 3 ms');
-    for (let i = 0; i < 3; i++) await bounded.run(2000);
-    await Promise.all([running, ...waiting]);
+    const waiting = bounded.infer();
+    await assert.rejects(bounded.infer(), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED' && /about 4\.0 ms in its queue \(1 rows in 1 requests ahead of it\), over its max_queue_wait of 3\.0 ms/.test(e.message), 'the running 2 ms and one request of 2 ms queued: 4 ms > 3 ms');
+    await bounded.run(2000);
+    await bounded.run(2000);
+    await Promise.all([running, waiting]);
 
     const open = scheduler({ maxQueueWaitUs: 0 }, 1);
     const b = open.infer();
