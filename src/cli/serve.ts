@@ -1,3 +1,4 @@
+import { InflightBudget } from '../scheduler/inflight-budget.js';
 import type { Command } from 'commander';
 import { resolveServerConfig, serverConfigSchema, type ServerConfig } from '../config/server-config.js';
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
@@ -240,6 +241,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.poll !== undefined && { pollIntervalMs: config.poll }),
   });
   const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
+  // Each process of a cluster holds its share of the budget: together they stay within it. HTTP and
+  // gRPC draw on the same one.
+  const inflightBudget = new InflightBudget(Math.floor(config.max_inflight_bytes / config.processes));
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
     maxInferenceHeaderBytes: config.max_inference_header_bytes,
@@ -252,8 +256,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
     ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
-    // Each process of a cluster holds its share of the budget: together they stay within it.
-    maxInflightBytes: Math.floor(config.max_inflight_bytes / config.processes),
+    inflightBudget,
     connections: {
       maxConnections: config.max_connections,
       requestTimeoutMs: config.request_timeout,
@@ -290,6 +293,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
         maxConnectionIdleMs: config.grpc_max_connection_idle,
         ...(config.grpc_max_connection_age !== undefined && { maxConnectionAgeMs: config.grpc_max_connection_age }),
         access: access.keys,
+        inflightBudget,
         ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
         ...(access.tls !== undefined && { tls: access.tls }),
       })
