@@ -113,7 +113,7 @@ export class DynamicBatcher {
     const limit = this.options.maxQueueSize;
     if (limit > 0 && this.queued >= limit) {
       return Promise.reject(
-        new ServingError('QUEUE_FULL', `model '${this.options.model}' has ${this.queued} requests queued (max_queue_size ${limit}); retry later`, {
+        ServingError.withoutStack('QUEUE_FULL', `model '${this.options.model}' has ${this.queued} requests queued (max_queue_size ${limit}); retry later`, {
           retryAfterSeconds: 1,
         }),
       );
@@ -139,7 +139,7 @@ export class DynamicBatcher {
     }
     const { waitUs, boundUs } = this.executor.expectedWait({ rows, requests });
     if (!(waitUs > boundUs)) return undefined;
-    return new ServingError(
+    return ServingError.withoutStack(
       'QUEUE_WAIT_EXCEEDED',
       `model '${this.options.model}' would keep this request about ${formatMs(waitUs)} in its queue (${rows} rows in ${requests} requests ahead of it), over its max_queue_wait of ${formatMs(boundUs)}; retry later`,
       { retryAfterSeconds: Math.max(1, Math.ceil(waitUs / 1e6)) },

@@ -40,7 +40,7 @@ function isBinary(request: FastifyRequest): boolean {
 
 /** MEMORY_BUDGET_EXCEEDED (429 / RESOURCE_EXHAUSTED, Retry-After) for a request of `bytes` that does not fit; gRPC uses it too. */
 export function budgetRefusal(budget: InflightBudget, bytes: number): ServingError {
-  return new ServingError(
+  return ServingError.withoutStack(
     'MEMORY_BUDGET_EXCEEDED',
     `the server's memory budget for requests in flight (max_inflight_bytes = ${budget.limitBytes}) is full: requests in flight are expected to hold ${budget.inUseBytes} bytes and this one ${bytes} (${JSON_PEAK_PER_BODY_BYTE}× a JSON body, ${BINARY_PEAK_PER_BODY_BYTE}× a binary one); retry after ${RETRY_AFTER_SECONDS} s`,
     { retryAfterSeconds: RETRY_AFTER_SECONDS },
