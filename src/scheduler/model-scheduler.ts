@@ -29,8 +29,10 @@ export interface ScheduleRequest {
  */
 export class ModelScheduler implements VersionScheduler {
   private readonly batcher: DynamicBatcher;
-  /** Service time per batch, measured on every execution; read by the batcher's admission. */
+  /** Service time per batch (hand-off to answer back here), measured on every execution: what the queue drains at. */
   readonly waitEstimator = new QueueWaitEstimator();
+  /** The instances' own run time per batch: what `auto`'s bound is taken from, unswayed by a busy event loop. */
+  readonly computeEstimator = new QueueWaitEstimator();
   /** Batches running now: when each started and how long it was expected to take (µs, scheduler clock). */
   private readonly running = new Set<{ startedUs: number; expectedUs: number }>();
 
@@ -101,6 +103,7 @@ export class ModelScheduler implements VersionScheduler {
       this.pool.size,
       this.config.scheduling.maxQueueWaitUs,
       busyUs,
+      this.computeEstimator,
     );
   }
 
@@ -130,6 +133,7 @@ export class ModelScheduler implements VersionScheduler {
         // On the scheduler's clock, from hand-off to the answer back here: what the queue drains at.
         // A non-batching model's unit of queue is the request, whatever rows it carries.
         this.waitEstimator.record(unit, this.clock.nowUs() - dequeuedUs);
+        this.computeEstimator.record(unit, (result.endedMs - result.startedMs) * 1000);
         batch.forEach((item, i) => {
           item.resolve({
             outputs: perRequest[i]!,

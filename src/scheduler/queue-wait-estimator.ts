@@ -85,15 +85,17 @@ export class QueueWaitEstimator {
    * held to `maxQueueWaitUs` (µs, 0 = none, `auto` = one full batch's service time), while the running
    * batches still need `busyUs` in all (0 when an instance is idle). Rows that fit in the batch the
    * request itself will join cost nothing: only whole batches ahead are counted. Before any batch has
-   * run nothing is known of the queue, so only `busyUs` counts.
+   * run nothing is known of the queue, so only `busyUs` counts. `auto` takes its full batch from
+   * `autoBasis` when given: a fit of the instances' own run times, which a congested event loop does
+   * not inflate (a bound that grew with congestion would admit more exactly when waits are longest).
    */
-  estimate(rowsAhead: number, rowsPerBatch: number, instances: number, maxQueueWaitUs: number | 'auto', busyUs = 0): WaitEstimate {
+  estimate(rowsAhead: number, rowsPerBatch: number, instances: number, maxQueueWaitUs: number | 'auto', busyUs = 0, autoBasis: QueueWaitEstimator = this): WaitEstimate {
     const perBatch = Math.max(1, rowsPerBatch);
     const batchesAhead = Math.floor(Math.max(0, rowsAhead) / perBatch);
     const fullBatchUs = this.batchUs(perBatch);
     const queuedUs = fullBatchUs === undefined ? 0 : batchesAhead * fullBatchUs;
     const waitUs = (queuedUs + Math.max(0, busyUs)) / Math.max(1, instances);
-    return { waitUs, boundUs: this.boundUs(maxQueueWaitUs, fullBatchUs) };
+    return { waitUs, boundUs: this.boundUs(maxQueueWaitUs, autoBasis.batchUs(perBatch)) };
   }
 
   private boundUs(maxQueueWaitUs: number | 'auto', fullBatchUs: number | undefined): number {

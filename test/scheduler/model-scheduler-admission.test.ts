@@ -19,16 +19,21 @@ class FakePool {
   idleCount(): number {
     return this.running === undefined ? 1 : 0;
   }
+  /** Of each run's time, the share the instance itself reports (the rest: hops and a busy main thread). */
+  computeShare = 1;
+  constructor(private readonly clock: FakeClock) {}
   idleInstance() {
     return {
       infer: (inputs: Tensor[]): Promise<InstanceResult> =>
         new Promise((resolve) => {
           const rows = inputs[0]!.shape[0]!;
+          const startedMs = this.clock.nowUs() / 1000;
           this.running = {
             rows,
             finish: () => {
               this.running = undefined;
-              resolve({ outputs: [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: new Float32Array(rows) }], startedMs: 0, endedMs: 0 });
+              const endedMs = startedMs + (this.clock.nowUs() / 1000 - startedMs) * this.computeShare;
+              resolve({ outputs: [{ name: 'y', datatype: 'FP32', shape: [rows, 1], data: new Float32Array(rows) }], startedMs, endedMs });
             },
           };
         }),
@@ -40,7 +45,7 @@ class FakePool {
 
 function scheduler(scheduling: Partial<SchedulingConfig>, maxBatchSize = 4) {
   const clock = new FakeClock();
-  const pool = new FakePool();
+  const pool = new FakePool(clock);
   const config = {
     name: 'm',
     maxBatchSize,
@@ -60,6 +65,24 @@ function scheduler(scheduling: Partial<SchedulingConfig>, maxBatchSize = 4) {
 }
 
 describe('ModelScheduler admission by expected queue wait (fake clock)', () => {
+  test("auto's bound comes from the instances' own run time: a congested main thread lengthens the wait, not the bound", async () => {
+    const { s, pool, infer, run } = scheduler({}, 1);
+    // Each run: 20 ms on the instance, but 200 ms until its answer is back on the busy main thread.
+    pool.computeShare = 0.1;
+    for (let i = 0; i < 3; i++) {
+      const r = infer();
+      await run(200_000);
+      await r;
+    }
+    assert.ok(Math.abs(s.waitEstimator.batchUs(1)! - 200_000) < 1e-6);
+    assert.ok(Math.abs(s.computeEstimator.batchUs(1)! - 20_000) < 1e-6);
+    const running = infer();
+    // 200 ms still to go on the running batch: far over a bound of one 20 ms batch.
+    await assert.rejects(infer(), (e: ServingError) => e.code === 'QUEUE_WAIT_EXCEEDED' && /about 200\.0 ms in its queue \(0 rows in 0 requests ahead of it\), over its max_queue_wait of 20\.0 ms/.test(e.message));
+    await run(200_000);
+    await running;
+  });
+
   test('service time is measured on the scheduler clock; past one full batch of waiting (auto), requests are refused', async () => {
     const { s, pool, infer, run } = scheduler({});
     // Batches of 1 and 4 rows, 10 ms + 10 ms per row: the fit learns both parts.
