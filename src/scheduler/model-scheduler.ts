@@ -33,7 +33,7 @@ export class ModelScheduler implements VersionScheduler {
   readonly waitEstimator = new QueueWaitEstimator();
   /** The instances' own run time per batch: what `auto`'s bound is taken from, unswayed by a busy event loop. */
   readonly computeEstimator = new QueueWaitEstimator();
-  /** Batches running now: when each started and how long it was expected to take (µs, scheduler clock). */
+  /** Batches running now: when each started and how long the instance was expected to take (µs, scheduler clock). */
   private readonly running = new Set<{ startedUs: number; expectedUs: number }>();
 
   constructor(
@@ -114,7 +114,9 @@ export class ModelScheduler implements VersionScheduler {
     const inputs = single ? batch[0]!.inputs : concatInputs(batch);
     const rows = batch.reduce((sum, r) => sum + r.batchSize, 0);
     const unit = this.config.scheduling.dynamicBatching ? rows : 1;
-    const running = { startedUs: dequeuedUs, expectedUs: this.waitEstimator.batchUs(unit) ?? 0 };
+    // What the instance itself should take: a batch overdue only because the main thread has not yet
+    // read its answer must not keep the queue closed (under a flood of retries, that refused nearly everything).
+    const running = { startedUs: dequeuedUs, expectedUs: this.computeEstimator.batchUs(unit) ?? 0 };
     this.running.add(running);
     instance.infer(inputs, batch[0]!.outputNames, single ? batch[0]!.transfer : true).then(
       (result) => {
