@@ -49,7 +49,7 @@ const dynamicBatching = z.strictObject({
   /**
    * Slipway's addition, beside max_queue_size in Triton's queue policy: a request whose expected wait
    * in the queue (the work ahead of it at the measured service time) is longer is refused at once
-   * with 429 + Retry-After. 0 = no bound; `auto` = one batch's measured service time (at least 1 ms);
+   * with 429 + Retry-After. 0 = no bound; `auto` = one full batch's measured run time on an instance (at least 10 ms);
    * unset = the server's --max-queue-wait.
    */
   max_queue_wait_microseconds: z.union([z.number().int().min(0), z.literal('auto')]).optional(),
@@ -158,7 +158,7 @@ export interface SchedulingConfig {
   /**
    * Admission by expected queue wait: refuse a request (QUEUE_WAIT_EXCEEDED) when the rows queued
    * ahead of it would take longer than this to start. 0 = no bound; `auto` = one batch's measured
-   * service time, at least AUTO_MIN_QUEUE_WAIT_US.
+   * run time on an instance, at least AUTO_MIN_QUEUE_WAIT_US (scheduler/queue-wait-estimator.ts).
    */
   maxQueueWaitUs: number | 'auto';
   /** 0 = one level. Otherwise requests carry `priority` 1..N, 1 the highest. */

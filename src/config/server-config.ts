@@ -144,8 +144,8 @@ export const serverConfigSchema = z.strictObject({
   /**
    * Admission by expected queue wait, for models whose config does not set
    * `dynamic_batching.max_queue_wait_microseconds`: a request that would wait longer than this in a
-   * model's queue is refused with 429 + Retry-After. `auto` (default): one full batch's measured service
-   * time (at least 1 ms); 0: no bound (only max_queue_size).
+   * model's queue is refused with 429 + Retry-After. `auto` (default): one full batch's measured run
+   * time on an instance (at least 10 ms); 0: no bound (only max_queue_size).
    */
   max_queue_wait: queueWait.default(DEFAULT_MAX_QUEUE_WAIT),
   /** Open HTTP connections at most; beyond it new ones are closed at accept. Default: the fd limit less 256. */

@@ -82,7 +82,7 @@ export class QueueWaitEstimator {
   /**
    * The expected wait of a request that finds `rowsAhead` rows queued before it, with batches of at
    * most `rowsPerBatch` rows (1 for a model that does not batch) drained by `instances` instances,
-   * held to `maxQueueWaitUs` (µs, 0 = none, `auto` = one full batch's service time), while the running
+   * held to `maxQueueWaitUs` (µs, 0 = none, `auto` = one full batch of `autoBasis`, at least AUTO_MIN_QUEUE_WAIT_US), while the running
    * batches still need `busyUs` in all (0 when an instance is idle). Rows that fit in the batch the
    * request itself will join cost nothing: only whole batches ahead are counted. Before any batch has
    * run nothing is known of the queue, so only `busyUs` counts. `auto` takes its full batch from
