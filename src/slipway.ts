@@ -37,6 +37,12 @@ export interface SlipwayOptions {
    */
   inlineBudgetUs?: number;
   /**
+   * Admission by expected queue wait for models whose config does not set
+   * `dynamic_batching.max_queue_wait_microseconds`: µs, 0 for no bound, or `auto` (the default: one
+   * batch's measured service time).
+   */
+  defaultMaxQueueWaitUs?: number | 'auto';
+  /**
    * Triton's strict readiness: the server reports ready only when every model is READY. Off by
    * default, so one broken model does not take the healthy ones out of a load balancer.
    */
@@ -193,6 +199,7 @@ export class Slipway {
       ...(options.modelName !== undefined && { modelName: options.modelName }),
       ...(options.defaultMaxBatchSize !== undefined && { defaultMaxBatchSize: options.defaultMaxBatchSize }),
       ...(options.inlineBudgetUs !== undefined && { inlineBudgetUs: options.inlineBudgetUs }),
+      ...(options.defaultMaxQueueWaitUs !== undefined && { defaultMaxQueueWaitUs: options.defaultMaxQueueWaitUs }),
       // Handlers' ctx.infer and graphs' steps go through this same router, so batching, the cache
       // and statistics apply to them.
       connectHandlers: (loading) => {

@@ -83,6 +83,8 @@ export interface Answer {
   status: number;
   ms: number;
   retryAfter: string | undefined;
+  /** The queue time the server reported (Server-Timing `queue;dur=`), ms; undefined when absent. */
+  queueMs: number | undefined;
 }
 
 /** One request over `agent` (a keep-alive pool), or on a fresh connection closed after it with `agent: false`. */
@@ -91,7 +93,7 @@ export function send(url: string, options: { method?: string; body?: Buffer; age
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', agent: options.agent, headers: options.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': options.body.length } }, (res) => {
       res.resume();
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, retryAfter: res.headers['retry-after'] }));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - started, retryAfter: res.headers['retry-after'], queueMs: queueMsOf(String(res.headers['server-timing'] ?? '')) }));
     });
     // Whether the request went out on a kept-alive connection: a reset there is the one a drain must avoid.
     req.once('error', (error) => reject(Object.assign(error, { reusedSocket: req.reusedSocket })));
@@ -135,4 +137,16 @@ export function takeOption(args: string[], name: string, fallback: number): numb
   const value = Number(args[index + 1]);
   args.splice(index, 2);
   return value;
+}
+
+function queueMsOf(header: string | undefined): number | undefined {
+  const match = /queue;dur=([\d.]+)/.exec(header ?? '');
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** CPU time (user + system) a process has used, ms, from /proc (clock ticks of 10 ms). */
+export async function cpuMsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }

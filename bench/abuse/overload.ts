@@ -14,7 +14,7 @@ import { Agent } from 'node:http';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { closedLoop, DIGITS_BODY, EXAMPLES, healthUrlOf, mb, ms, rssOf, send, sleep, startAbuseServer, summary, takeOption, type Answer } from './abuse-server.js';
+import { closedLoop, cpuMsOf, DIGITS_BODY, EXAMPLES, healthUrlOf, mb, ms, rssOf, send, sleep, startAbuseServer, summary, takeOption, type Answer } from './abuse-server.js';
 
 export async function runOverload(args: string[], log: (line: string) => void = console.log): Promise<void> {
   const seconds = takeOption(args, '--seconds', 60);
@@ -34,8 +34,11 @@ export async function runOverload(args: string[], log: (line: string) => void = 
     const calm = new Agent({ keepAlive: true, maxSockets: 4 });
     const calmTimes: number[] = [];
     let stop = performance.now() + 5000;
+    const calmCpuMs = await cpuMsOf(server.pid);
     await closedLoop(4, () => send(infer, { method: 'POST', body: DIGITS_BODY, agent: calm }), (a) => a instanceof Error || (a.status === 200 && calmTimes.push(a.ms)), () => performance.now() > stop);
     const unloaded = summary(calmTimes);
+    // Server CPU per answered request when nothing is refused: the cost a refusal is compared with.
+    const cpuPerAdmittedMs = ((await cpuMsOf(server.pid)) - calmCpuMs) / Math.max(1, calmTimes.length);
     const capacity = unloaded.n / 5;
     log(`unloaded: ${capacity.toFixed(0)} req/s with 4 clients, p50 ${ms(unloaded.p50)}, p99 ${ms(unloaded.p99)}`);
     calm.destroy();
@@ -44,6 +47,7 @@ export async function runOverload(args: string[], log: (line: string) => void = 
     let peakRss = startRss;
     const agent = new Agent({ keepAlive: true, maxSockets: clients });
     const admitted: number[] = [];
+    const admittedQueueMs: number[] = [];
     const statuses: Record<string, number> = {};
     let withRetryAfter = 0;
     let errors = 0;
@@ -54,7 +58,10 @@ export async function runOverload(args: string[], log: (line: string) => void = 
         return;
       }
       statuses[a.status] = (statuses[a.status] ?? 0) + 1;
-      if (a.status === 200) admitted.push(a.ms);
+      if (a.status === 200) {
+        admitted.push(a.ms);
+        if (a.queueMs !== undefined) admittedQueueMs.push(a.queueMs);
+      }
       else if (a.retryAfter !== undefined) withRetryAfter++;
     };
     const probes: Record<string, number[]> = { serving: [], health: [] };
@@ -73,12 +80,14 @@ export async function runOverload(args: string[], log: (line: string) => void = 
       }
     })();
     const started = performance.now();
+    const loadCpuMs = await cpuMsOf(server.pid);
     const politely = async (): Promise<Answer> => {
       const answer = await send(infer, { method: 'POST', body: DIGITS_BODY, agent });
       if (!ignoreRetryAfter && answer.status === 429 && answer.retryAfter !== undefined) await sleep(Number(answer.retryAfter) * 1000);
       return answer;
     };
     await closedLoop(clients, politely, record, () => performance.now() > stop);
+    const cpuMs = (await cpuMsOf(server.pid)) - loadCpuMs;
     await prober;
     const elapsed = (performance.now() - started) / 1000;
     agent.destroy();
@@ -87,6 +96,10 @@ export async function runOverload(args: string[], log: (line: string) => void = 
     const refused = total - admitted.length;
     log(`overload: ${clients} clients for ${seconds} s: ${(total / elapsed).toFixed(0)} answers/s offered to a ${capacity.toFixed(0)} req/s server; statuses ${JSON.stringify(statuses)}, ${withRetryAfter}/${refused} refusals with Retry-After, ${errors} connection errors`);
     log(`admitted: ${(admitted.length / elapsed).toFixed(0)} req/s, p50 ${ms(load.p50)}, p99 ${ms(load.p99)} (${(load.p99 / unloaded.p99).toFixed(2)}× unloaded p99)`);
+    const queue = summary(admittedQueueMs);
+    log(`admitted, queue time the server reported (Server-Timing): p50 ${ms(queue.p50)}, p99 ${ms(queue.p99)}, max ${ms(queue.max)}`);
+    // Server CPU per answer, admitted or refused: with refusals cheap, more refusals make it smaller, not larger.
+    log(`server CPU: ${(cpuMs / elapsed / 10).toFixed(0)} % of a core; ${(cpuPerAdmittedMs * 1000).toFixed(0)} µs per request unloaded (4 clients), ${((cpuMs / Math.max(1, total)) * 1000).toFixed(0)} µs per answer under load`);
     for (const [name, times] of Object.entries(probes)) {
       if (times.length === 0) continue;
       const s = summary(times);

@@ -1,3 +1,4 @@
+import { InflightBudget } from '../scheduler/inflight-budget.js';
 import type { Command } from 'commander';
 import { resolveServerConfig, serverConfigSchema, type ServerConfig } from '../config/server-config.js';
 import { findProjectConfig, projectServerLayer } from '../config/project-config.js';
@@ -56,6 +57,7 @@ interface ServeFlags {
   processes?: string;
   modelName?: string;
   maxInflightBytes?: string;
+  maxQueueWait?: string;
   maxConnections?: string;
   maxConnectionsPerIp?: string;
   requestTimeout?: string;
@@ -108,6 +110,7 @@ export function registerServe(program: Command): void {
     .option('--sagemaker', 'SageMaker container: port 8080 or SAGEMAKER_BIND_TO_PORT, 0.0.0.0, models from /opt/ml/model')
     .option('--cors-origin <origin...>', 'let pages from these origins call the API (a browser bundle hosted elsewhere); * for any (env SLIPWAY_CORS_ORIGINS, comma-separated)')
     .option('--max-inflight-bytes <n>', 'memory the requests in flight may hold (estimated as 12x a JSON body, 4x a binary one), shared by the processes; 429 + Retry-After beyond; 0 = no budget (default: a quarter of the container memory limit, at most 1 GiB; env SLIPWAY_MAX_INFLIGHT_BYTES)')
+    .option('--max-queue-wait <duration>', "refuse a request (429 + Retry-After) when the work queued ahead of it in its model's queue is expected to take longer than this, e.g. 20ms; auto (default): one full batch's measured run time on an instance, at least 10 ms; 0: no bound. A model's dynamic_batching.max_queue_wait_microseconds wins (env SLIPWAY_MAX_QUEUE_WAIT)")
     .option('--max-connections <n>', 'open HTTP connections at most (default: the open-files limit less 256; env SLIPWAY_MAX_CONNECTIONS)')
     .option('--max-connections-per-ip <n>', 'open connections one client address may hold, HTTP and gRPC each, per process; beyond it new ones are closed at accept (behind a proxy: the proxy\'s address; default off; env SLIPWAY_MAX_CONNECTIONS_PER_IP)')
     .option('--request-timeout <duration>', `a request's headers and body must arrive within this, else 408 (default ${defaultOf('request_timeout')} ms; env SLIPWAY_REQUEST_TIMEOUT)`)
@@ -171,6 +174,7 @@ export function registerServe(program: Command): void {
         processes: flags.processes,
         model_name: flags.modelName,
         max_inflight_bytes: flags.maxInflightBytes,
+        max_queue_wait: flags.maxQueueWait,
         max_connections: flags.maxConnections,
         max_connections_per_ip: flags.maxConnectionsPerIp,
         request_timeout: flags.requestTimeout,
@@ -224,6 +228,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     models: config.models,
     logger,
     defaultMaxBatchSize: config.default_max_batch_size,
+    defaultMaxQueueWaitUs: config.max_queue_wait,
     requestLogPerSecond: config.request_log_per_second,
     strictReadiness: config.strict_readiness,
     responseCacheBytes: config.response_cache_bytes,
@@ -245,6 +250,9 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
   http.catch(() => undefined);
   const slipway = await opening;
   const [{ createHttpServer }, { registerMetricsRoute }, { default: Fastify }] = await http;
+  // Each process of a cluster holds its share of the budget: together they stay within it. HTTP and
+  // gRPC draw on the same one.
+  const inflightBudget = new InflightBudget(Math.floor(config.max_inflight_bytes / config.processes));
   const app = createHttpServer(slipway, {
     bodyLimitBytes: config.body_limit_bytes,
     maxInferenceHeaderBytes: config.max_inference_header_bytes,
@@ -257,8 +265,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
     ...(config.vertex_predict_route !== undefined && { vertexPredictRoute: config.vertex_predict_route }),
     ...(config.vertex_health_route !== undefined && { vertexHealthRoute: config.vertex_health_route }),
     ...(config.cors_origins !== undefined && { corsOrigins: config.cors_origins }),
-    // Each process of a cluster holds its share of the budget: together they stay within it.
-    maxInflightBytes: Math.floor(config.max_inflight_bytes / config.processes),
+    inflightBudget,
     connections: {
       maxConnections: config.max_connections,
       ...(config.max_connections_per_ip !== undefined && { maxConnectionsPerIp: config.max_connections_per_ip }),
@@ -302,6 +309,7 @@ export async function serve(config: Readonly<ServerConfig>): Promise<void> {
         maxConnectionIdleMs: config.grpc_max_connection_idle,
         ...(config.grpc_max_connection_age !== undefined && { maxConnectionAgeMs: config.grpc_max_connection_age }),
         access: access.keys,
+        inflightBudget,
         ...(access.rateLimiter !== undefined && { rateLimiter: access.rateLimiter }),
         ...(access.tls !== undefined && { tls: access.tls }),
         ...(config.max_connections_per_ip !== undefined && { maxConnectionsPerIp: config.max_connections_per_ip }),

@@ -51,6 +51,13 @@ const dynamicBatching = z.strictObject({
   /** 0 = unbounded, as in Triton; unset = DEFAULT_MAX_QUEUE_SIZE, so overload cannot grow memory without bound. */
   max_queue_size: z.number().int().min(0).optional(),
   default_timeout_microseconds: z.number().int().min(0).optional(),
+  /**
+   * Slipway's addition, beside max_queue_size in Triton's queue policy: a request whose expected wait
+   * in the queue (the work ahead of it at the measured service time) is longer is refused at once
+   * with 429 + Retry-After. 0 = no bound; `auto` = one full batch's measured run time on an instance (at least 10 ms);
+   * unset = the server's --max-queue-wait.
+   */
+  max_queue_wait_microseconds: z.union([z.number().int().min(0), z.literal('auto')]).optional(),
   priority_levels: z.number().int().min(0).max(1000).optional(),
   default_priority_level: z.number().int().min(0).optional(),
 });
@@ -140,6 +147,9 @@ export interface TensorSpec {
 /** Requests a model may hold queued when its config does not say (Triton's default is unbounded). */
 export const DEFAULT_MAX_QUEUE_SIZE = 1024;
 
+/** The server-wide max_queue_wait when neither the model nor `--max-queue-wait` says. */
+export const DEFAULT_MAX_QUEUE_WAIT: number | 'auto' = 'auto';
+
 /** How a model version's requests are queued and grouped (Triton's dynamic_batching, resolved). */
 export interface SchedulingConfig {
   /** Concatenate queued requests along dim 0; only for models with max_batch_size > 0. */
@@ -150,6 +160,12 @@ export interface SchedulingConfig {
   maxQueueSize: number;
   /** 0 = no deadline unless the request sets `timeout`. */
   defaultTimeoutUs: number;
+  /**
+   * Admission by expected queue wait: refuse a request (QUEUE_WAIT_EXCEEDED) when the rows queued
+   * ahead of it would take longer than this to start. 0 = no bound; `auto` = one batch's measured
+   * run time on an instance, at least AUTO_MIN_QUEUE_WAIT_US (scheduler/queue-wait-estimator.ts).
+   */
+  maxQueueWaitUs: number | 'auto';
   /** 0 = one level. Otherwise requests carry `priority` 1..N, 1 the highest. */
   priorityLevels: number;
   defaultPriorityLevel: number;

@@ -5,6 +5,8 @@ import { durationMsSchema } from './traffic-config.js';
 import { parseResponseCacheSetting } from './response-cache-url.js';
 import { defaultInflightBytes, defaultMaxConnections } from './process-limits.js';
 import { parseRate } from './parse-rate.js';
+import { parseDuration } from './duration.js';
+import { DEFAULT_MAX_QUEUE_WAIT } from './model-config.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 /** API keys: a list, or comma-separated text (environment). At least 8 characters each. */
@@ -12,6 +14,19 @@ const keyList = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
   z.array(z.string().min(8, 'use keys of at least 8 characters').regex(/^[\x21-\x7e]+$/, 'expected printable characters without spaces or commas').refine((k) => !k.includes(','), 'expected no commas in a key')).min(1),
 );
+/**
+ * `auto`, `0` (no bound) or a duration (`20ms`, `0.5ms`, `1s`; a bare number is milliseconds), as
+ * microseconds: the scheduler's unit.
+ */
+const queueWait = z.union([z.number(), z.string()]).transform((value, ctx): number | 'auto' => {
+  if (value === 'auto') return 'auto';
+  const ms = typeof value === 'number' ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: `expected auto, 0 (no bound) or a duration such as 20ms or 0.5ms (a bare number is milliseconds), got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  return Math.round(ms * 1000);
+});
 const boolFlag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 /** Server settings: one schema for validation and defaults. Merge order: defaults < slipway.yaml < environment < flags. */
@@ -131,6 +146,13 @@ export const serverConfigSchema = z.strictObject({
    * memory limit (cgroup memory.max), at most 1 GiB.
    */
   max_inflight_bytes: z.coerce.number().int().min(0).default(() => defaultInflightBytes()),
+  /**
+   * Admission by expected queue wait, for models whose config does not set
+   * `dynamic_batching.max_queue_wait_microseconds`: a request that would wait longer than this in a
+   * model's queue is refused with 429 + Retry-After. `auto` (default): one full batch's measured run
+   * time on an instance (at least 10 ms); 0: no bound (only max_queue_size).
+   */
+  max_queue_wait: queueWait.default(DEFAULT_MAX_QUEUE_WAIT),
   /** Open HTTP connections at most; beyond it new ones are closed at accept. Default: the fd limit less 256. */
   max_connections: z.coerce.number().int().positive().default(() => defaultMaxConnections()),
   /**
@@ -206,6 +228,7 @@ const ENVIRONMENT: Record<string, keyof ServerConfig> = {
   SLIPWAY_MAX_INFLIGHT_BYTES: 'max_inflight_bytes',
   SLIPWAY_MAX_CONNECTIONS: 'max_connections',
   SLIPWAY_MAX_CONNECTIONS_PER_IP: 'max_connections_per_ip',
+  SLIPWAY_MAX_QUEUE_WAIT: 'max_queue_wait',
   SLIPWAY_REQUEST_TIMEOUT: 'request_timeout',
   SLIPWAY_HEADERS_TIMEOUT: 'headers_timeout',
   SLIPWAY_KEEP_ALIVE_TIMEOUT: 'keep_alive_timeout',

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   SERVER_SHUTTING_DOWN: 'UNAVAILABLE',
   INSTANCE_FAILED: 'UNAVAILABLE',
   QUEUE_FULL: 'RESOURCE_EXHAUSTED',
+  /** The model's queue holds more work than it can start within max_queue_wait_microseconds (admission by expected wait). */
+  QUEUE_WAIT_EXCEEDED: 'RESOURCE_EXHAUSTED',
   /** The process's budget of request bytes in flight (max_inflight_bytes) cannot take this request now. */
   MEMORY_BUDGET_EXCEEDED: 'RESOURCE_EXHAUSTED',
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',

@@ -15,6 +15,8 @@ export interface AutocompleteDefaults {
   defaultMaxBatchSize: number;
   /** Cores available to this process; the default instance layout keeps instances × threads ≤ cores. */
   cores: number;
+  /** max_queue_wait_microseconds for models whose config does not say (`--max-queue-wait`). */
+  defaultMaxQueueWaitUs: number | 'auto';
 }
 
 /** Default instance layout: two single-threaded instances beat one two-threaded one on small CPUs. */
@@ -55,7 +57,7 @@ export function autocompleteConfig(
     }
   }
   const batched = maxBatchSize > 0;
-  const scheduling = resolveScheduling(file.dynamic_batching, maxBatchSize, problems);
+  const scheduling = resolveScheduling(file.dynamic_batching, maxBatchSize, defaults.defaultMaxQueueWaitUs, problems);
   const inputs = mergeSpecs('input', signature.inputs, file.input, batched, problems);
   const outputs = mergeSpecs('output', signature.outputs, file.output, batched, problems);
   if (problems.length > 0) throw new ServingError('CONFIG_INVALID', problems.join('; '));
@@ -83,6 +85,7 @@ export function autocompleteConfig(
 function resolveScheduling(
   file: ModelConfigFile['dynamic_batching'],
   maxBatchSize: number,
+  defaultMaxQueueWaitUs: number | 'auto',
   problems: string[],
 ): SchedulingConfig {
   const enabled = file?.enable ?? maxBatchSize > 0;
@@ -109,6 +112,7 @@ function resolveScheduling(
     maxQueueDelayUs: file?.max_queue_delay_microseconds ?? 0,
     maxQueueSize: file?.max_queue_size ?? DEFAULT_MAX_QUEUE_SIZE,
     defaultTimeoutUs: file?.default_timeout_microseconds ?? 0,
+    maxQueueWaitUs: file?.max_queue_wait_microseconds ?? defaultMaxQueueWaitUs,
     priorityLevels: levels,
     defaultPriorityLevel: defaultLevel,
   };

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadModelConfigFile } from '../config/load-model-config.js';
-import { toVersionPolicy, type ModelConfig, type ModelConfigFile } from '../config/model-config.js';
+import { DEFAULT_MAX_QUEUE_WAIT, toVersionPolicy, type ModelConfig, type ModelConfigFile } from '../config/model-config.js';
 import { ServingError } from '../errors/serving-error.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -75,6 +75,8 @@ export interface ModelRepositoryOptions {
   cores?: number;
   /** max_batch_size given to graphs that can batch when their config is silent (Triton's default-max-batch-size). */
   defaultMaxBatchSize?: number;
+  /** max_queue_wait_microseconds for models whose config does not say (default DEFAULT_MAX_QUEUE_WAIT: auto). */
+  defaultMaxQueueWaitUs?: number | 'auto';
   /** Prometheus metrics to feed (per model version), when on. */
   metrics?: Metrics;
   /** Serve the one model the paths hold under this name (KServe names the model after its InferenceService). */
@@ -124,6 +126,7 @@ export class ModelRepository {
     this.defaults = {
       cores: options.cores ?? availableParallelism(),
       defaultMaxBatchSize: options.defaultMaxBatchSize ?? 64,
+      defaultMaxQueueWaitUs: options.defaultMaxQueueWaitUs ?? DEFAULT_MAX_QUEUE_WAIT,
     };
   }
 

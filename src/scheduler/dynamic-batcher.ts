@@ -2,6 +2,7 @@ import type { SchedulingConfig } from '../config/model-config.js';
 import { ServingError } from '../errors/serving-error.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Clock } from './clock.js';
+import type { WaitEstimate } from './queue-wait-estimator.js';
 
 /** One queued request, as the batcher sees it. */
 export interface QueuedRequest {
@@ -38,6 +39,11 @@ export interface BatchExecutor {
   idleCount(): number;
   /** Starts a batch; calls the batcher's `schedule()` again when an instance frees up. */
   execute(batch: QueuedRequest[], dequeuedUs: number): void;
+  /**
+   * How long a request would wait behind `ahead` (rows, and requests, queued before it), and the
+   * bound it is held to; absent: no admission by expected wait.
+   */
+  expectedWait?(ahead: { rows: number; requests: number }): WaitEstimate;
 }
 
 export interface BatcherOptions extends SchedulingConfig {
@@ -50,7 +56,9 @@ export interface BatcherOptions extends SchedulingConfig {
  * Triton's dynamic batcher: gathers queued requests of one shape group until max_batch_size, a
  * preferred batch size, or until the oldest has waited max_queue_delay, and hands the batch to an
  * idle instance. Also owns the queue's policies: priority levels, deadlines (expired requests are
- * answered DEADLINE_EXCEEDED without running) and admission (QUEUE_FULL at once when full).
+ * answered DEADLINE_EXCEEDED without running) and admission: QUEUE_FULL at once when full, and
+ * QUEUE_WAIT_EXCEEDED at once when the work queued ahead (at its priority or higher) is expected to
+ * take longer to start than the executor's bound.
  * Decisions are made only when something changes (enqueue, an instance frees, a timer fires).
  *
  * @example
@@ -61,6 +69,8 @@ export class DynamicBatcher {
   /** One FIFO per priority level; index 0 is level 1 (highest). */
   private readonly queues: QueuedRequest[][];
   private queued = 0;
+  /** Rows queued per priority level (index 0 is level 1), for the expected wait. */
+  private readonly rowsQueued: number[];
   /** A wake-up for the oldest request's max_queue_delay, and one for the earliest deadline. */
   private readonly timers: Record<'delay' | 'deadline', { handle: unknown; atUs: number } | undefined> = {
     delay: undefined,
@@ -74,6 +84,7 @@ export class DynamicBatcher {
     private readonly clock: Clock,
   ) {
     this.queues = Array.from({ length: Math.max(1, options.priorityLevels) }, () => []);
+    this.rowsQueued = this.queues.map(() => 0);
   }
 
   get depth(): number {
@@ -102,16 +113,37 @@ export class DynamicBatcher {
     const limit = this.options.maxQueueSize;
     if (limit > 0 && this.queued >= limit) {
       return Promise.reject(
-        new ServingError('QUEUE_FULL', `model '${this.options.model}' has ${this.queued} requests queued (max_queue_size ${limit}); retry later`, {
+        ServingError.withoutStack('QUEUE_FULL', `model '${this.options.model}' has ${this.queued} requests queued (max_queue_size ${limit}); retry later`, {
           retryAfterSeconds: 1,
         }),
       );
     }
+    const refusal = this.waitRefusal(request.priority);
+    if (refusal !== undefined) return Promise.reject(refusal);
     return new Promise((resolve, reject) => {
       this.queues[request.priority - 1]!.push({ ...request, resolve, reject });
+      this.rowsQueued[request.priority - 1]! += request.batchSize;
       this.queued++;
       this.schedule();
     });
+  }
+
+  /** QUEUE_WAIT_EXCEEDED when the work queued ahead of a request of `priority` would start it too late. */
+  private waitRefusal(priority: number): ServingError | undefined {
+    if (this.executor.expectedWait === undefined) return undefined;
+    let rows = 0;
+    let requests = 0;
+    for (let level = 0; level < priority; level++) {
+      rows += this.rowsQueued[level]!;
+      requests += this.queues[level]!.length;
+    }
+    const { waitUs, boundUs } = this.executor.expectedWait({ rows, requests });
+    if (!(waitUs > boundUs)) return undefined;
+    return ServingError.withoutStack(
+      'QUEUE_WAIT_EXCEEDED',
+      `model '${this.options.model}' would keep this request about ${formatMs(waitUs)} in its queue (${rows} rows in ${requests} requests ahead of it), over its max_queue_wait of ${formatMs(boundUs)}; retry later`,
+      { retryAfterSeconds: Math.max(1, Math.ceil(waitUs / 1e6)) },
+    );
   }
 
   /** Re-examines the queue: expires deadlines, dispatches whatever batches are ready, arms timers. */
@@ -144,6 +176,7 @@ export class DynamicBatcher {
   /** Fails every queued request with `error` (the queue stays open). */
   failQueued(error: ServingError): void {
     for (const queue of this.queues) for (const item of queue.splice(0)) item.reject(error);
+    this.rowsQueued.fill(0);
     this.queued = 0;
     this.clearTimers();
   }
@@ -191,6 +224,7 @@ export class DynamicBatcher {
     const index = queue.indexOf(item);
     if (index >= 0) {
       queue.splice(index, 1);
+      this.rowsQueued[item.priority - 1]! -= item.batchSize;
       this.queued--;
     }
   }
@@ -201,6 +235,7 @@ export class DynamicBatcher {
         const item = queue[i]!;
         if (item.deadlineUs > now) continue;
         queue.splice(i, 1);
+        this.rowsQueued[item.priority - 1]! -= item.batchSize;
         this.queued--;
         const waitedUs = Math.round(now - item.enqueuedUs);
         const timeoutUs = Math.round(item.deadlineUs - item.enqueuedUs);
@@ -232,4 +267,9 @@ export class DynamicBatcher {
     this.arm('delay', Number.POSITIVE_INFINITY);
     this.arm('deadline', Number.POSITIVE_INFINITY);
   }
+}
+
+/** `3.2 ms`, `850 µs`: a wait for people. */
+function formatMs(us: number): string {
+  return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${Math.round(us)} µs`;
 }

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.js';
 import { DynamicBatcher, type BatchedResult, type QueuedRequest } from './dynamic-batcher.js';
 import type { InstancePool } from './instance-pool.js';
 import type { ModelStats } from './model-stats.js';
+import { QueueWaitEstimator, type WaitEstimate } from './queue-wait-estimator.js';
 import type { VersionScheduler } from './version-scheduler.js';
 
 export interface ScheduleRequest {
@@ -22,10 +23,18 @@ export interface ScheduleRequest {
 
 /**
  * One model version's scheduler: the dynamic batcher's queue in front of the instance pool, with
- * the batch assembly (concat along dim 0, output views per request) and the statistics.
+ * the batch assembly (concat along dim 0, output views per request), the statistics, and the
+ * running estimate of service time that admission by expected queue wait reads
+ * (`dynamic_batching.max_queue_wait_microseconds`).
  */
 export class ModelScheduler implements VersionScheduler {
   private readonly batcher: DynamicBatcher;
+  /** Service time per batch (hand-off to answer back here), measured on every execution: what the queue drains at. */
+  readonly waitEstimator = new QueueWaitEstimator();
+  /** The instances' own run time per batch: what `auto`'s bound is taken from, unswayed by a busy event loop. */
+  readonly computeEstimator = new QueueWaitEstimator();
+  /** Batches running now: when each started and how long the instance was expected to take (µs, scheduler clock). */
+  private readonly running = new Set<{ startedUs: number; expectedUs: number }>();
 
   constructor(
     private readonly config: ModelConfig,
@@ -35,7 +44,11 @@ export class ModelScheduler implements VersionScheduler {
   ) {
     this.batcher = new DynamicBatcher(
       { ...config.scheduling, maxBatchSize: config.maxBatchSize, model: config.name },
-      { idleCount: () => pool.idleCount(), execute: (batch, now) => this.execute(batch, now) },
+      {
+        idleCount: () => pool.idleCount(),
+        execute: (batch, now) => this.execute(batch, now),
+        expectedWait: (ahead) => this.expectedWait(ahead),
+      },
       clock,
     );
     pool.onCapacity(() => this.batcher.schedule());
@@ -75,12 +88,36 @@ export class ModelScheduler implements VersionScheduler {
     this.batcher.close();
   }
 
+  /** The expected wait behind `ahead`, and its bound: batching models drain rows a batch at a time, others a request at a time. */
+  private expectedWait(ahead: { rows: number; requests: number }): WaitEstimate {
+    const batching = this.config.scheduling.dynamicBatching && this.config.maxBatchSize > 0;
+    // With an instance idle the queue starts at once; otherwise it waits for what is running to end.
+    let busyUs = 0;
+    if (this.pool.idleCount() === 0) {
+      const now = this.clock.nowUs();
+      for (const batch of this.running) busyUs += Math.max(0, batch.expectedUs - (now - batch.startedUs));
+    }
+    return this.waitEstimator.estimate(
+      batching ? ahead.rows : ahead.requests,
+      batching ? this.config.maxBatchSize : 1,
+      this.pool.size,
+      this.config.scheduling.maxQueueWaitUs,
+      busyUs,
+      this.computeEstimator,
+    );
+  }
+
   private execute(batch: QueuedRequest[], dequeuedUs: number): void {
     const instance = this.pool.idleInstance()!;
     const startedMs = performance.timeOrigin + performance.now();
     const single = batch.length === 1;
     const inputs = single ? batch[0]!.inputs : concatInputs(batch);
     const rows = batch.reduce((sum, r) => sum + r.batchSize, 0);
+    const unit = this.config.scheduling.dynamicBatching ? rows : 1;
+    // What the instance itself should take: a batch overdue only because the main thread has not yet
+    // read its answer must not keep the queue closed (under a flood of retries, that refused nearly everything).
+    const running = { startedUs: dequeuedUs, expectedUs: this.computeEstimator.batchUs(unit) ?? 0 };
+    this.running.add(running);
     instance.infer(inputs, batch[0]!.outputNames, single ? batch[0]!.transfer : true).then(
       (result) => {
         let perRequest: Tensor[][];
@@ -95,6 +132,10 @@ export class ModelScheduler implements VersionScheduler {
         const inferNs = (result.endedMs - result.startedMs) * 1e6;
         const outputNs = (endMs - result.endedMs) * 1e6;
         this.stats.recordExecution(rows, inputNs, inferNs, outputNs);
+        // On the scheduler's clock, from hand-off to the answer back here: what the queue drains at.
+        // A non-batching model's unit of queue is the request, whatever rows it carries.
+        this.waitEstimator.record(unit, this.clock.nowUs() - dequeuedUs);
+        this.computeEstimator.record(unit, (result.endedMs - result.startedMs) * 1000);
         batch.forEach((item, i) => {
           item.resolve({
             outputs: perRequest[i]!,
@@ -109,7 +150,10 @@ export class ModelScheduler implements VersionScheduler {
       (error: Error) => {
         for (const item of batch) item.reject(error);
       },
-    ).finally(() => this.batcher.schedule());
+    ).finally(() => {
+      this.running.delete(running);
+      this.batcher.schedule();
+    });
   }
 }
 

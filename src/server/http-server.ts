@@ -44,6 +44,8 @@ export interface HttpServerOptions {
    * are read; beyond it requests get 429 with Retry-After. 0 or absent: no budget.
    */
   maxInflightBytes?: number;
+  /** The budget itself, shared with the gRPC server so both protocols draw on one (wins over maxInflightBytes). */
+  inflightBudget?: InflightBudget;
   /** Connection count and timeouts against slow or idle clients; Node's defaults where absent. */
   connections?: ConnectionLimits;
   /**
@@ -95,9 +97,6 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     new AddressConnectionLimit({ maxPerAddress: perIp, protocol: 'http', logger: slipway.logger, ...(metrics !== undefined && { onRefused: (protocol) => metrics.connectionRefused(protocol, 'per_ip') }) }).guard(app.server);
   }
   observeRequests(app, slipway);
-  // Admission first: a request over the in-flight budget is refused before its body is read or inflated.
-  if (options.maxInflightBytes !== undefined && options.maxInflightBytes > 0) admitRequestBytes(app, new InflightBudget(options.maxInflightBytes));
-  decodeContentEncoding(app);
   // A request still running at shutdown keeps its keep-alive socket open afterwards, and Fastify's
   // 72 s keepAliveTimeout would hold the exit that long: its answer closes the connection instead.
   // From the start of a drain, too: a client then reconnects (to another process) instead of
@@ -151,6 +150,19 @@ export function createHttpServer(slipway: Slipway, options: HttpServerOptions = 
     { [Symbol.for('skip-override')]: true },
   );
   void app.register(accessPlugin);
+  // After access: a request without a valid key (or over its rate limit) is refused before it is
+  // charged against the in-flight budget, so unauthenticated clients cannot crowd out the others.
+  // Before any body is read or inflated: a request over the budget is refused unread.
+  const budget = options.inflightBudget ?? (options.maxInflightBytes !== undefined && options.maxInflightBytes > 0 ? new InflightBudget(options.maxInflightBytes) : undefined);
+  void app.register(
+    Object.assign(
+      async (instance: FastifyInstance) => {
+        if (budget !== undefined && budget.limitBytes > 0) admitRequestBytes(instance, budget);
+        decodeContentEncoding(instance);
+      },
+      { [Symbol.for('skip-override')]: true },
+    ),
+  );
   if (options.exposeMetrics !== false) registerMetricsRoute(app, slipway);
   app.setErrorHandler((error, request, reply) => sendError(error, request, reply));
   setOipNotFound(app);

@@ -47,6 +47,7 @@ describe('resolveServerConfig: defaults', () => {
         open_feedback: false,
         rollout_sync: 1000,
         max_inflight_bytes: defaultInflightBytes(),
+        max_queue_wait: 'auto',
         max_connections: defaultMaxConnections(),
         request_timeout: 60_000,
         headers_timeout: 30_000,
@@ -286,6 +287,20 @@ describe('resolveServerConfig: limits, probes and drain', () => {
     assert.equal(resolveServerConfig({ models: ['m'], metrics_tls: 'off' }, {}).metrics_tls, false);
     assert.equal(resolveServerConfig({ models: ['m'] }, { SLIPWAY_METRICS_TLS: 'false' }).metrics_tls, false);
     assert.match(problemsOf(() => resolveServerConfig({ models: ['m'], metrics_tls: 'maybe' }, {}))[0]!, /^metrics_tls: /);
+  });
+
+  test('max_queue_wait: auto, 0, durations and bare milliseconds, in µs; anything else is named', () => {
+    const wait = (value: string | undefined, env: Record<string, string> = {}) => resolveServerConfig({ models: ['m'], max_queue_wait: value }, env).max_queue_wait;
+    assert.equal(wait(undefined), 'auto');
+    assert.equal(wait('auto'), 'auto');
+    assert.equal(wait('0'), 0);
+    assert.equal(wait('20ms'), 20_000);
+    assert.equal(wait('0.5ms'), 500);
+    assert.equal(wait('1s'), 1_000_000);
+    assert.equal(wait('15'), 15_000);
+    assert.equal(wait(undefined, { SLIPWAY_MAX_QUEUE_WAIT: '5ms' }), 5000);
+    assert.match(problemsOf(() => wait('soon'))[0]!, /^max_queue_wait: expected auto, 0 \(no bound\) or a duration such as 20ms/);
+    assert.match(problemsOf(() => wait('-5'))[0]!, /^max_queue_wait: /);
   });
 
   test('a negative drain delay is refused with its name', () => {

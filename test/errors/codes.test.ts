@@ -20,6 +20,7 @@ const EXPECTED: Record<ErrorCode, { category: ErrorCategory; http: number; grpc:
   SERVER_SHUTTING_DOWN: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
   INSTANCE_FAILED: { category: 'UNAVAILABLE', http: 503, grpc: 14 },
   QUEUE_FULL: { category: 'RESOURCE_EXHAUSTED', http: 429, grpc: 8 },
+  QUEUE_WAIT_EXCEEDED: { category: 'RESOURCE_EXHAUSTED', http: 429, grpc: 8 },
   MEMORY_BUDGET_EXCEEDED: { category: 'RESOURCE_EXHAUSTED', http: 429, grpc: 8 },
   // gRPC has no "too large" status; grpc-js answers oversized messages with RESOURCE_EXHAUSTED (8).
   PAYLOAD_TOO_LARGE: { category: 'PAYLOAD_TOO_LARGE', http: 413, grpc: 8 },

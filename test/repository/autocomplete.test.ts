@@ -5,7 +5,7 @@ import type { ModelConfigFile } from '../../src/config/model-config.js';
 import type { EngineSignature, GraphTensor } from '../../src/runtime/engine.js';
 import { ServingError } from '../../src/errors/serving-error.js';
 
-const DEFAULTS: AutocompleteDefaults = { defaultMaxBatchSize: 32, cores: 2 };
+const DEFAULTS: AutocompleteDefaults = { defaultMaxBatchSize: 32, cores: 2, defaultMaxQueueWaitUs: 'auto' };
 
 const t = (name: string, onnxType: string, dims: number[]): GraphTensor => ({ name, onnxType, dims });
 
@@ -51,6 +51,7 @@ describe('autocompleteConfig: batch detection', () => {
         maxQueueDelayUs: 0,
         maxQueueSize: 1024,
         defaultTimeoutUs: 0,
+        maxQueueWaitUs: 'auto',
         priorityLevels: 0,
         defaultPriorityLevel: 0,
       },
@@ -76,7 +77,7 @@ describe('autocompleteConfig: batch detection', () => {
   });
 
   test('defaultMaxBatchSize 0 turns automatic batching off', () => {
-    const config = autocompleteConfig('m', {}, BATCHABLE, { defaultMaxBatchSize: 0, cores: 2 });
+    const config = autocompleteConfig('m', {}, BATCHABLE, { defaultMaxBatchSize: 0, cores: 2, defaultMaxQueueWaitUs: 'auto' });
     assert.equal(config.maxBatchSize, 0);
     assert.deepEqual(config.inputs[0]!.dims, [-1, 3, 4]);
   });
@@ -265,7 +266,7 @@ describe('defaultInstanceLayout', () => {
   }
 
   test('autocompleteConfig uses the layout for the given cores', () => {
-    const config = autocompleteConfig('m', {}, BATCHABLE, { defaultMaxBatchSize: 8, cores: 16 });
+    const config = autocompleteConfig('m', {}, BATCHABLE, { defaultMaxBatchSize: 8, cores: 16, defaultMaxQueueWaitUs: 'auto' });
     assert.equal(config.instanceCount, 2);
     assert.equal(config.intraOpThreads, 8);
   });
@@ -291,9 +292,17 @@ describe('autocompleteConfig: dynamic_batching', () => {
       maxQueueDelayUs: 100,
       maxQueueSize: 7,
       defaultTimeoutUs: 5,
+      maxQueueWaitUs: 'auto',
       priorityLevels: 4,
       defaultPriorityLevel: 2,
     });
+  });
+
+  test('max_queue_wait_microseconds: the model wins over the server default, which applies when it is silent', () => {
+    const server = { ...DEFAULTS, defaultMaxQueueWaitUs: 25_000 };
+    assert.equal(autocompleteConfig('m', {}, BATCHABLE, server).scheduling.maxQueueWaitUs, 25_000);
+    assert.equal(autocompleteConfig('m', { dynamic_batching: { max_queue_wait_microseconds: 0 } }, BATCHABLE, server).scheduling.maxQueueWaitUs, 0);
+    assert.equal(autocompleteConfig('m', { dynamic_batching: { max_queue_wait_microseconds: 'auto' } }, BATCHABLE, server).scheduling.maxQueueWaitUs, 'auto');
   });
 
   test('contradictions name the field', () => {

@@ -28,6 +28,7 @@ const BATCHED: ModelConfig = {
     maxQueueDelayUs: 0,
     maxQueueSize: 0,
     defaultTimeoutUs: 0,
+    maxQueueWaitUs: 0,
     priorityLevels: 0,
     defaultPriorityLevel: 0,
   },

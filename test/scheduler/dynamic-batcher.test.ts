@@ -4,6 +4,7 @@ import type { SchedulingConfig } from '../../src/config/model-config.js';
 import { ServingError } from '../../src/errors/serving-error.js';
 import { DynamicBatcher, type BatchExecutor, type QueuedRequest } from '../../src/scheduler/dynamic-batcher.js';
 import { FakeClock } from '../helpers/fake-clock.js';
+import type { WaitEstimate } from '../../src/scheduler/queue-wait-estimator.js';
 
 const BASE: SchedulingConfig = {
   dynamicBatching: true,
@@ -11,6 +12,7 @@ const BASE: SchedulingConfig = {
   maxQueueDelayUs: 0,
   maxQueueSize: 0,
   defaultTimeoutUs: 0,
+  maxQueueWaitUs: 0,
   priorityLevels: 0,
   defaultPriorityLevel: 0,
 };
@@ -19,7 +21,15 @@ const BASE: SchedulingConfig = {
 class FakeInstances implements BatchExecutor {
   readonly batches: QueuedRequest[][] = [];
   batcher!: DynamicBatcher;
+  /** What admission asked: the work ahead of each request. */
+  readonly asked: Array<{ rows: number; requests: number }> = [];
+  /** Set to turn admission by expected wait on: each row ahead costs `perRowUs`, held to `boundUs`. */
+  wait: { perRowUs: number; boundUs: number } | undefined;
   constructor(public idle: number) {}
+  expectedWait(ahead: { rows: number; requests: number }): WaitEstimate {
+    this.asked.push(ahead);
+    return this.wait === undefined ? { waitUs: 0, boundUs: Infinity } : { waitUs: ahead.rows * this.wait.perRowUs, boundUs: this.wait.boundUs };
+  }
   idleCount(): number {
     return this.idle;
   }
@@ -226,6 +236,72 @@ describe('DynamicBatcher (fake clock)', () => {
     instances.finish();
     await settle();
     assert.equal(outcomes.get('a'), 'ok');
+  });
+
+  test('expected wait over the bound: refused at once with QUEUE_WAIT_EXCEEDED and a Retry-After of at least 1 s', async () => {
+    const { instances, send, outcomes, batcher } = setup({}, 0);
+    instances.wait = { perRowUs: 1000, boundUs: 2500 };
+    send('a', { rows: 2 });
+    send('b', { rows: 1 });
+    send('c');
+    await settle();
+    assert.equal(outcomes.get('c'), 'QUEUE_WAIT_EXCEEDED', '3 rows ahead: 3 ms > 2.5 ms');
+    assert.deepEqual(instances.asked, [{ rows: 0, requests: 0 }, { rows: 2, requests: 1 }, { rows: 3, requests: 2 }]);
+    assert.equal(batcher.depth, 2, 'the refused request was never queued');
+    await assert.rejects(
+      batcher.enqueue({ inputs: [], outputNames: [], batchSize: 1, groupKey: 'g', priority: 1, enqueuedUs: 0, deadlineUs: Infinity, transfer: false }),
+      (error: ServingError) =>
+        error.code === 'QUEUE_WAIT_EXCEEDED' && error.retryAfterSeconds === 1 && /about 3\.0 ms in its queue \(3 rows in 2 requests ahead of it\), over its max_queue_wait of 2\.5 ms/.test(error.message),
+    );
+    instances.wait = { perRowUs: 1_500_000, boundUs: 2500 };
+    await assert.rejects(
+      batcher.enqueue({ inputs: [], outputNames: [], batchSize: 1, groupKey: 'g', priority: 1, enqueuedUs: 0, deadlineUs: Infinity, transfer: false }),
+      (error: ServingError) => error.retryAfterSeconds === 5,
+      'Retry-After: the expected wait, rounded up to whole seconds',
+    );
+  });
+
+  test('expected wait: rows leave the count when dispatched, expired or failed, so admission reopens', async () => {
+    const { clock, instances, send, outcomes } = setup({}, 0);
+    instances.wait = { perRowUs: 1000, boundUs: 2000 };
+    send('a', { rows: 2 });
+    send('b', { timeoutUs: 100 });
+    send('c');
+    await settle();
+    assert.equal(outcomes.get('c'), 'QUEUE_WAIT_EXCEEDED');
+    clock.advance(100);
+    await settle();
+    assert.equal(outcomes.get('b'), 'DEADLINE_EXCEEDED');
+    send('d');
+    assert.deepEqual(instances.asked.at(-1), { rows: 2, requests: 1 }, 'the expired request no longer counts');
+    instances.finish();
+    send('e');
+    assert.deepEqual(instances.asked.at(-1), { rows: 0, requests: 0 }, 'a was dispatched with d: nothing is queued ahead of e');
+    await settle();
+    assert.equal(outcomes.get('d'), 'ok');
+  });
+
+  test('expected wait counts only the rows queued at the request\'s priority or higher', async () => {
+    const { instances, send, outcomes } = setup({ priorityLevels: 2, defaultPriorityLevel: 2 }, 0);
+    instances.wait = { perRowUs: 1000, boundUs: 2000 };
+    send('low1', { rows: 2, priority: 2 });
+    send('low2', { rows: 1, priority: 2 });
+    send('high', { priority: 1 });
+    send('low3', { priority: 2 });
+    await settle();
+    assert.deepEqual(instances.asked, [{ rows: 0, requests: 0 }, { rows: 2, requests: 1 }, { rows: 0, requests: 0 }, { rows: 4, requests: 3 }]);
+    assert.equal(outcomes.get('low3'), 'QUEUE_WAIT_EXCEEDED');
+    assert.equal(outcomes.has('high'), false, 'the high-priority request was admitted and waits');
+  });
+
+  test('a full queue is QUEUE_FULL before any wait is estimated', async () => {
+    const { instances, send, outcomes } = setup({ maxQueueSize: 1 }, 0);
+    instances.wait = { perRowUs: 1000, boundUs: 0 };
+    send('a');
+    send('b');
+    await settle();
+    assert.equal(outcomes.get('b'), 'QUEUE_FULL');
+    assert.equal(instances.asked.length, 1, 'only a was asked about');
   });
 
   test('close fails what is queued and refuses new requests', async () => {

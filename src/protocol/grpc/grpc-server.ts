@@ -23,6 +23,8 @@ import type { RateLimiter } from '../access/rate-limiter.js';
 import { routingFields } from '../routing-headers.js';
 import { EXTENSIONS } from '../http/oip-routes.js';
 import { DEFAULT_RETRY_AFTER_SECONDS, internalErrorLogLimiter } from '../http/error-reply.js';
+import { budgetRefusal, peakBytesOf } from '../http/request-bytes-admission.js';
+import type { InflightBudget } from '../../scheduler/inflight-budget.js';
 import { modelMetadata, modelReadiness } from '../model-metadata.js';
 import { decodeGrpcInferRequest, encodeGrpcInferResponse, usesRawContents } from './grpc-tensors.js';
 import { loadServices, type WireInferRequest, type WireParameter } from './proto.js';
@@ -48,6 +50,12 @@ export interface GrpcServerOptions {
    * that hands the connections it admits to grpc-js (its connection injector).
    */
   maxConnectionsPerIp?: number;
+  /**
+   * The in-flight memory budget, shared with the HTTP server: an infer call is charged for its
+   * message (as a binary body) from admission until it is answered or cancelled, and refused with
+   * RESOURCE_EXHAUSTED + retry-after when it does not fit. None when absent.
+   */
+  inflightBudget?: InflightBudget;
 }
 
 /** Rpcs that are always open and never rate limited: liveness, readiness and the health service. */
@@ -60,6 +68,10 @@ const DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 const SERVER_SIDE_STATUSES = new Set<number>([GrpcStatus.UNAVAILABLE, GrpcStatus.DEADLINE_EXCEEDED, GrpcStatus.UNIMPLEMENTED]);
 /** Marks a request whose bytes were not a valid message of the rpc's type (see `guardDecoding`). */
 const UNDECODABLE = Symbol('undecodable');
+/** The size in bytes of the message a request was decoded from (see `guardDecoding`). */
+const MESSAGE_BYTES = Symbol('messageBytes');
+/** Rpcs charged against the in-flight budget: the ones whose requests and answers hold tensors. */
+const BUDGETED_RPCS = new Set(['ModelInfer']);
 const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
 
 interface NamedRequest {
@@ -88,6 +100,7 @@ export class GrpcServer {
   private readonly guard: AdminGuard;
   private readonly access: AccessKeys;
   private readonly rateLimiter: RateLimiter | undefined;
+  private readonly budget: InflightBudget | undefined;
   private readonly credentials: ServerCredentials;
   private readonly watchers = new Set<() => void>();
   private readonly perIp: AddressConnectionLimit | undefined;
@@ -112,6 +125,7 @@ export class GrpcServer {
     this.access = options.access ?? new AccessKeys({ keys: { admin: options.adminToken === undefined ? [] : [options.adminToken] } });
     this.guard = new AdminGuard(this.access);
     this.rateLimiter = options.rateLimiter;
+    this.budget = options.inflightBudget !== undefined && options.inflightBudget.limitBytes > 0 ? options.inflightBudget : undefined;
     this.credentials =
       options.tls === undefined
         ? ServerCredentials.createInsecure()
@@ -189,18 +203,30 @@ export class GrpcServer {
         const { log: write, suppressed } = this.slipway.requestLogLimiter.admit('grpc');
         if (write) log.info({ ...fields, ...key, ...(suppressed > 0 && { suppressed }) }, 'grpc');
       };
+      // Bytes this call holds of the in-flight budget; given back once, when answered or cancelled.
+      let charged = 0;
+      const release = (): void => {
+        if (charged === 0) return;
+        this.budget!.release(charged);
+        charged = 0;
+      };
+      call.once('cancelled', release);
       Promise.resolve()
         .then(() => {
           const id = this.admit(rpc, call);
           if (id !== undefined) key = { key: id };
+          // After access: a call without a valid key is refused before it is charged.
+          charged = this.charge(rpc, call.request);
           return handler(undecodable(call.request, rpc), call.metadata);
         })
         .then(
           (response) => {
+            release();
             line({ rpc, status: 'OK', latencyMs: Math.round((performance.now() - started) * 100) / 100 });
             callback(null, response);
           },
           (error: unknown) => {
+            release();
             const serving = toServingError(error);
             const code = grpcStatusOf(serving.category);
             const latencyMs = Math.round((performance.now() - started) * 100) / 100;
@@ -227,6 +253,19 @@ export class GrpcServer {
           },
         );
     };
+  }
+
+  /**
+   * Takes an infer call's expected peak memory (its message counted as a binary body) from the
+   * in-flight budget; throws MEMORY_BUDGET_EXCEEDED when it does not fit. grpc-js has read the message
+   * by now: what the budget saves is what the call would go on to hold (tensors, outputs, the answer).
+   */
+  private charge(rpc: string, request: unknown): number {
+    if (this.budget === undefined || !BUDGETED_RPCS.has(rpc)) return 0;
+    const bytes = peakBytesOf((request as { [MESSAGE_BYTES]?: number } | null)?.[MESSAGE_BYTES] ?? 0, true);
+    if (bytes === 0) return 0;
+    if (!this.budget.tryAcquire(bytes)) throw budgetRefusal(this.budget, bytes);
+    return bytes;
   }
 
   /** Rate limit and API key of one call, as the HTTP hook does for a request; throws to refuse, else returns the key's id. */
@@ -357,7 +396,9 @@ function guardDecoding(service: ServiceDefinition): ServiceDefinition {
       ...method,
       requestDeserialize: (bytes: Buffer): unknown => {
         try {
-          return decode(bytes);
+          const decoded: unknown = decode(bytes);
+          if (typeof decoded === 'object' && decoded !== null) Object.defineProperty(decoded, MESSAGE_BYTES, { value: bytes.length });
+          return decoded;
         } catch (error) {
           return { [UNDECODABLE]: (error as Error).message };
         }

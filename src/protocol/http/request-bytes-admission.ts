@@ -38,8 +38,9 @@ function isBinary(request: FastifyRequest): boolean {
   return request.headers['inference-header-content-length'] !== undefined || request.headers['content-type'] === 'application/octet-stream';
 }
 
-function refusal(budget: InflightBudget, bytes: number): ServingError {
-  return new ServingError(
+/** MEMORY_BUDGET_EXCEEDED (429 / RESOURCE_EXHAUSTED, Retry-After) for a request of `bytes` that does not fit; gRPC uses it too. */
+export function budgetRefusal(budget: InflightBudget, bytes: number): ServingError {
+  return ServingError.withoutStack(
     'MEMORY_BUDGET_EXCEEDED',
     `the server's memory budget for requests in flight (max_inflight_bytes = ${budget.limitBytes}) is full: requests in flight are expected to hold ${budget.inUseBytes} bytes and this one ${bytes} (${JSON_PEAK_PER_BODY_BYTE}× a JSON body, ${BINARY_PEAK_PER_BODY_BYTE}× a binary one); retry after ${RETRY_AFTER_SECONDS} s`,
     { retryAfterSeconds: RETRY_AFTER_SECONDS },
@@ -70,7 +71,7 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
       // The body is never buffered: Node discards it as it arrives once the answer is sent. Closing
       // the connection instead would save that reading, but a client still sending its body then gets
       // a broken pipe (EPIPE) instead of the 429 and its Retry-After (measured with fetch).
-      return done(refusal(budget, peak));
+      return done(budgetRefusal(budget, peak));
     }
     charge.bytes = peak;
     done();
@@ -85,7 +86,7 @@ export function admitRequestBytes(app: FastifyInstance, budget: InflightBudget):
       transform(chunk: Buffer, _encoding, callback: TransformCallback) {
         if (charge.released) return callback(null, chunk);
         const bytes = chunk.length * perByte;
-        if (!budget.tryAcquire(bytes)) return callback(refusal(budget, charge.bytes + bytes));
+        if (!budget.tryAcquire(bytes)) return callback(budgetRefusal(budget, charge.bytes + bytes));
         charge.bytes += bytes;
         callback(null, chunk);
       },

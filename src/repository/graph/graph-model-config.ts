@@ -55,6 +55,8 @@ export function signatureConfig(
       maxQueueDelayUs: 0,
       maxQueueSize: DEFAULT_MAX_QUEUE_SIZE,
       defaultTimeoutUs: file.dynamic_batching?.default_timeout_microseconds ?? 0,
+      // A graph has no queue of its own: its steps' schedulers admit.
+      maxQueueWaitUs: 0,
       priorityLevels: 0,
       defaultPriorityLevel: 0,
     },

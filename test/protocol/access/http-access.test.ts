@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { AccessKeys } from '../../../src/protocol/access/access-keys.js';
 import { RateLimiter } from '../../../src/protocol/access/rate-limiter.js';
+import { InflightBudget } from '../../../src/scheduler/inflight-budget.js';
 import { createHttpServer, type HttpServerOptions } from '../../../src/server/http-server.js';
 import { Slipway } from '../../../src/slipway.js';
 import { SqliteFeedbackStore } from '../../../src/ui/feedback/sqlite-feedback-store.js';
@@ -290,6 +291,44 @@ describe('rate limits (--rate-limit)', () => {
       assert.equal((await send(url, '/v2/models/simple', { headers: { 'x-api-key': key } })).status, 429);
     }
     for (let i = 0; i < 5; i++) assert.equal((await send(url, '/v2/health/ready')).status, 200);
+  });
+});
+
+/** Records every charge against it, and the most it ever held. */
+class WatchedBudget extends InflightBudget {
+  charges = 0;
+  peakBytes = 0;
+  override tryAcquire(bytes: number): boolean {
+    this.charges++;
+    const taken = super.tryAcquire(bytes);
+    this.peakBytes = Math.max(this.peakBytes, this.inUseBytes);
+    return taken;
+  }
+}
+
+describe('access before the in-flight memory budget', () => {
+  test('a request without a valid key is refused (401) before it is charged: it never takes budget from others', async () => {
+    const body = JSON.stringify(INFER);
+    // Room for one such request (12× its JSON body) and no more.
+    const budget = new WatchedBudget(Buffer.byteLength(body) * 12 + 100);
+    const url = await start({ inflightBudget: budget, access: new AccessKeys({ keys: { inference: [INFERENCE_KEY] } }) });
+    // A client without a key that announces a body and never sends it: refused at once, uncharged.
+    const held = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${url}/v2/models/simple/infer`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), 'x-api-key': 'wrong-key-00000001' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+        req.destroy();
+      });
+      req.on('error', reject);
+      req.flushHeaders();
+    });
+    assert.equal(held, 401);
+    assert.equal((await send(url, '/v2/models/simple/infer', { method: 'POST', body })).status, 401, 'no key at all');
+    assert.equal(budget.charges, 0, 'the unauthenticated requests were never charged');
+    assert.equal(budget.peakBytes, 0);
+    const ok = await send(url, '/v2/models/simple/infer', { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-api-key': INFERENCE_KEY } });
+    assert.equal(ok.status, 200);
+    assert.equal(budget.charges, 1, 'a request with the key is charged');
   });
 });
 
