@@ -50,6 +50,9 @@ export function parseJsonInPieces(body: Buffer): unknown {
  * `[`, `{` or `"`: the innermost arrays, where the elements are. Strings are stepped over whole, so
  * a bracket inside one is never taken for an array. Linear: each `indexOf` starts past the last
  * match it found.
+ *
+ * @example
+ * flatArraySpans(Buffer.from('{"s":"[1]","d":[[1,2],[3]]}'), 1); // [[16, 20], [22, 24]]
  */
 export function flatArraySpans(body: Buffer, minBytes: number): Array<[number, number]> {
   const spans: Array<[number, number]> = [];
