@@ -1,10 +1,13 @@
 /**
- * 60 MB requests: 10 in a row, then 4 at once, against a fresh server; prints its RSS at the start,
- * at its peak and after each phase (the issue's target: back within 10 % of the start).
+ * 60 MB requests: 10 in a row, then 4 at once, against a fresh server each run; prints its RSS at the
+ * start, at its peak and after each phase, and how many runs met the issue's target (back within
+ * 10 % of the start). The server runs with the image's glibc settings (IMAGE_MALLOC_ENV) unless asked
+ * for glibc's default, or for one variable set by hand (`--malloc NAME=VALUE`, repeatable, instead).
  *
- *   npm run bench:abuse -- large-bodies [--glibc-default] [serve options…, e.g. --max-inflight-bytes 0]
+ *   npm run bench:abuse -- large-bodies [--runs 3] [--glibc-default] [--malloc NAME=VALUE]… [serve options…]
  */
-import { MB, mb, rssOf, sleep, startAbuseServer, TEST_MODELS } from './abuse-server.js';
+import { IMAGE_MALLOC_ENV } from '../../src/deploy/containerfile.js';
+import { MB, mb, rssOf, sleep, startAbuseServer, takeOption, TEST_MODELS } from './abuse-server.js';
 
 export interface LargeBodiesResult {
   bodyBytes: number;
@@ -27,11 +30,42 @@ export function largeBody(bytes: number): Buffer {
   return Buffer.from(`{"inputs":[{"name":"INPUT0","datatype":"FP32","shape":[${rows},${columns}],"data":[${values.join(',')}]}]}`);
 }
 
-export async function runLargeBodies(extraArgs: string[] = [], log: (line: string) => void = console.log): Promise<LargeBodiesResult> {
-  // As the image runs it (containerfile.ts sets this), unless asked for glibc's default.
-  const glibcDefault = extraArgs.includes('--glibc-default');
-  const args = extraArgs.filter((a) => a !== '--glibc-default');
-  const server = await startAbuseServer([`${TEST_MODELS}/identity_fp32`, ...args], glibcDefault ? {} : { MALLOC_MMAP_THRESHOLD_: '1048576' });
+/** The target of issue 18: RSS back within this fraction over its start after each phase. */
+export const TARGET_FRACTION = 0.1;
+
+/** Runs `--runs` fresh servers one after another and says in how many both phases met the target. */
+export async function runLargeBodies(extraArgs: string[] = [], log: (line: string) => void = console.log): Promise<LargeBodiesResult[]> {
+  const args = [...extraArgs];
+  const runs = takeOption(args, '--runs', 3);
+  let env: Record<string, string> = { ...IMAGE_MALLOC_ENV };
+  if (args.includes('--glibc-default')) env = {};
+  const serveArgs: string[] = [];
+  const chosen: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--glibc-default') continue;
+    if (args[i] === '--malloc') {
+      const [name, value] = (args[++i] ?? '').split('=');
+      if (name === undefined || value === undefined) throw new Error('--malloc takes NAME=VALUE');
+      chosen[name] = value;
+    } else serveArgs.push(args[i]!);
+  }
+  if (Object.keys(chosen).length > 0) env = chosen;
+  log(`glibc environment: ${JSON.stringify(env)}`);
+  const results: LargeBodiesResult[] = [];
+  for (let run = 1; run <= runs; run++) {
+    log(`run ${run} of ${runs}`);
+    results.push(await largeBodiesOnce(serveArgs, env, log));
+  }
+  const within = (after: number, start: number): boolean => after <= start * (1 + TARGET_FRACTION);
+  const met = results.filter((r) => within(r.afterInRow, r.startRss) && within(r.afterAtOnce, r.startRss)).length;
+  const pct = (after: number, start: number): string => `${(((after - start) / start) * 100).toFixed(1)} %`;
+  log(`after 10 in a row: ${results.map((r) => pct(r.afterInRow, r.startRss)).join(', ')}; after 4 at once: ${results.map((r) => pct(r.afterAtOnce, r.startRss)).join(', ')}`);
+  log(`target (both phases within ${TARGET_FRACTION * 100} % of the start) met in ${met} of ${runs} runs`);
+  return results;
+}
+
+async function largeBodiesOnce(args: string[], env: Record<string, string>, log: (line: string) => void): Promise<LargeBodiesResult> {
+  const server = await startAbuseServer([`${TEST_MODELS}/identity_fp32`, ...args], env);
   const statuses: Record<string, number> = {};
   try {
     const url = `${server.url}/v2/models/identity_fp32/infer`;

@@ -34,6 +34,24 @@ export interface ContainerfileSpec {
 }
 
 /**
+ * glibc settings the image runs with, measured with `npm run bench:abuse -- large-bodies` and the fuzz run
+ * (bench/RESULTS.md). glibc otherwise raises its mmap threshold to the largest block freed (up to 32 MB),
+ * and the buffers of every later large request come from heaps it never returns: after four 60 MB
+ * requests RSS stayed +400 MB with the default, +75 MB with a fixed 1 MiB threshold.
+ *
+ * @example
+ * spawn('node', ['dist/src/cli/main.js', 'serve', 'models'], { env: { ...process.env, ...IMAGE_MALLOC_ENV } });
+ */
+export const IMAGE_MALLOC_ENV: Readonly<Record<string, string>> = Object.freeze({
+  MALLOC_MMAP_THRESHOLD_: '1048576',
+  // MALLOC_ARENA_MAX is left to glibc (an arena per thread here). With 2, most threads share the main
+  // arena with the main thread, which reads every body in 64 KiB chunks: a block another thread left
+  // above them kept ~60 MB in the brk heap (gdb: 67 MB there, 5 MB after malloc_trim). Ten 60 MB
+  // requests then four at once ended within 10 % of the start in 5 of 6 runs with an arena per thread,
+  // 3 of 6 with 2 arenas, and +46 % in a run with 4; the fuzz run ended at 375–382 MB with 1, 2 or 4.
+});
+
+/**
  * The Containerfile (Dockerfile syntax, for docker and podman alike). Layers go from what changes
  * least to most (system packages, node_modules, models, app), so a rebuild after a code change
  * reuses the large layers.
@@ -73,13 +91,7 @@ export function renderContainerfile(spec: ContainerfileSpec): string {
     ['SLIPWAY_GRPC_PORT', String(spec.ports.grpc)],
     // Knative and Cloud Run pick the port and say so in PORT; the image listens there when they do.
     ['SLIPWAY_HONOUR_PORT', '1'],
-    // glibc otherwise raises its mmap threshold to the largest block freed (up to 32 MB), and the
-    // buffers of every later large request come from heaps it never returns: after four 60 MB
-    // requests RSS stayed +400 MB with the default, +75 MB with a fixed 1 MiB threshold (bench/abuse).
-    ['MALLOC_MMAP_THRESHOLD_', '1048576'],
-    // An arena per thread (instances, codec threads, gRPC) holds fragments long after a burst: after
-    // 100,000 HTTP + 20,000 gRPC malformed requests RSS stayed +18.6% with the default, +7.9% with 2.
-    ['MALLOC_ARENA_MAX', '2'],
+    ...Object.entries(IMAGE_MALLOC_ENV),
   ];
   if (spec.cores !== undefined) env.push(['SLIPWAY_CORES', String(spec.cores)]);
   lines.push(keyValues('ENV', env));

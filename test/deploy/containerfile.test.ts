@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   DEFAULT_BASE_IMAGE,
+  IMAGE_MALLOC_ENV,
   quote,
   renderContainerfile,
   renderDockerignore,
@@ -30,6 +31,13 @@ function instructions(containerfile: string): string[] {
 }
 
 describe('renderContainerfile', () => {
+  test("the image sets glibc's malloc variables, the ones npm start and the abuse bench use (IMAGE_MALLOC_ENV)", () => {
+    const env = instructions(renderContainerfile(spec)).find((l) => l.startsWith('ENV '))!;
+    assert.ok(Object.keys(IMAGE_MALLOC_ENV).length > 0);
+    for (const [name, value] of Object.entries(IMAGE_MALLOC_ENV)) assert.ok(env.includes(` ${name}=${quote(value)}`), `${name} missing from ${env}`);
+    assert.equal(IMAGE_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_, '1048576');
+  });
+
   test('the base image is a build argument defaulting to Node 20 slim, declared before FROM', () => {
     const lines = instructions(renderContainerfile(spec));
     assert.equal(lines[0], 'ARG BASE_IMAGE=docker.io/library/node:20-bookworm-slim');

@@ -3,6 +3,10 @@ import { parseParameters, tensorFromJson } from '../../tensor/from-json.js';
 import type { InferenceRequest, InferenceResponse, RequestedOutput } from '../../tensor/inference.js';
 import { dataToJsonText } from '../../tensor/to-json.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import { parseJsonInPieces } from './parse-json-in-pieces.js';
+
+/** Bodies from this size have their long arrays parsed in pieces (below it, a whole parse holds at most ~1 MB of handles). */
+const PIECES_FROM_BYTES = 1024 * 1024;
 
 const malformed = (message: string): ServingError => new ServingError('MALFORMED_REQUEST', message);
 
@@ -12,11 +16,15 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Parses a request body as JSON, naming the parse error rather than answering a bare 400. */
 export function parseJsonBody(body: Buffer | string | undefined): unknown {
-  const text = typeof body === 'string' ? body : body?.toString('utf8') ?? '';
-  if (text.trim() === '') throw malformed('request body is empty; expected a JSON object');
   try {
+    // Tensor data of a large body is parsed in pieces: the memory a thread's allocator keeps afterwards
+    // is bounded by a piece, not by the body (parse-json-in-pieces.ts).
+    if (Buffer.isBuffer(body) && body.length >= PIECES_FROM_BYTES) return parseJsonInPieces(body);
+    const text = typeof body === 'string' ? body : body?.toString('utf8') ?? '';
+    if (text.trim() === '') throw malformed('request body is empty; expected a JSON object');
     return JSON.parse(text);
   } catch (error) {
+    if (error instanceof ServingError) throw error;
     throw malformed(`request body is not valid JSON: ${(error as Error).message}`);
   }
 }
