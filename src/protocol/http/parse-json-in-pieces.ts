@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 
 /** Arrays written in at least this many bytes, with no string, object or array inside, are parsed in pieces. */
 export const PIECE_ARRAY_MIN_BYTES = 64 * 1024;
@@ -31,7 +30,7 @@ export function parseJsonInPieces(body: Buffer): unknown {
   if (spans.length === 0) return JSON.parse(body.toString('utf8'));
   // Each long array's text is replaced by a string no client can have written (a fresh UUID), and
   // its parsed value put back there once the rest, now small, is parsed.
-  const marker = `${randomUUID()}:`;
+  const marker = `${randomMarker()}:`;
   const texts: string[] = [];
   const arrays = new Map<string, unknown[]>();
   let from = 0;
@@ -140,4 +139,13 @@ function putBack(root: unknown, marker: string, arrays: Map<string, unknown[]>):
     }
   }
   return root;
+}
+
+/**
+ * 128 random bits in hex: a client cannot write a string that is taken for a marker. Web Crypto's
+ * getRandomValues, because this module is bundled for browsers too (where randomUUID needs a secure context).
+ */
+function randomMarker(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
