@@ -147,8 +147,13 @@ export interface TensorSpec {
 /** Requests a model may hold queued when its config does not say (Triton's default is unbounded). */
 export const DEFAULT_MAX_QUEUE_SIZE = 1024;
 
-/** The server-wide max_queue_wait when neither the model nor `--max-queue-wait` says. */
-export const DEFAULT_MAX_QUEUE_WAIT: number | 'auto' = 'auto';
+/**
+ * The server-wide max_queue_wait when neither the model nor `--max-queue-wait` says: no bound, so
+ * requests queue (up to max_queue_size) as they do in Triton, whose queue policy is opt-in. A slow
+ * model with a few more concurrent clients than instances should make them wait, not refuse them;
+ * servers that must shed under overload turn on `auto`.
+ */
+export const DEFAULT_MAX_QUEUE_WAIT: number | 'auto' = 0;
 
 /** How a model version's requests are queued and grouped (Triton's dynamic_batching, resolved). */
 export interface SchedulingConfig {

@@ -47,7 +47,7 @@ describe('resolveServerConfig: defaults', () => {
         open_feedback: false,
         rollout_sync: 1000,
         max_inflight_bytes: defaultInflightBytes(),
-        max_queue_wait: 'auto',
+        max_queue_wait: 0,
         max_connections: defaultMaxConnections(),
         request_timeout: 60_000,
         headers_timeout: 30_000,
@@ -289,9 +289,9 @@ describe('resolveServerConfig: limits, probes and drain', () => {
     assert.match(problemsOf(() => resolveServerConfig({ models: ['m'], metrics_tls: 'maybe' }, {}))[0]!, /^metrics_tls: /);
   });
 
-  test('max_queue_wait: auto, 0, durations and bare milliseconds, in µs; anything else is named', () => {
+  test('max_queue_wait: off by default; auto, 0, durations and bare milliseconds, in µs; anything else is named', () => {
     const wait = (value: string | undefined, env: Record<string, string> = {}) => resolveServerConfig({ models: ['m'], max_queue_wait: value }, env).max_queue_wait;
-    assert.equal(wait(undefined), 'auto');
+    assert.equal(wait(undefined), 0, 'off by default: requests queue, as in Triton');
     assert.equal(wait('auto'), 'auto');
     assert.equal(wait('0'), 0);
     assert.equal(wait('20ms'), 20_000);
