@@ -2,24 +2,8 @@
 // fields of its answer become tensors again, as the step's plan (JsonStepFields) says.
 import { ServingError } from '../../errors/serving-error.js';
 import type { JsonStepField, JsonStepFields } from '../../repository/graph/json-handler-step.js';
-import { fromHalfBits } from '../../tensor/fp16.js';
-import { elementCount, formatShape, type Tensor } from '../../tensor/tensor.js';
-
-/** A tensor's elements as JSON values (64-bit integers as numbers, as JSON has them). */
-function values(tensor: Tensor): unknown[] {
-  const data = tensor.data;
-  if (Array.isArray(data)) return data;
-  if (tensor.datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
-  if (tensor.datatype === 'FP16') return Array.from(data as Uint16Array, fromHalfBits);
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
-  return Array.from(data as ArrayLike<number>);
-}
-
-function nest(flat: readonly unknown[], shape: readonly number[], offset: number): unknown {
-  if (shape.length === 0) return flat[offset];
-  const size = elementCount(shape.slice(1));
-  return Array.from({ length: shape[0]! }, (_, i) => nest(flat, shape.slice(1), offset + i * size));
-}
+import { nestValues, tensorJsonValues } from '../../tensor/json-values.js';
+import { formatShape, type Tensor } from '../../tensor/tensor.js';
 
 /** The request body a JSON handler step sends: each input field from the tensor of its name. */
 export function jsonStepBody(fields: JsonStepFields, inputs: readonly Tensor[], model: string): Uint8Array {
@@ -27,14 +11,14 @@ export function jsonStepBody(fields: JsonStepFields, inputs: readonly Tensor[], 
   for (const field of fields.inputs) {
     const tensor = inputs.find((t) => t.name === field.name);
     if (tensor === undefined) throw new ServingError('INFERENCE_FAILED', `handler '${model}': no tensor for its field '${field.name}'`);
-    const flat = values(tensor);
+    const flat = tensorJsonValues(tensor);
     if (field.scalar) {
       if (flat.length !== 1) {
         throw new ServingError('INVALID_INPUT', `handler '${model}': field '${field.name}' takes one value, and tensor '${tensor.name}' ${formatShape(tensor.shape)} holds ${flat.length}`);
       }
       body[field.name] = flat[0];
     } else {
-      body[field.name] = nest(flat, tensor.shape, 0);
+      body[field.name] = nestValues(flat, tensor.shape);
     }
   }
   return new TextEncoder().encode(JSON.stringify(body));

@@ -1,5 +1,5 @@
-import { fromHalfBits } from '../../tensor/fp16.js';
-import { elementCount, type Parameters, type Tensor } from '../../tensor/tensor.js';
+import { nestValues, tensorJsonValues } from '../../tensor/json-values.js';
+import type { Parameters, Tensor } from '../../tensor/tensor.js';
 
 /** The tensors flowing between a graph's steps; an Ensemble node's answer keeps each step's part by key. */
 export interface Message {
@@ -23,7 +23,7 @@ export function messageView(message: Message, parameters: Parameters | undefined
     return Object.fromEntries(message.parts.map(([key, part]) => [key, messageView(part, parameters)]));
   }
   const view: Record<string, unknown> = {};
-  const tensors = lazy(() => message.tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: values(t) })));
+  const tensors = lazy(() => message.tensors.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: tensorJsonValues(t) })));
   const rows = lazy(() => rowsOf(message.tensors));
   define(view, 'inputs', tensors);
   define(view, 'outputs', tensors);
@@ -49,22 +49,6 @@ function define(view: Record<string, unknown>, key: string, get: () => unknown):
   Object.defineProperty(view, key, { get, enumerable: true });
 }
 
-/** A tensor's elements as JSON values: numbers (64-bit integers as doubles, as JSON has them), booleans, strings. */
-function values(tensor: Tensor): unknown[] {
-  const data = tensor.data;
-  if (Array.isArray(data)) return data;
-  if (tensor.datatype === 'BOOL') return Array.from(data as Uint8Array, (v) => v !== 0);
-  if (tensor.datatype === 'FP16') return Array.from(data as Uint16Array, fromHalfBits);
-  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Array.from(data, Number);
-  return Array.from(data as ArrayLike<number>);
-}
-
-function nest(flat: readonly unknown[], shape: readonly number[], offset: number): unknown {
-  if (shape.length === 0) return flat[offset];
-  const size = elementCount(shape.slice(1));
-  return Array.from({ length: shape[0]! }, (_, i) => nest(flat, shape.slice(1), offset + i * size));
-}
-
 /**
  * KServe v1 rows, as TF Serving's row format writes them: one entry per batch row, the value itself
  * for a single tensor, an object of name → value for several (undefined when their rows differ). A
@@ -76,7 +60,7 @@ function rowsOf(tensors: readonly Tensor[]): unknown[] | undefined {
   if (first === undefined) return [];
   const rowsOfTensor = (t: Tensor): unknown[] => {
     const shape = t.shape.length === 2 && t.shape[1] === 1 ? [t.shape[0]!] : t.shape;
-    const nested = nest(values(t), shape, 0);
+    const nested = nestValues(tensorJsonValues(t), shape);
     return shape.length === 0 ? [nested] : (nested as unknown[]);
   };
   if (tensors.length === 1) return rowsOfTensor(first);
