@@ -7,11 +7,11 @@
 // its threads), which a busy machine disturbs far less.
 // Usage: node dist/bench/cold-start.js [--runs 7] [--image TAG] [--before path/to/dist/src/cli/main.js]
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/helpers/free-port.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = join(ROOT, 'examples/models/digits/1/model.onnx');
@@ -40,14 +40,6 @@ function cpuMsOf(pid: number): number {
 }
 
 const body = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 1, 8, 8], data: new Array(64).fill(1) }] });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Polls with an inference until one answers 200; returns the milliseconds since `started`. A lone model.onnx is served as 'model'. */
 async function firstAnswer(url: string, started: number, path = '/v2/models/model/infer'): Promise<number> {

@@ -7,9 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { request } from 'undici';
 import { runClosedLoop } from '../src/loadgen/closed-loop.js';
+import { freePort } from '../test/helpers/free-port.js';
 import { ROOT } from './results-section.js';
 import { startProcess, type RunningServer } from './server-process.js';
 import { haveWrk, runWrk } from './wrk.js';
@@ -40,16 +40,6 @@ export interface GeneratorComparison {
   skipped: string[];
   /** Where each Slipway server placed its model (from its `model_loaded` log line), read before it stopped. */
   placements: Map<string, string>;
-}
-
-/** A TCP port that was free a moment ago, for servers that cannot report the one they got. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (typeof address !== 'object' || address === null) throw new Error('no free port');
-  return address.port;
 }
 
 const PYTHON = '/usr/bin/python3';
@@ -106,7 +96,11 @@ function familyOf(pid: number): number[] {
   return [pid, ...children.flatMap(familyOf)];
 }
 
-async function probeLive(url: string, work: Promise<unknown>, into: number[]): Promise<void> {
+/**
+ * Liveness probes, one after another, while `work` runs (after its first 500 ms); each
+ * latency in ms is pushed onto `into`.
+ */
+export async function probeLive(url: string, work: Promise<unknown>, into: number[] = []): Promise<number[]> {
   let done = false;
   void work.finally(() => (done = true));
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -117,6 +111,7 @@ async function probeLive(url: string, work: Promise<unknown>, into: number[]): P
     into.push(performance.now() - t);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+  return into;
 }
 
 /**

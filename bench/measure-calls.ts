@@ -39,3 +39,31 @@ export async function measureCalls(call: () => Promise<unknown>, clients: number
 
 /** The middle value (the upper one of an even count). */
 export const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+/**
+ * Two ways of making the same call (`a`, `b`), measured in `rounds` alternating rounds so both see the
+ * same machine; each figure is the median over the rounds.
+ *
+ * @example
+ * const { a: graph, b: direct } = await measureAlternating(() => viaGraph(), () => direct(), 8, 3, 3);
+ */
+export async function measureAlternating(
+  a: () => Promise<unknown>,
+  b: () => Promise<unknown>,
+  clients: number,
+  seconds: number,
+  rounds: number,
+): Promise<{ a: CallMeasurement; b: CallMeasurement }> {
+  const aRuns: CallMeasurement[] = [];
+  const bRuns: CallMeasurement[] = [];
+  for (let round = 0; round < rounds; round++) {
+    aRuns.push(await measureCalls(a, clients, seconds));
+    bRuns.push(await measureCalls(b, clients, seconds));
+  }
+  const pick = (runs: CallMeasurement[]): CallMeasurement => ({
+    perSecond: median(runs.map((r) => r.perSecond)),
+    meanUs: median(runs.map((r) => r.meanUs)),
+    cpuUs: median(runs.map((r) => r.cpuUs)),
+  });
+  return { a: pick(aRuns), b: pick(bRuns) };
+}

@@ -15,7 +15,7 @@ import { ModelStats } from '../src/scheduler/model-stats.js';
 import { Slipway } from '../src/slipway.js';
 import type { InferenceRequest } from '../src/tensor/inference.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { measureCalls, median, type CallMeasurement } from './measure-calls.js';
+import { measureAlternating } from './measure-calls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const { values: flags } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' } } });
@@ -70,15 +70,7 @@ const rows: string[] = [];
 const targets: string[] = [];
 for (const workload of workloads) {
   for (const clients of [1, 8]) {
-    const graphRuns: CallMeasurement[] = [];
-    const directRuns: CallMeasurement[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      graphRuns.push(await measureCalls(workload.graph, clients, SECONDS));
-      directRuns.push(await measureCalls(workload.direct, clients, SECONDS));
-    }
-    const pick = (runs: typeof graphRuns) => ({ perSecond: median(runs.map((r) => r.perSecond)), meanUs: median(runs.map((r) => r.meanUs)), cpuUs: median(runs.map((r) => r.cpuUs)) });
-    const g = pick(graphRuns);
-    const d = pick(directRuns);
+    const { a: g, b: d } = await measureAlternating(workload.graph, workload.direct, clients, SECONDS, ROUNDS);
     const extraUs = g.meanUs - d.meanUs;
     const ratio = g.meanUs / d.meanUs;
     rows.push(

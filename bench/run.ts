@@ -19,7 +19,7 @@ import { engineLoop, type EngineWorkerData } from './engine-worker.js';
 import { ROOT, writeResultsSection } from './results-section.js';
 import { repoWith } from './example-repository.js';
 import { startServer } from './server-process.js';
-import { compareGenerators, flaskContender, GENERATORS, gunicornContender, haveGunicorn, havePythonPeers, meanOf, type Contender, type GeneratorComparison } from './generators.js';
+import { compareGenerators, flaskContender, GENERATORS, probeLive, gunicornContender, haveGunicorn, havePythonPeers, meanOf, type Contender, type GeneratorComparison } from './generators.js';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -69,22 +69,6 @@ async function load(url: string, model: string, body: Buffer, concurrency: numbe
   );
   if (result.errors > 0) throw new Error(`${url}: ${result.errors} errors, first: ${result.firstError}`);
   return result;
-}
-
-/** Liveness probes, one after another, while `work` runs. */
-async function probeLive(url: string, work: Promise<unknown>): Promise<number[]> {
-  let done = false;
-  void work.finally(() => (done = true));
-  const latencies: number[] = [];
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  while (!done) {
-    const t = performance.now();
-    const response = await request(`${url}/v2/health/live`);
-    await response.body.dump();
-    latencies.push(performance.now() - t);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return latencies;
 }
 
 interface Row {

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { Slipway } from '../src/slipway.js';
 import type { InferenceRequest } from '../src/tensor/inference.js';
 import type { Tensor } from '../src/tensor/tensor.js';
-import { measureCalls, median, type CallMeasurement } from './measure-calls.js';
+import { measureAlternating } from './measure-calls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples/models');
@@ -66,15 +66,7 @@ const rows: string[] = [];
 const loadBefore = loadavg()[0]!;
 for (const workload of workloads) {
   for (const clients of [1, 8]) {
-    const graphRuns: CallMeasurement[] = [];
-    const directRuns: CallMeasurement[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      graphRuns.push(await measureCalls(workload.graph, clients, SECONDS));
-      directRuns.push(await measureCalls(workload.direct, clients, SECONDS));
-    }
-    const pick = (runs: typeof graphRuns) => ({ perSecond: median(runs.map((r) => r.perSecond)), meanUs: median(runs.map((r) => r.meanUs)), cpuUs: median(runs.map((r) => r.cpuUs)) });
-    const g = pick(graphRuns);
-    const d = pick(directRuns);
+    const { a: g, b: d } = await measureAlternating(workload.graph, workload.direct, clients, SECONDS, ROUNDS);
     rows.push(
       `| ${workload.name} | ${clients} | ${d.perSecond.toFixed(0)} | ${g.perSecond.toFixed(0)} | ${d.meanUs.toFixed(0)} | ${g.meanUs.toFixed(0)} | ${(g.meanUs - d.meanUs).toFixed(0)} | ${(g.meanUs / d.meanUs).toFixed(3)} | ${d.cpuUs.toFixed(0)} | ${g.cpuUs.toFixed(0)} | ${(g.cpuUs / d.cpuUs).toFixed(3)} |`,
     );
