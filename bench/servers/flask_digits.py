@@ -1,8 +1,8 @@
 """The Python prototype server people start from, as a peer row in the serving benchmark.
 
-Flask + PyTorch running the digits CNN (the same layers as examples/models/digits/train.py, with the
-weights read from the ONNX file's initializers, so it answers exactly what Slipway serves). JSON in
-and out in the Open Inference Protocol's form, with Flask's defaults.
+Flask + PyTorch running the digits CNN (examples/models/digits/digits_cnn.py, the layers train.py
+trains, with the weights read from the ONNX file's initializers, so it answers exactly what Slipway
+serves). JSON in and out in the Open Inference Protocol's form, with Flask's defaults.
 
   Flask's development server:  python3 flask_digits.py MODEL.onnx PORT
   gunicorn (N sync workers):    DIGITS_ONNX=MODEL.onnx gunicorn -w N -b 127.0.0.1:PORT flask_digits:app
@@ -17,34 +17,10 @@ import onnx
 import torch
 from flask import Flask, jsonify, request
 from onnx import numpy_helper
-from torch import nn
 
-
-class DigitsCNN(nn.Module):
-    """examples/models/digits/train.py's network, for inference."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, kernel_size=3, padding=1),
-            nn.ReLU(),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(0.3),
-            nn.Linear(64 * 4 * 4, 128),
-            nn.ReLU(),
-            nn.Dropout(0.3),
-            nn.Linear(128, 10),
-        )
-
-    def forward(self, x):
-        return torch.softmax(self.classifier(self.features(x / 16.0)), dim=1)
+# The same layers train.py trains and exports (examples/models/digits/digits_cnn.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'examples', 'models', 'digits'))
+from digits_cnn import DigitsCNN  # noqa: E402
 
 
 def load(path):

@@ -49,6 +49,7 @@ from torch import nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import digit_images as D  # noqa: E402
+from digits_cnn import DigitsCNN  # noqa: E402
 
 SEED = 0
 EPOCHS = 10
@@ -125,37 +126,6 @@ def held_out_set():
         y, x = divmod(i, columns)
         images.append(D.preprocess(sheet[y * cell : (y + 1) * cell, x * cell : (x + 1) * cell]))
     return np.stack(images), np.array(meta["label"]), np.array(meta["kind"])
-
-
-class DigitsCNN(nn.Module):
-    """A small CNN for 8x8 digits. Takes raw 0..16 pixels, returns probabilities."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(32, 64, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),  # 64 x 4 x 4
-            nn.Conv2d(64, 64, kernel_size=3, padding=1),
-            nn.ReLU(),
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Dropout(0.3),
-            nn.Linear(64 * 4 * 4, 128),
-            nn.ReLU(),
-            nn.Dropout(0.3),
-            nn.Linear(128, 10),
-        )
-
-    def logits(self, x):
-        x = x / 16.0  # normalisation lives in the graph
-        return self.classifier(self.features(x))
-
-    def forward(self, x):
-        return torch.softmax(self.logits(x), dim=1)
 
 
 def as_tensors(images, labels):
