@@ -47,7 +47,8 @@ export class ModelScheduler implements VersionScheduler {
       {
         idleCount: () => pool.idleCount(),
         execute: (batch, now) => this.execute(batch, now),
-        expectedWait: (ahead) => this.expectedWait(ahead),
+        // No bound (the default): no estimate on every enqueue only to compare it with infinity.
+        ...(config.scheduling.maxQueueWaitUs !== 0 && { expectedWait: (ahead: { rows: number; requests: number }) => this.expectedWait(ahead) }),
       },
       clock,
     );
