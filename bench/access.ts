@@ -13,6 +13,7 @@ import { RateLimiter } from '../src/protocol/access/rate-limiter.js';
 import { runClosedLoop, type ClosedLoopResult, type HttpCall } from '../src/loadgen/closed-loop.js';
 import { ROOT, numberArg, writeResultsSection } from './results-section.js';
 import { startServer } from './server-process.js';
+import { median } from './measure-calls.js';
 
 const ROUNDS = numberArg('--rounds', 9);
 const CLIENTS = numberArg('--clients', 32);
@@ -53,10 +54,6 @@ try {
 } finally {
   for (const server of servers) await server.stop();
 }
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 const rows = scenarios.map((scenario, s) => ({
   name: scenario.name,
   perSecond: median(rounds[s]!.map((r) => r.perSecond)),

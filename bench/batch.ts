@@ -18,6 +18,7 @@ import { Slipway } from '../src/slipway.js';
 import { expandInputFiles, type InputFile } from '../src/batch/sources/input-files.js';
 import type { RowSource } from '../src/batch/sources/row-source.js';
 import { ROOT, writeResultsSection } from './results-section.js';
+import { median } from './measure-calls.js';
 
 const arg = (name: string, fallback: number): number => {
   const at = process.argv.indexOf(`--${name}`);
@@ -214,10 +215,6 @@ async function batchJob(output: string, table: string, input = csvPath): Promise
 }
 
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 const engine: number[] = [];
 const library: number[] = [];

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../test/helpers/free-port.js';
+import { median } from './measure-calls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MODEL = join(ROOT, 'examples/models/digits/1/model.onnx');
@@ -87,7 +88,6 @@ const bare = async (): Promise<Start> => {
   return processStart([wrapper], port);
 };
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const ms = (v: number): string => `${Math.round(v)} ms`;
 
 const targets: Array<{ label: string; start: () => Promise<Start>; runs: Start[] }> = [

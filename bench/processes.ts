@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { runClosedLoop, type ClosedLoopResult } from '../src/loadgen/closed-loop.js';
 import { startServer } from './server-process.js';
+import { median } from './measure-calls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -41,7 +42,6 @@ try {
 } finally {
   await Promise.all(servers.map((s) => s.server.stop()));
 }
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const results = servers.map(({ processes, runs }) => ({
   processes,
   perSecond: median(runs.map((r) => r.perSecond)),
