@@ -63,12 +63,27 @@ export class ModelInstance {
     worker.on('exit', (code) => this.fail(new Error(`worker exited with code ${code}`)));
   }
 
+  private static threads = 0;
+
+  /**
+   * Instance worker threads of this process that have started and not yet exited (loading, serving or
+   * closing): a pool that was closed leaves none behind.
+   *
+   * @example
+   * await pool.close(); // ModelInstance.liveThreads is back to what it was before the pool started
+   */
+  static get liveThreads(): number {
+    return ModelInstance.threads;
+  }
+
   /** Starts the worker and resolves once its session is created (or rejects with the load error). */
   static start(data: InstanceWorkerData): Promise<ModelInstance> {
     const slots = (data.handoff ?? DEFAULT_HANDOFF) === 'shared' ? SharedSlots.create(SLOT_COUNT, data.slotBytes ?? DEFAULT_SLOT_BYTES) : undefined;
     const start: InstanceWorkerStart = slots === undefined ? data : { ...data, slots: { buffer: slots.buffer, count: slots.count, dataBytes: slots.dataBytes } };
     return new Promise((resolve, reject) => {
       const worker = new Worker(WORKER_URL, { workerData: start });
+      ModelInstance.threads++;
+      worker.once('exit', () => ModelInstance.threads--);
       const onEarlyExit = (code: number): void =>
         reject(new Error(`model instance worker exited with code ${code} before it was ready`));
       const onEarlyError = (error: Error): void => reject(error);

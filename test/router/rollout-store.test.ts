@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ModelInstance } from '../../src/runtime/model-instance.js';
 import { Slipway } from '../../src/slipway.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -81,13 +82,9 @@ describe('SQLite rollout store', () => {
     const file = await newPath();
     await writeFile(file, 'not a folder');
     const models = join(FIXTURES, 'identity_fp32');
-    // Each instance is a worker thread: count the process's threads, after one open and close has
-    // started every thread that stays (libuv's pool, onnxruntime's, the better-sqlite3 load).
-    const threads = (): number => readdirSync('/proc/self/task').length;
-    await (await Slipway.open({ models, rollouts: { store: `sqlite:${await newPath()}` } })).close();
-    const before = threads();
+    const before = ModelInstance.liveThreads;
     await assert.rejects(Slipway.open({ models, rollouts: { store: `sqlite:${file}/rollouts.db` } }), (error: Error & { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
-    assert.equal(threads(), before, 'the instances started for the models were closed');
+    assert.equal(ModelInstance.liveThreads, before, 'the instances started for the models were closed');
   });
 
   test('URLs: sqlite:, postgres://, anything else refused; the default sits beside the first served path', async () => {
